@@ -1,0 +1,248 @@
+#include "agent/agent.h"
+
+#include <unistd.h>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "agent/event_loop.h"
+#include "agent/reporter.h"
+#include "agent/run_spec.h"
+#include "agent/session.h"
+#include "agent/worker.h"
+#include "common/histogram.h"
+#include "common/version.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/grpcpp.h"
+#include "spdlog/spdlog.h"
+
+namespace stampede::agent {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr absl::Duration kStopDrain = absl::Seconds(2);
+
+std::string HostName() {
+  char buf[256] = {};
+  gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+v1::AgentMessage MakeHello(const AgentOptions& options, int workers) {
+  v1::AgentMessage msg;
+  v1::Hello* hello = msg.mutable_hello();
+  hello->set_agent_id(options.agent_id.empty()
+                          ? absl::StrCat(HostName(), "-", getpid())
+                          : options.agent_id);
+  hello->set_host(HostName());
+  hello->set_cores(std::thread::hardware_concurrency());
+  hello->set_workers(workers);
+  hello->set_build(std::string(common::kVersion));
+  hello->set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
+  v1::HistogramConfig* h = hello->mutable_histogram();
+  h->set_lowest_us(common::Histogram::kLowestUs);
+  h->set_highest_us(common::Histogram::kHighestUs);
+  h->set_significant_digits(common::Histogram::kSignificantDigits);
+  return msg;
+}
+
+// One run's workers and reporter, alive from Prepare to the end of the session.
+class Run {
+ public:
+  Run(Session* session, std::unique_ptr<RunSpec> spec, int workers)
+      : session_(session), spec_(std::move(spec)) {
+    reporter_ = std::make_unique<Reporter>(
+        workers, spec_->RequestsPerScenario(),
+        [this](v1::Interval interval, const Window& merged) {
+          Emit(std::move(interval));
+        },
+        [this] { Finish(); });
+    for (int w = 0; w < workers; ++w) {
+      workers_.push_back(
+          std::make_unique<Worker>(*spec_, w, workers, reporter_.get()));
+    }
+  }
+
+  ~Run() {
+    for (auto& w : workers_) w->Stop(0);
+    for (auto& w : workers_) w->Join();
+    workers_.clear();
+    reporter_.reset();
+  }
+
+  absl::Status Init() {
+    for (auto& w : workers_) {
+      if (absl::Status s = w->Init(); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  void Start(int64_t start_mono_ns) {
+    for (auto& w : workers_) w->Start(start_mono_ns);
+    started_ = true;
+  }
+
+  void Stop(absl::Duration drain, std::string reason) {
+    stop_reason_ = std::move(reason);
+    if (!started_) {
+      // Never started: the workers' windows will not come, so say Final now.
+      Finish();
+      return;
+    }
+    for (auto& w : workers_) w->Stop(absl::ToInt64Nanoseconds(drain));
+  }
+
+  bool finished() const { return finished_.load(); }
+
+ private:
+  void Emit(v1::Interval interval) {
+    interval.set_run_id(spec_->run_id);
+    interval.set_seq(++seq_);
+    for (const v1::RequestStats& s : interval.stats()) {
+      requests_ += s.requests();
+      errors_ += s.errors();
+    }
+    v1::AgentMessage msg;
+    *msg.mutable_interval() = std::move(interval);
+    session_->Send(std::move(msg));
+  }
+
+  void Finish() {
+    if (finished_.exchange(true)) return;
+    v1::AgentMessage msg;
+    v1::Final* final = msg.mutable_final();
+    final->set_run_id(spec_->run_id);
+    final->set_intervals(seq_);
+    final->set_requests(requests_);
+    final->set_errors(errors_);
+    final->set_stop_reason(stop_reason_);
+    session_->Send(std::move(msg));
+  }
+
+  Session* session_;
+  std::unique_ptr<RunSpec> spec_;
+  std::unique_ptr<Reporter> reporter_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  bool started_ = false;
+  std::string stop_reason_;
+  // Written on the reporter's thread only (Emit, then Finish).
+  uint64_t seq_ = 0;
+  int64_t requests_ = 0;
+  int64_t errors_ = 0;
+  std::atomic<bool> finished_{false};
+};
+
+}  // namespace
+
+int RunAgent(const AgentOptions& options) {
+  const int workers =
+      options.workers > 0
+          ? options.workers
+          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  auto channel = grpc::CreateCustomChannel(
+      options.controller, grpc::InsecureChannelCredentials(), args);
+  if (!channel->WaitForConnected(
+          absl::ToChronoTime(absl::Now() + options.connect_timeout))) {
+    spdlog::error("cannot reach the controller at {} within {}",
+                  options.controller,
+                  absl::FormatDuration(options.connect_timeout));
+    return 1;
+  }
+  auto stub = v1::Controller::NewStub(channel);
+  auto session = std::make_unique<Session>(stub.get());
+  session->Begin(MakeHello(options, workers));
+  spdlog::info("connected to controller {} with {} workers", options.controller,
+               workers);
+
+  std::unique_ptr<Run> run;
+  int exit_code = 0;
+  bool stopping = false;
+  while (true) {
+    if (run != nullptr && run->finished()) break;
+    if (!stopping && options.stop_requested != nullptr &&
+        options.stop_requested->load()) {
+      stopping = true;
+      spdlog::info("signal received: stopping load and draining");
+      if (run != nullptr) {
+        run->Stop(kStopDrain, "agent signalled");
+      } else {
+        break;
+      }
+    }
+    std::optional<Session::Event> event =
+        session->NextEvent(absl::Milliseconds(100));
+    if (!event) continue;
+    if (!event->message) {
+      if (run != nullptr && run->finished())
+        break;  // after our Final: the normal end
+      spdlog::error("the controller ended the session: {}",
+                    event->status.error_message());
+      exit_code = 1;
+      break;
+    }
+    const v1::ControllerMessage& msg = *event->message;
+    switch (msg.msg_case()) {
+      case v1::ControllerMessage::kPrepare: {
+        v1::AgentMessage reply;
+        reply.mutable_ready()->set_run_id(msg.prepare().run_id());
+        auto spec = RunSpec::FromPrepare(msg.prepare());
+        if (spec.ok()) {
+          run = std::make_unique<Run>(session.get(), std::move(*spec), workers);
+          if (absl::Status s = run->Init(); !s.ok()) {
+            reply.mutable_ready()->set_error(std::string(s.message()));
+            run.reset();
+          }
+        } else {
+          reply.mutable_ready()->set_error(
+              std::string(spec.status().message()));
+        }
+        session->Send(std::move(reply));
+        break;
+      }
+      case v1::ControllerMessage::kStart: {
+        if (run == nullptr) break;
+        absl::Time start_at = absl::FromUnixNanos(
+            TimeUtil::TimestampToNanoseconds(msg.start().start_at()));
+        int64_t start_mono = EventLoop::MonoNowNs() +
+                             absl::ToInt64Nanoseconds(start_at - absl::Now());
+        run->Start(start_mono);
+        spdlog::info("run {} starts at {}", msg.start().run_id(),
+                     absl::FormatTime(start_at));
+        break;
+      }
+      case v1::ControllerMessage::kStop:
+        spdlog::info("controller says stop: {}", msg.stop().reason());
+        if (run != nullptr) {
+          run->Stop(kStopDrain, msg.stop().reason());
+        } else {
+          stopping = true;
+        }
+        break;
+      case v1::ControllerMessage::kRefuse:
+        spdlog::error("the controller refused this agent: {}",
+                      msg.refuse().reason());
+        exit_code = 1;
+        break;
+      default:
+        break;
+    }
+    if (exit_code != 0 || (stopping && run == nullptr)) break;
+  }
+  run.reset();  // stops and joins whatever still runs
+  session->Close();
+  if (!session->AwaitDone(absl::Seconds(10))) {
+    spdlog::warn("the controller did not close the session in time");
+    return exit_code != 0 ? exit_code : 1;
+  }
+  return exit_code;
+}
+
+}  // namespace stampede::agent

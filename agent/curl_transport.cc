@@ -1,0 +1,249 @@
+#include "agent/curl_transport.h"
+
+#include <sys/epoll.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+
+namespace stampede::agent {
+namespace {
+
+using common::ErrorId;
+
+size_t DiscardBody(char*, size_t size, size_t n, void*) { return size * n; }
+
+ErrorId FromOsErrno(long os_errno, ErrorId otherwise) {
+  switch (os_errno) {
+    case ECONNREFUSED:
+      return ErrorId::kTcpRefused;
+    case ECONNRESET:
+    case EPIPE:
+      return ErrorId::kTcpReset;
+    case ETIMEDOUT:
+      return ErrorId::kTcpTimeout;
+    case EMFILE:
+    case ENFILE:
+      return ErrorId::kLocalEmfile;
+    case EADDRNOTAVAIL:
+      return ErrorId::kLocalEaddrnotavail;
+    default:
+      return otherwise;
+  }
+}
+
+ErrorId Classify(CURLcode code, CURL* easy) {
+  long os_errno = 0;
+  curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
+  switch (code) {
+    case CURLE_OK:
+      return ErrorId::kNone;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return ErrorId::kDnsFailure;
+    case CURLE_COULDNT_CONNECT:
+      return FromOsErrno(os_errno, ErrorId::kTcpRefused);
+    case CURLE_OPERATION_TIMEDOUT: {
+      curl_off_t connected_us = 0;
+      curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connected_us);
+      return connected_us == 0 ? ErrorId::kTcpTimeout
+                               : ErrorId::kRequestTimeout;
+    }
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+      return FromOsErrno(os_errno, ErrorId::kTcpReset);
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return ErrorId::kHttpProtocol;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+      return ErrorId::kTlsError;
+    case CURLE_OUT_OF_MEMORY:
+      return ErrorId::kLocalOther;
+    default:
+      return FromOsErrno(os_errno, ErrorId::kTransportOther);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(
+    EventLoop* loop, Listener* listener, size_t max_connections) {
+  CURLM* multi = curl_multi_init();
+  if (multi == nullptr) return absl::InternalError("curl_multi_init failed");
+  std::unique_ptr<CurlTransport> t(new CurlTransport(loop, listener, multi));
+  curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION,
+                    &CurlTransport::SocketCallback);
+  curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, t.get());
+  curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION,
+                    &CurlTransport::TimerCallback);
+  curl_multi_setopt(multi, CURLMOPT_TIMERDATA, t.get());
+  curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                    static_cast<long>(max_connections));
+  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS,
+                    static_cast<long>(max_connections));
+  for (size_t i = 0; i < max_connections; ++i) {
+    auto slot = std::make_unique<Slot>();
+    slot->easy = curl_easy_init();
+    if (slot->easy == nullptr)
+      return absl::InternalError("curl_easy_init failed");
+    curl_easy_setopt(slot->easy, CURLOPT_PRIVATE, slot.get());
+    curl_easy_setopt(slot->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(slot->easy, CURLOPT_WRITEFUNCTION, &DiscardBody);
+    curl_easy_setopt(slot->easy, CURLOPT_HTTP_VERSION,
+                     static_cast<long>(CURL_HTTP_VERSION_1_1));
+    curl_easy_setopt(slot->easy, CURLOPT_TCP_NODELAY, 1L);
+    t->free_.push_back(slot.get());
+    t->slots_.push_back(std::move(slot));
+  }
+  return t;
+}
+
+CurlTransport::CurlTransport(EventLoop* loop, Listener* listener, CURLM* multi)
+    : loop_(loop), listener_(listener), multi_(multi) {}
+
+CurlTransport::~CurlTransport() {
+  for (auto& slot : slots_) {
+    if (slot->sent.request != nullptr)
+      curl_multi_remove_handle(multi_, slot->easy);
+    curl_easy_cleanup(slot->easy);
+  }
+  curl_multi_cleanup(
+      multi_);  // closes pooled connections through SocketCallback
+  for (auto& [request, list] : headers_) curl_slist_free_all(list);
+}
+
+void CurlTransport::Prepare(const PreparedRequest& request) {
+  curl_slist* list = nullptr;
+  for (const std::string& h : request.headers)
+    list = curl_slist_append(list, h.c_str());
+  // libcurl would add "Expect: 100-continue" to larger bodies and wait for it.
+  list = curl_slist_append(list, "Expect:");
+  headers_[&request] = list;
+}
+
+void CurlTransport::Configure(Slot* slot, const PreparedRequest& request) {
+  if (slot->configured_for == &request) return;
+  CURL* easy = slot->easy;
+  curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_.at(&request));
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(request.timeout_ms));
+  curl_easy_setopt(easy, CURLOPT_NOBODY, request.method == "HEAD" ? 1L : 0L);
+  if (request.method == "GET" || request.method == "HEAD") {
+    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, nullptr);
+  } else {
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(
+        easy, CURLOPT_CUSTOMREQUEST,
+        request.method == "POST" ? nullptr : request.method.c_str());
+  }
+  slot->configured_for = &request;
+}
+
+void CurlTransport::Send(const Sent& sent) {
+  Slot* slot = free_.back();
+  free_.pop_back();
+  Configure(slot, *sent.request);
+  slot->sent = sent;
+  CURLMcode rc = curl_multi_add_handle(multi_, slot->easy);
+  if (rc != CURLM_OK) {
+    slot->sent.request = nullptr;
+    free_.push_back(slot);
+    Outcome outcome;
+    outcome.error = ErrorId::kLocalOther;
+    listener_->OnDone(sent, outcome, EventLoop::MonoNowNs());
+  }
+}
+
+void CurlTransport::OnDeadline() {
+  deadline_ns_ = 0;
+  int running = 0;
+  curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+  DrainDone();
+}
+
+void CurlTransport::OnEvents(int fd, uint32_t events) {
+  int flags = 0;
+  if (events & EPOLLIN) flags |= CURL_CSELECT_IN;
+  if (events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+  if (events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+  int running = 0;
+  curl_multi_socket_action(multi_, fd, flags, &running);
+  DrainDone();
+}
+
+void CurlTransport::DrainDone() {
+  int pending = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &pending)) {
+    if (msg->msg == CURLMSG_DONE) Complete(msg);
+  }
+}
+
+void CurlTransport::Complete(CURLMsg* msg) {
+  const int64_t done_ns = EventLoop::MonoNowNs();
+  Slot* slot = nullptr;
+  curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &slot);
+  CURLcode code = msg->data.result;
+  Outcome outcome;
+  outcome.error = Classify(code, slot->easy);
+  long status = 0;
+  curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &status);
+  outcome.status = static_cast<int>(status);
+  long header_bytes = 0, request_bytes = 0;
+  curl_off_t body_bytes = 0;
+  curl_easy_getinfo(slot->easy, CURLINFO_HEADER_SIZE, &header_bytes);
+  curl_easy_getinfo(slot->easy, CURLINFO_REQUEST_SIZE, &request_bytes);
+  curl_easy_getinfo(slot->easy, CURLINFO_SIZE_DOWNLOAD_T, &body_bytes);
+  outcome.bytes_in = header_bytes + body_bytes;
+  outcome.bytes_out = request_bytes;
+  curl_multi_remove_handle(multi_, slot->easy);
+  Sent sent = slot->sent;
+  slot->sent.request = nullptr;
+  free_.push_back(slot);
+  listener_->OnDone(sent, outcome, done_ns);
+}
+
+int CurlTransport::SocketCallback(CURL*, curl_socket_t fd, int what, void* self,
+                                  void*) {
+  auto* t = static_cast<CurlTransport*>(self);
+  if (static_cast<size_t>(fd) >= t->watched_.size())
+    t->watched_.resize(fd + 64, false);
+  if (what == CURL_POLL_REMOVE) {
+    if (t->watched_[fd]) t->loop_->Remove(fd);
+    t->watched_[fd] = false;
+    return 0;
+  }
+  uint32_t events = 0;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= EPOLLIN;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= EPOLLOUT;
+  // A closed fd leaves epoll by itself and its number may come back: fall back
+  // either way.
+  bool ok = t->watched_[fd] ? t->loop_->Modify(fd, events, t)
+                            : t->loop_->Add(fd, events, t);
+  if (!ok)
+    ok = t->watched_[fd] ? t->loop_->Add(fd, events, t)
+                         : t->loop_->Modify(fd, events, t);
+  t->watched_[fd] = ok;
+  return ok ? 0 : -1;
+}
+
+int CurlTransport::TimerCallback(CURLM*, long timeout_ms, void* self) {
+  auto* t = static_cast<CurlTransport*>(self);
+  // Never call back into curl from here: the worker's loop calls OnDeadline
+  // when it is due.
+  t->deadline_ns_ =
+      timeout_ms < 0 ? 0 : EventLoop::MonoNowNs() + timeout_ms * 1'000'000;
+  return 0;
+}
+
+}  // namespace stampede::agent

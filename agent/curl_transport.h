@@ -1,0 +1,64 @@
+// HTTP through libcurl's multi socket interface, driven by the worker's epoll
+// loop: curl tells us which sockets to watch and when to wake it, we tell it
+// what happened. Easy handles are pooled (one per connection under the cap) and
+// keep their options between sends of the same request. Not thread-safe: owned
+// by one worker.
+#ifndef STAMPEDE_AGENT_CURL_TRANSPORT_H_
+#define STAMPEDE_AGENT_CURL_TRANSPORT_H_
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/event_loop.h"
+#include "agent/transport.h"
+
+namespace stampede::agent {
+
+class CurlTransport : public Transport, private EventLoop::Handler {
+ public:
+  // `loop` and `listener` must outlive the transport. At most `max_connections`
+  // requests are in flight at once.
+  static absl::StatusOr<std::unique_ptr<CurlTransport>> Create(
+      EventLoop* loop, Listener* listener, size_t max_connections);
+  ~CurlTransport() override;
+
+  void Prepare(const PreparedRequest& request) override;
+  bool HasCapacity() const override { return !free_.empty(); }
+  void Send(const Sent& sent) override;
+  size_t InFlight() const override { return slots_.size() - free_.size(); }
+  int64_t DeadlineNs() const override { return deadline_ns_; }
+  void OnDeadline() override;
+
+ private:
+  struct Slot {
+    CURL* easy = nullptr;
+    Sent sent;
+    const PreparedRequest* configured_for = nullptr;
+  };
+
+  CurlTransport(EventLoop* loop, Listener* listener, CURLM* multi);
+  void OnEvents(int fd, uint32_t events) override;
+  void Configure(Slot* slot, const PreparedRequest& request);
+  void Complete(CURLMsg* msg);
+  void DrainDone();
+  static int SocketCallback(CURL* easy, curl_socket_t fd, int what, void* self,
+                            void*);
+  static int TimerCallback(CURLM* multi, long timeout_ms, void* self);
+
+  EventLoop* loop_;
+  Listener* listener_;
+  CURLM* multi_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Slot*> free_;
+  std::unordered_map<const PreparedRequest*, curl_slist*> headers_;
+  std::vector<bool> watched_;  // by fd: registered with the loop
+  int64_t deadline_ns_ = 0;
+};
+
+}  // namespace stampede::agent
+
+#endif  // STAMPEDE_AGENT_CURL_TRANSPORT_H_

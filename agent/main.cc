@@ -1,0 +1,51 @@
+// stampede-agent: dials a Stampede controller and generates the load it is
+// given.
+#include <csignal>
+#include <cstdio>
+
+#include "CLI/CLI.hpp"
+#include "agent/agent.h"
+#include "common/logging.h"
+#include "common/version.h"
+
+namespace {
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"stampede-agent: generates load for a Stampede controller"};
+  stampede::agent::AgentOptions options;
+  std::string log_level = "info";
+  double connect_timeout_s = 30;
+  app.add_option("--controller", options.controller,
+                 "controller address HOST:PORT")
+      ->required();
+  app.add_option("--agent-id", options.agent_id,
+                 "name in reports (default: hostname-pid)");
+  app.add_option("--workers", options.workers,
+                 "load worker threads (default: one per core)")
+      ->check(CLI::Range(0, 1024));
+  app.add_option("--connect-timeout", connect_timeout_s,
+                 "seconds to wait for the controller")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off");
+  app.set_version_flag("--version", std::string(stampede::common::kVersion));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (absl::Status s = stampede::common::InitLogging("agent", log_level);
+      !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  options.connect_timeout = absl::Seconds(connect_timeout_s);
+  options.stop_requested = &g_stop;
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+  return stampede::agent::RunAgent(options);
+}

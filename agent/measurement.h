@@ -1,0 +1,53 @@
+// What one worker measured in one interval: per (scenario, request) histograms
+// and counters, plus the worker's report on itself. Fixed-size arrays only, so
+// recording never allocates. Owned by one worker thread while open; handed
+// whole to the reporter at the interval's end.
+#ifndef STAMPEDE_AGENT_MEASUREMENT_H_
+#define STAMPEDE_AGENT_MEASUREMENT_H_
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "common/errors.h"
+#include "common/histogram.h"
+#include "stampede/v1/agent.pb.h"
+
+namespace stampede::agent {
+
+struct RequestMetrics {
+  common::Histogram latency;       // µs from intended start
+  common::Histogram service_time;  // µs from actual send
+  int64_t requests = 0;
+  int64_t errors = 0;
+  int64_t bytes_in = 0;
+  int64_t bytes_out = 0;
+  std::array<int64_t, 600> statuses{};
+  std::array<int64_t, static_cast<size_t>(common::ErrorId::kCount)>
+      transport_errors{};
+
+  void Merge(const RequestMetrics& other);
+  void Reset();
+};
+
+struct Window {
+  uint64_t index = 0;
+  // [scenario][request]
+  std::vector<std::vector<RequestMetrics>> requests;
+  common::Histogram schedule_lag;  // µs, actual send - intended send
+  int64_t sends_skipped = 0;
+  int64_t in_flight = 0;  // at the window's close
+  int64_t queued = 0;     // at the window's close
+
+  // Shapes `requests` like the plan; allocates, so done once per window, not
+  // per request.
+  void Shape(const std::vector<size_t>& requests_per_scenario);
+  void Merge(const Window& other);
+  void Reset();
+  // The wire form; statuses >= 400 and transport errors become error ids.
+  void ToProto(v1::Interval* out) const;
+};
+
+}  // namespace stampede::agent
+
+#endif  // STAMPEDE_AGENT_MEASUREMENT_H_

@@ -1,0 +1,85 @@
+#include "agent/run_spec.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace stampede::agent {
+
+const PreparedRequest& ScenarioSpec::RequestFor(uint64_t j) const {
+  uint64_t slot = j % cumulative_weight.back();
+  size_t i = std::upper_bound(cumulative_weight.begin(),
+                              cumulative_weight.end(), slot) -
+             cumulative_weight.begin();
+  return requests[i];
+}
+
+std::vector<size_t> RunSpec::RequestsPerScenario() const {
+  std::vector<size_t> out;
+  for (const ScenarioSpec& s : scenarios) out.push_back(s.requests.size());
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
+    const v1::Prepare& prepare) {
+  auto spec = std::make_unique<RunSpec>();
+  spec->run_id = prepare.run_id();
+  spec->share_index = prepare.share().index();
+  spec->share_count = prepare.share().count();
+  if (spec->share_count == 0 || spec->share_index >= spec->share_count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad share ", spec->share_index, "/", spec->share_count));
+  }
+  int64_t interval_ms =
+      google::protobuf::util::TimeUtil::DurationToMilliseconds(
+          prepare.interval());
+  if (interval_ms > 0) spec->interval = absl::Milliseconds(interval_ms);
+  const v1::TestPlan& plan = prepare.plan();
+  for (int s = 0; s < plan.scenarios_size(); ++s) {
+    const v1::Scenario& scenario = plan.scenarios(s);
+    if (!scenario.load().has_arrival_rate()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "scenario ", scenario.name(), ": no load model this agent runs"));
+    }
+    ScenarioSpec out;
+    out.schedule = std::make_unique<common::ArrivalSchedule>(
+        scenario.load().arrival_rate().stages());
+    out.max_connections = std::max<uint32_t>(1, scenario.max_connections());
+    uint64_t weight_sum = 0;
+    for (int r = 0; r < scenario.requests_size(); ++r) {
+      const v1::Request& request = scenario.requests(r);
+      PreparedRequest p;
+      p.scenario = s;
+      p.request = r;
+      p.url = absl::StartsWith(request.path(), "/")
+                  ? absl::StrCat(scenario.base_url(), request.path())
+                  : request.path();
+      p.method = request.method().empty() ? "GET" : request.method();
+      p.body = request.body();
+      for (const auto& [name, value] : scenario.headers()) {
+        if (!request.headers().contains(name))
+          p.headers.push_back(absl::StrCat(name, ": ", value));
+      }
+      for (const auto& [name, value] : request.headers()) {
+        p.headers.push_back(absl::StrCat(name, ": ", value));
+      }
+      int64_t timeout_ms =
+          google::protobuf::util::TimeUtil::DurationToMilliseconds(
+              scenario.timeout());
+      p.timeout_ms = timeout_ms > 0 ? timeout_ms : 10'000;
+      weight_sum += std::max<uint32_t>(1, request.weight());
+      out.cumulative_weight.push_back(weight_sum);
+      out.requests.push_back(std::move(p));
+    }
+    if (out.requests.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("scenario ", scenario.name(), ": no requests"));
+    }
+    spec->scenarios.push_back(std::move(out));
+  }
+  return spec;
+}
+
+}  // namespace stampede::agent

@@ -1,0 +1,44 @@
+// Everything the workers of one run share, resolved once at Prepare from the
+// plan and this agent's share: schedules, prepared requests, weights. Immutable
+// once built; thread-safe.
+#ifndef STAMPEDE_AGENT_RUN_SPEC_H_
+#define STAMPEDE_AGENT_RUN_SPEC_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/transport.h"
+#include "common/schedule.h"
+#include "stampede/v1/agent.pb.h"
+
+namespace stampede::agent {
+
+struct ScenarioSpec {
+  std::unique_ptr<common::ArrivalSchedule> schedule;
+  std::vector<PreparedRequest> requests;
+  std::vector<uint64_t> cumulative_weight;  // running sum of request weights
+  size_t max_connections = 256;             // for this whole agent
+
+  // The request plan-wide arrival j uses: weights are honoured exactly over
+  // every total-weight consecutive arrivals.
+  const PreparedRequest& RequestFor(uint64_t j) const;
+};
+
+struct RunSpec {
+  std::string run_id;
+  uint32_t share_index = 0;
+  uint32_t share_count = 1;
+  absl::Duration interval = absl::Seconds(1);
+  std::vector<ScenarioSpec> scenarios;
+
+  std::vector<size_t> RequestsPerScenario() const;
+  static absl::StatusOr<std::unique_ptr<RunSpec>> FromPrepare(
+      const v1::Prepare& prepare);
+};
+
+}  // namespace stampede::agent
+
+#endif  // STAMPEDE_AGENT_RUN_SPEC_H_

@@ -1,0 +1,67 @@
+// The seam between a worker's pacing and the protocol engines: a transport
+// starts requests on the worker's event loop and reports each one's outcome
+// exactly once. Every transport reports the same outcome shape and error ids.
+// Not thread-safe: owned by one worker.
+#ifndef STAMPEDE_AGENT_TRANSPORT_H_
+#define STAMPEDE_AGENT_TRANSPORT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/errors.h"
+
+namespace stampede::agent {
+
+// One request of the plan, resolved once at Prepare and reused for every send.
+struct PreparedRequest {
+  uint32_t scenario = 0;
+  uint32_t request = 0;
+  std::string url;
+  std::string method;
+  std::string body;
+  std::vector<std::string> headers;  // "Name: value"
+  int64_t timeout_ms = 10'000;
+};
+
+// A request on its way: what the worker needs back when it completes.
+struct Sent {
+  const PreparedRequest* request = nullptr;
+  int64_t intended_ns = 0;  // CLOCK_MONOTONIC, when the schedule wanted it sent
+  int64_t sent_ns = 0;  // CLOCK_MONOTONIC, when it was handed to the transport
+};
+
+struct Outcome {
+  int status = 0;  // HTTP status; 0 when no response
+  common::ErrorId error = common::ErrorId::kNone;
+  int64_t bytes_in = 0;
+  int64_t bytes_out = 0;
+};
+
+class Transport {
+ public:
+  class Listener {
+   public:
+    virtual ~Listener() = default;
+    // Called on the worker's thread, once per Send, after the request ended.
+    virtual void OnDone(const Sent& sent, const Outcome& outcome,
+                        int64_t done_ns) = 0;
+  };
+
+  virtual ~Transport() = default;
+  // Called once per plan request before the first Send of it; the request must
+  // outlive the transport.
+  virtual void Prepare(const PreparedRequest& request) = 0;
+  // Whether Send may be called now (a connection or stream is free under the
+  // cap).
+  virtual bool HasCapacity() const = 0;
+  virtual void Send(const Sent& sent) = 0;
+  virtual size_t InFlight() const = 0;
+  // When the transport next needs OnDeadline (CLOCK_MONOTONIC ns); 0 for never.
+  virtual int64_t DeadlineNs() const = 0;
+  virtual void OnDeadline() = 0;
+};
+
+}  // namespace stampede::agent
+
+#endif  // STAMPEDE_AGENT_TRANSPORT_H_

@@ -1,0 +1,93 @@
+// One load worker: a thread with its own event loop, transport, pacing state
+// and measurement window. It sends its slice of every scenario's arrivals
+// (arrival j of the plan belongs to this worker when j = share_index +
+// share_count * (worker + workers * m)), records each outcome in the open
+// window, and hands the window to the WindowSink at every interval boundary.
+// Start/Stop/Join are called from the agent's control thread; everything else
+// runs on the worker's own thread.
+#ifndef STAMPEDE_AGENT_WORKER_H_
+#define STAMPEDE_AGENT_WORKER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "agent/event_loop.h"
+#include "agent/measurement.h"
+#include "agent/run_spec.h"
+#include "agent/transport.h"
+
+namespace stampede::agent {
+
+class WindowSink {
+ public:
+  virtual ~WindowSink() = default;
+  // Thread-safe. `last` marks the worker's final window.
+  virtual void Deliver(int worker, std::unique_ptr<Window> window,
+                       bool last) = 0;
+};
+
+class Worker : private Transport::Listener {
+ public:
+  // Arrivals that may wait for a connection at once; beyond that they are
+  // skipped.
+  static constexpr size_t kWaitLineCapacity = 1 << 18;
+
+  // `spec` and `sink` must outlive the worker.
+  Worker(const RunSpec& spec, int index, int workers, WindowSink* sink);
+  ~Worker() override;
+
+  // Creates the loop and transports; call before Start.
+  absl::Status Init();
+  // Starts the thread; the first arrivals are due at `start_mono_ns`
+  // (CLOCK_MONOTONIC).
+  void Start(int64_t start_mono_ns);
+  // Stops sending; requests in flight get up to `drain` to finish. Thread-safe.
+  void Stop(int64_t drain_ns);
+  void Join();
+
+ private:
+  struct Pacer {     // per scenario
+    uint64_t m = 0;  // this worker's next arrival, counted in its own slice
+    int64_t next_ns =
+        INT64_MAX;  // when it is due; INT64_MAX once the slice is done
+  };
+  struct Waiting {
+    int64_t intended_ns;
+    const PreparedRequest* request;
+  };
+
+  void Run();
+  void Advance(size_t scenario);
+  void Arrive(size_t scenario, int64_t now_ns);
+  void SendNow(const PreparedRequest& request, int64_t intended_ns,
+               int64_t now_ns);
+  void OnDone(const Sent& sent, const Outcome& outcome,
+              int64_t done_ns) override;
+  void CloseWindow(bool last);
+  bool Finished() const;
+
+  const RunSpec& spec_;
+  const int index_;
+  const int workers_;
+  WindowSink* sink_;
+  std::unique_ptr<EventLoop> loop_;
+  std::vector<std::unique_ptr<Transport>> transports_;  // per scenario
+  std::vector<Pacer> pacers_;
+  std::vector<Waiting> wait_line_;  // ring buffer, per worker (all scenarios)
+  size_t wait_head_ = 0;
+  size_t waiting_ = 0;
+  std::unique_ptr<Window> window_;
+  uint64_t window_index_ = 0;
+  int64_t start_ns_ = 0;
+  int64_t interval_ns_ = 0;
+  std::atomic<int64_t> stop_deadline_ns_{0};  // 0: not stopping
+  std::thread thread_;
+};
+
+}  // namespace stampede::agent
+
+#endif  // STAMPEDE_AGENT_WORKER_H_

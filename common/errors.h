@@ -1,0 +1,68 @@
+// The fixed taxonomy of per-request failures, with stable ids shared by every
+// transport and by the reports. HTTP statuses >= 400 are errors named
+// http_<code>; local_* ids are the generator's own limits and never count as
+// the target's errors. Thread-safe (constants).
+#ifndef STAMPEDE_COMMON_ERRORS_H_
+#define STAMPEDE_COMMON_ERRORS_H_
+
+#include <cstdint>
+#include <string_view>
+
+namespace stampede::common {
+
+enum class ErrorId : uint8_t {
+  kNone = 0,
+  kDnsFailure,
+  kTcpRefused,
+  kTcpReset,
+  kTcpTimeout,
+  kTlsError,
+  kHttpProtocol,
+  kRequestTimeout,
+  kLocalEmfile,
+  kLocalEaddrnotavail,
+  kLocalOther,
+  kTransportOther,
+  kCount,
+};
+
+constexpr std::string_view ErrorIdName(ErrorId id) {
+  switch (id) {
+    case ErrorId::kNone:
+      return "none";
+    case ErrorId::kDnsFailure:
+      return "dns_failure";
+    case ErrorId::kTcpRefused:
+      return "tcp_refused";
+    case ErrorId::kTcpReset:
+      return "tcp_reset";
+    case ErrorId::kTcpTimeout:
+      return "tcp_timeout";
+    case ErrorId::kTlsError:
+      return "tls_error";
+    case ErrorId::kHttpProtocol:
+      return "http_protocol";
+    case ErrorId::kRequestTimeout:
+      return "request_timeout";
+    case ErrorId::kLocalEmfile:
+      return "local_emfile";
+    case ErrorId::kLocalEaddrnotavail:
+      return "local_eaddrnotavail";
+    case ErrorId::kLocalOther:
+      return "local_other";
+    case ErrorId::kTransportOther:
+      return "transport_other";
+    case ErrorId::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+constexpr bool IsLocalError(ErrorId id) {
+  return id == ErrorId::kLocalEmfile || id == ErrorId::kLocalEaddrnotavail ||
+         id == ErrorId::kLocalOther;
+}
+
+}  // namespace stampede::common
+
+#endif  // STAMPEDE_COMMON_ERRORS_H_

@@ -1,0 +1,256 @@
+#include "common/histogram.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace stampede::common {
+namespace {
+
+// The fixed HdrHistogram layout for [1 µs, 1 h] at 3 significant digits. Every
+// histogram has exactly this layout, which is what makes Merge a plain
+// bucket-wise sum.
+constexpr int kSubBucketHalfCountMagnitude = 10;
+constexpr int64_t kSubBucketHalfCount =
+    int64_t{1} << kSubBucketHalfCountMagnitude;               // 1024
+constexpr int64_t kSubBucketCount = kSubBucketHalfCount * 2;  // 2048
+constexpr uint64_t kSubBucketMask = kSubBucketCount - 1;
+constexpr int kBucketCount = 22;
+constexpr size_t kCountsLength =
+    (kBucketCount + 1) * kSubBucketHalfCount;  // 23552
+
+constexpr uint8_t kEncodingVersion = 1;
+// A 64-bit value needs at most 10 bytes of 7 bits each.
+constexpr int kMaxVarintBytes = 10;
+
+constexpr size_t IndexOfValue(int64_t value) {
+  const uint64_t v = static_cast<uint64_t>(value);
+  const int bucket_index = 53 - std::countl_zero(v | kSubBucketMask);
+  const int64_t sub_bucket_index = static_cast<int64_t>(v >> bucket_index);
+  return static_cast<size_t>(
+      ((int64_t{bucket_index} + 1) << kSubBucketHalfCountMagnitude) +
+      (sub_bucket_index - kSubBucketHalfCount));
+}
+
+// The largest index Record can produce; anything above it would stand for
+// values the histogram does not track.
+constexpr size_t kMaxIndex = IndexOfValue(Histogram::kHighestUs);
+static_assert(kMaxIndex < kCountsLength);
+static_assert(IndexOfValue(2047) == 2047, "values below 2048 must be exact");
+
+void AppendVarint(uint64_t value, std::string& out) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+// Reads one unsigned LEB128 varint from `bytes` at `pos`, advancing `pos`.
+// `what` names the field in error messages.
+absl::StatusOr<uint64_t> ReadVarint(std::string_view bytes, size_t& pos,
+                                    absl::string_view what) {
+  uint64_t result = 0;
+  for (int i = 0; i < kMaxVarintBytes; ++i) {
+    if (pos >= bytes.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "histogram: truncated varint for ", what, " at byte ", pos));
+    }
+    const uint8_t byte = static_cast<uint8_t>(bytes[pos++]);
+    if (i == kMaxVarintBytes - 1 && byte > 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("histogram: varint for ", what, " overflows 64 bits"));
+    }
+    result |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
+    if ((byte & 0x80) == 0) return result;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("histogram: varint for ", what,
+                                                 " is longer than ",
+                                                 kMaxVarintBytes, " bytes"));
+}
+
+}  // namespace
+
+Histogram::Histogram() : counts_(kCountsLength, 0) {}
+
+size_t Histogram::IndexOf(int64_t value_us) {
+  return IndexOfValue(std::clamp<int64_t>(value_us, 0, kHighestUs));
+}
+
+int64_t Histogram::BucketLowest(size_t index) {
+  int bucket = static_cast<int>(index >> kSubBucketHalfCountMagnitude) - 1;
+  int64_t sub_bucket = static_cast<int64_t>(index & (kSubBucketHalfCount - 1)) +
+                       kSubBucketHalfCount;
+  if (bucket < 0) {
+    sub_bucket -= kSubBucketHalfCount;
+    bucket = 0;
+  }
+  return sub_bucket << bucket;
+}
+
+int64_t Histogram::BucketHighest(size_t index) {
+  int bucket = static_cast<int>(index >> kSubBucketHalfCountMagnitude) - 1;
+  if (bucket < 0) bucket = 0;
+  return BucketLowest(index) + (int64_t{1} << bucket) - 1;
+}
+
+void Histogram::RecordN(int64_t value_us, int64_t count) {
+  if (count <= 0) return;
+  if (value_us > kHighestUs) {
+    value_us = kHighestUs;
+    clamped_ += count;
+  } else if (value_us < 0) {
+    value_us = 0;
+  }
+  counts_[IndexOfValue(value_us)] += count;
+  total_ += count;
+}
+
+void Histogram::Merge(const Histogram& other) {
+  if (other.total_ == 0) return;
+  for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+  total_ += other.total_;
+  clamped_ += other.clamped_;
+}
+
+void Histogram::Reset() {
+  std::fill(counts_.begin(), counts_.end(), 0);
+  total_ = 0;
+  clamped_ = 0;
+}
+
+int64_t Histogram::ValueAtPercentile(double p) const {
+  if (total_ == 0) return 0;
+  if (!(p >= 0)) p = 0;  // also catches NaN
+  if (p > 100) p = 100;
+  const double wanted = std::ceil(p / 100.0 * static_cast<double>(total_));
+  // The double can round above total_ for huge counts; the last bucket still
+  // answers.
+  int64_t rank = wanted >= static_cast<double>(total_)
+                     ? total_
+                     : static_cast<int64_t>(wanted);
+  rank = std::max<int64_t>(rank, 1);
+  int64_t seen = 0;
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    seen += counts_[i];
+    if (seen >= rank) return std::min(BucketHighest(i), kHighestUs);
+  }
+  return Max();  // unreachable while total_ matches counts_
+}
+
+int64_t Histogram::Min() const {
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    if (counts_[i] != 0) return BucketLowest(i);
+  }
+  return 0;
+}
+
+int64_t Histogram::Max() const {
+  for (size_t i = counts_.size(); i-- > 0;) {
+    // Capped like ValueAtPercentile so that Max() == ValueAtPercentile(100).
+    if (counts_[i] != 0) return std::min(BucketHighest(i), kHighestUs);
+  }
+  return 0;
+}
+
+double Histogram::Mean() const {
+  if (total_ == 0) return 0;
+  double sum = 0;
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    if (counts_[i] == 0) continue;
+    const int64_t lowest = BucketLowest(i);
+    const int64_t size = BucketHighest(i) - lowest + 1;
+    sum += static_cast<double>(counts_[i]) *
+           static_cast<double>(lowest + size / 2);
+  }
+  return sum / static_cast<double>(total_);
+}
+
+std::string Histogram::Encode() const {
+  std::string out;
+  out.push_back(static_cast<char>(kEncodingVersion));
+  if (total_ == 0) return out;
+  bool first = true;
+  size_t prev = 0;
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    if (counts_[i] == 0) continue;
+    AppendVarint(first ? i : i - prev - 1, out);
+    AppendVarint(static_cast<uint64_t>(counts_[i]), out);
+    first = false;
+    prev = i;
+  }
+  return out;
+}
+
+absl::Status Histogram::DecodeFrom(std::string_view bytes) {
+  absl::StatusOr<Histogram> decoded = Decode(bytes);
+  if (!decoded.ok()) {
+    Reset();
+    return decoded.status();
+  }
+  *this = *std::move(decoded);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Histogram> Histogram::Decode(std::string_view bytes) {
+  if (bytes.empty()) {
+    return absl::InvalidArgumentError(
+        "histogram: empty input, missing version byte");
+  }
+  const uint8_t version = static_cast<uint8_t>(bytes[0]);
+  if (version != kEncodingVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("histogram: unsupported version ", version, ", want ",
+                     kEncodingVersion));
+  }
+  Histogram h;
+  size_t pos = 1;
+  bool first = true;
+  uint64_t prev = 0;
+  while (pos < bytes.size()) {
+    absl::StatusOr<uint64_t> gap = ReadVarint(bytes, pos, "bucket gap");
+    if (!gap.ok()) return gap.status();
+    // Compare before adding so that a huge gap cannot wrap around.
+    const uint64_t base = first ? 0 : prev + 1;
+    if (*gap > kMaxIndex || base + *gap > kMaxIndex) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "histogram: bucket index out of range (gap ", *gap, " after index ",
+          first ? std::string("none") : absl::StrCat(prev), ", max index ",
+          kMaxIndex, ")"));
+    }
+    const uint64_t index = base + *gap;
+    absl::StatusOr<uint64_t> count = ReadVarint(bytes, pos, "bucket count");
+    if (!count.ok()) return count.status();
+    if (*count == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("histogram: zero count for bucket ", index));
+    }
+    if (*count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("histogram: negative count for bucket ", index));
+    }
+    const int64_t c = static_cast<int64_t>(*count);
+    if (h.total_ > std::numeric_limits<int64_t>::max() - c) {
+      return absl::InvalidArgumentError(
+          "histogram: total count overflows 64 bits");
+    }
+    h.counts_[index] = c;
+    h.total_ += c;
+    prev = index;
+    first = false;
+  }
+  return h;
+}
+
+}  // namespace stampede::common

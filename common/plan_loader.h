@@ -1,0 +1,73 @@
+// Loads a test plan from YAML (or JSON) into the TestPlan proto by walking the
+// YAML tree against the proto's descriptors. Unknown keys, wrong types and
+// unparsable units are errors; all errors are collected, each as
+// "FILE:LINE:COL: FIELD.PATH: message". Semantic checks (missing fields,
+// references, ranges) are a separate pass: ValidatePlan. Thread-safe.
+#ifndef STAMPEDE_COMMON_PLAN_LOADER_H_
+#define STAMPEDE_COMMON_PLAN_LOADER_H_
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "stampede/v1/plan.pb.h"
+
+namespace stampede::common {
+
+// One problem found in a plan. line and col are 1-based; 0 when unknown.
+struct PlanIssue {
+  std::string file;
+  int line = 0;
+  int col = 0;
+  std::string path;  // e.g. "scenarios[0].load.arrival_rate.stages[1].to"; ""
+                     // for the root
+  std::string message;
+
+  // "FILE:LINE:COL: PATH: MESSAGE" (the path and its colon are left out when
+  // empty).
+  std::string ToString() const;
+};
+
+struct LoadedPlan {
+  std::string file;
+  stampede::v1::TestPlan plan;
+  // Field path -> where its value was written, for later passes' error
+  // messages.
+  std::map<std::string, std::pair<int, int>> locations;
+
+  // An issue located at `path`, or at its nearest located parent.
+  PlanIssue IssueAt(std::string_view path, std::string message) const;
+};
+
+// Parses `text` as the content of `file` (the name is used in messages only).
+// ${VAR} in string values is replaced by the environment variable VAR (an unset
+// variable is an error); $${ stands for a literal ${. On failure returns the
+// issues; never a partial plan.
+absl::StatusOr<LoadedPlan> ParsePlan(std::string_view file,
+                                     std::string_view text,
+                                     std::vector<PlanIssue>* issues);
+
+// Reads and parses a file. A file that cannot be read is one issue at line 0.
+absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& file,
+                                        std::vector<PlanIssue>* issues);
+
+// Semantic checks of a parsed plan; returns every issue found (empty when
+// valid).
+std::vector<PlanIssue> ValidatePlan(const LoadedPlan& loaded);
+
+// Fills in what a valid plan left to defaults, so later stages read one
+// explicit form: request method "GET", weight 1, name "METHOD path"; scenario
+// base_url, headers (defaults' merged under the scenario's) and timeout (10s)
+// from defaults; max_connections 256.
+void NormalizePlan(stampede::v1::TestPlan* plan);
+
+// Both passes: parse and, if that succeeded, validate; then normalize. Returns
+// the plan only when no issue was found at all.
+absl::StatusOr<LoadedPlan> LoadAndValidatePlan(const std::string& file,
+                                               std::vector<PlanIssue>* issues);
+
+}  // namespace stampede::common
+
+#endif  // STAMPEDE_COMMON_PLAN_LOADER_H_

@@ -1,0 +1,521 @@
+// The semantic half of the plan loader: checks a parsed plan for missing
+// fields, ranges and references (ValidatePlan), and fills in defaults so later
+// stages read one explicit form (NormalizePlan).
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/plan_loader.h"
+#include "common/units.h"
+#include "google/protobuf/duration.pb.h"
+
+namespace stampede::common {
+namespace {
+
+constexpr uint32_t kCurrentVersion = 1;
+constexpr double kMaxRatePerSecond = 10'000'000;
+constexpr uint32_t kMaxWeight = 1'000'000;
+constexpr uint32_t kMaxConnections = 100'000;
+constexpr uint32_t kDefaultMaxConnections = 256;
+constexpr absl::Duration kMaxScenarioDuration = absl::Hours(24);
+constexpr absl::Duration kDefaultTimeout = absl::Seconds(10);
+constexpr std::string_view kMethods[] = {"GET",   "HEAD",   "POST",   "PUT",
+                                         "PATCH", "DELETE", "OPTIONS"};
+
+std::string Quote(absl::string_view s) { return absl::StrCat("\"", s, "\""); }
+
+absl::Duration ToDuration(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  absl::Duration rem;
+  out->set_seconds(absl::IDivDuration(d, absl::Seconds(1), &rem));
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(rem)));
+}
+
+bool IsFullUrl(absl::string_view s) {
+  return absl::StartsWith(s, "http://") || absl::StartsWith(s, "https://");
+}
+
+std::string DefaultRequestName(const v1::Request& request) {
+  return absl::StrCat(request.method().empty() ? "GET" : request.method(), " ",
+                      request.path());
+}
+
+std::string RequestName(const v1::Request& request) {
+  return request.name().empty() ? DefaultRequestName(request) : request.name();
+}
+
+// Why `url` is not an http(s) URL with a host and an optional port in 1..65535;
+// "" if it is.
+std::string UrlProblem(absl::string_view url) {
+  absl::string_view rest = url;
+  if (absl::StartsWith(rest, "http://")) {
+    rest.remove_prefix(7);
+  } else if (absl::StartsWith(rest, "https://")) {
+    rest.remove_prefix(8);
+  } else {
+    return "must start with http:// or https://";
+  }
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= ' ') return "must not contain spaces";
+  }
+  const absl::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  absl::string_view host = authority;
+  absl::string_view port;
+  if (absl::StartsWith(authority, "[")) {  // [::1]:8080
+    const size_t close = authority.find(']');
+    if (close == absl::string_view::npos)
+      return "has an unclosed [ in its host";
+    host = authority.substr(0, close + 1);
+    absl::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return "has text after the ]";
+      port = after.substr(1);
+      if (port.empty()) return "has an empty port";
+    }
+    if (host.size() == 2) return "has no host";
+  } else if (const size_t colon = authority.rfind(':');
+             colon != absl::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    if (port.empty()) return "has an empty port";
+  }
+  if (host.empty()) return "has no host";
+  if (host.find('@') != absl::string_view::npos)
+    return "must not contain user info (@)";
+  if (!port.empty()) {
+    uint32_t n = 0;
+    const bool digits = std::all_of(
+        port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || port.size() > 5 || !absl::SimpleAtoi(port, &n) || n < 1 ||
+        n > 65535) {
+      return absl::StrCat("has port ", port, "; a port must be 1..65535");
+    }
+  }
+  return "";
+}
+
+bool IsLatencyMetric(absl::string_view metric) {
+  return metric == "latency" || metric == "service_time";
+}
+
+class Validator {
+ public:
+  explicit Validator(const LoadedPlan& loaded)
+      : loaded_(loaded), plan_(loaded.plan) {}
+
+  std::vector<PlanIssue> Run() {
+    if (plan_.version() > kCurrentVersion) {
+      Add("version",
+          absl::StrCat("unsupported plan version ", plan_.version(),
+                       "; this build reads version ", kCurrentVersion));
+    }
+    CheckDefaults();
+    if (plan_.scenarios_size() == 0) {
+      Add("scenarios", "a plan needs at least one scenario");
+    }
+    std::map<std::string, int> names;
+    for (int i = 0; i < plan_.scenarios_size(); ++i) {
+      const std::string path = absl::StrCat("scenarios[", i, "]");
+      const v1::Scenario& scenario = plan_.scenarios(i);
+      CheckScenario(scenario, path);
+      if (scenario.name().empty()) continue;
+      auto [it, inserted] = names.emplace(scenario.name(), i);
+      if (!inserted) {
+        Add(path + ".name",
+            absl::StrCat("duplicate scenario name ", Quote(scenario.name()),
+                         " (also scenarios[", it->second, "])"));
+      }
+    }
+    for (int i = 0; i < plan_.thresholds_size(); ++i) {
+      CheckThreshold(plan_.thresholds(i), absl::StrCat("thresholds[", i, "]"));
+    }
+    // Report in the order a reader meets the problems in the file.
+    std::stable_sort(issues_.begin(), issues_.end(),
+                     [](const PlanIssue& a, const PlanIssue& b) {
+                       return std::make_tuple(a.line == 0, a.line, a.col) <
+                              std::make_tuple(b.line == 0, b.line, b.col);
+                     });
+    return std::move(issues_);
+  }
+
+ private:
+  void Add(const std::string& path, std::string message) {
+    issues_.push_back(loaded_.IssueAt(path, std::move(message)));
+  }
+
+  // Whether the plan's text wrote `path`, which tells "p: 0" from no p at all.
+  bool Written(const std::string& path) const {
+    return loaded_.locations.contains(path);
+  }
+
+  void CheckUrl(absl::string_view url, const std::string& path,
+                absl::string_view what) {
+    const std::string problem = UrlProblem(url);
+    if (!problem.empty())
+      Add(path, absl::StrCat(what, " ", Quote(url), " ", problem));
+  }
+
+  void CheckTimeout(bool has, const google::protobuf::Duration& d,
+                    const std::string& path) {
+    if (has && ToDuration(d) <= absl::ZeroDuration()) {
+      Add(path, "timeout must be longer than 0s");
+    }
+  }
+
+  void CheckHeaders(
+      const google::protobuf::Map<std::string, std::string>& headers,
+      const std::string& path) {
+    // Map order is unspecified; sort so that messages come out the same every
+    // time.
+    std::vector<std::pair<std::string, std::string>> sorted(headers.begin(),
+                                                            headers.end());
+    std::sort(sorted.begin(), sorted.end());
+    for (const auto& [name, value] : sorted) {
+      const std::string header_path = absl::StrCat(path, ".", name);
+      if (name.empty()) {
+        Add(header_path, "a header name must not be empty");
+        continue;
+      }
+      if (std::any_of(name.begin(), name.end(), [](char c) {
+            return c == ':' || static_cast<unsigned char>(c) <= ' ' ||
+                   c == 0x7f;
+          })) {
+        Add(header_path, absl::StrCat("header name ", Quote(name),
+                                      " must not contain spaces or colons"));
+      }
+      if (value.find_first_of("\r\n") != std::string::npos) {
+        Add(header_path, "a header value must not contain line breaks");
+      }
+    }
+  }
+
+  void CheckDefaults() {
+    const v1::Defaults& defaults = plan_.defaults();
+    if (!defaults.base_url().empty()) {
+      CheckUrl(defaults.base_url(), "defaults.base_url", "base_url");
+    }
+    CheckHeaders(defaults.headers(), "defaults.headers");
+    CheckTimeout(defaults.has_timeout(), defaults.timeout(),
+                 "defaults.timeout");
+  }
+
+  void CheckScenario(const v1::Scenario& scenario, const std::string& path) {
+    if (scenario.name().empty()) {
+      Add(path + ".name", "a scenario needs a name");
+    } else if (!std::all_of(
+                   scenario.name().begin(), scenario.name().end(), [](char c) {
+                     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+                            c == '-';
+                   })) {
+      Add(path + ".name",
+          absl::StrCat("scenario name ", Quote(scenario.name()),
+                       " may use only letters, digits, '_', '.' and '-'"));
+    }
+    CheckLoad(scenario, path);
+    CheckRequests(scenario, path);
+    if (!scenario.base_url().empty()) {
+      CheckUrl(scenario.base_url(), path + ".base_url", "base_url");
+    }
+    CheckHeaders(scenario.headers(), path + ".headers");
+    CheckTimeout(scenario.has_timeout(), scenario.timeout(), path + ".timeout");
+    if (scenario.max_connections() > kMaxConnections) {
+      Add(path + ".max_connections",
+          absl::StrCat("max_connections ", scenario.max_connections(),
+                       " is above the limit of ", kMaxConnections));
+    }
+  }
+
+  void CheckLoad(const v1::Scenario& scenario, const std::string& path) {
+    const std::string load_path = path + ".load";
+    if (!scenario.has_load()) {
+      Add(load_path,
+          "a scenario needs a load, e.g. load: { arrival_rate: { stages: [...] "
+          "} }");
+      return;
+    }
+    if (!scenario.load().has_arrival_rate()) {
+      Add(load_path, "load needs a model: arrival_rate");
+      return;
+    }
+    const std::string stages_path = load_path + ".arrival_rate.stages";
+    const auto& stages = scenario.load().arrival_rate().stages();
+    if (stages.empty()) {
+      Add(stages_path, "arrival_rate needs at least one stage");
+      return;
+    }
+    bool stages_ok = true;
+    absl::Duration total = absl::ZeroDuration();
+    for (int i = 0; i < stages.size(); ++i) {
+      const v1::RateStage& stage = stages[i];
+      const std::string stage_path = absl::StrCat(stages_path, "[", i, "]");
+      const size_t before = issues_.size();
+      if (stage.has_hold() && (stage.has_to() || stage.has_over())) {
+        Add(stage_path, "a stage is either {to, over} or {hold}, not both");
+      } else if (stage.has_hold()) {
+        if (ToDuration(stage.hold()) <= absl::ZeroDuration()) {
+          Add(stage_path + ".hold", "hold must be longer than 0s");
+        }
+        total += ToDuration(stage.hold());
+      } else if (stage.has_to() && !stage.has_over()) {
+        Add(stage_path,
+            "\"to\" needs \"over\", the ramp's length (over: 0s steps at "
+            "once)");
+      } else if (stage.has_over() && !stage.has_to()) {
+        Add(stage_path, "\"over\" needs \"to\", the rate to ramp to");
+      } else if (!stage.has_to()) {
+        Add(stage_path,
+            "empty stage; write {to: RATE, over: DURATION} or {hold: "
+            "DURATION}");
+      } else {
+        if (ToDuration(stage.over()) < absl::ZeroDuration()) {
+          Add(stage_path + ".over", "over must not be negative");
+        }
+        const double rate = stage.to().per_second();
+        if (!(rate >= 0)) {
+          Add(stage_path + ".to", "a rate must not be negative");
+        } else if (rate > kMaxRatePerSecond) {
+          Add(stage_path + ".to", "rate is above the limit of 10000000/s");
+        }
+        total += ToDuration(stage.over());
+      }
+      if (issues_.size() != before) stages_ok = false;
+    }
+    if (!stages_ok) return;  // the total of broken stages would only add noise
+    if (total <= absl::ZeroDuration()) {
+      Add(load_path, "the stages last 0s; a scenario must run for some time");
+    } else if (total > kMaxScenarioDuration) {
+      Add(load_path,
+          absl::StrCat("the stages last ", common::FormatDuration(total),
+                       ", longer than the limit of 24h"));
+    }
+  }
+
+  void CheckRequests(const v1::Scenario& scenario, const std::string& path) {
+    if (scenario.requests().empty()) {
+      Add(path + ".requests", "a scenario needs at least one request");
+      return;
+    }
+    bool needs_base_url = false;
+    std::map<std::string, int> names;
+    for (int j = 0; j < scenario.requests_size(); ++j) {
+      const v1::Request& request = scenario.requests(j);
+      const std::string request_path = absl::StrCat(path, ".requests[", j, "]");
+      if (!request.method().empty() &&
+          std::find(std::begin(kMethods), std::end(kMethods),
+                    request.method()) == std::end(kMethods)) {
+        Add(request_path + ".method",
+            absl::StrCat(
+                "unknown method ", Quote(request.method()),
+                "; use one of GET HEAD POST PUT PATCH DELETE OPTIONS"));
+      }
+      if (request.path().empty()) {
+        Add(request_path + ".path", "a request needs a path, e.g. path: /");
+      } else if (IsFullUrl(request.path())) {
+        CheckUrl(request.path(), request_path + ".path", "URL");
+      } else if (absl::StartsWith(request.path(), "/")) {
+        needs_base_url = true;
+      } else {
+        Add(request_path + ".path",
+            absl::StrCat(
+                "path ", Quote(request.path()),
+                " must start with \"/\" or be a full http:// or https:// URL"));
+      }
+      if (request.weight() > kMaxWeight) {
+        Add(request_path + ".weight",
+            absl::StrCat("weight ", request.weight(), " is above the limit of ",
+                         kMaxWeight));
+      }
+      CheckHeaders(request.headers(), request_path + ".headers");
+      auto [it, inserted] = names.emplace(RequestName(request), j);
+      if (!inserted) {
+        Add(request_path + ".name",
+            absl::StrCat("duplicate request name ", Quote(it->first),
+                         " (also requests[", it->second, "])",
+                         request.name().empty() ? "; give them names" : ""));
+      }
+    }
+    if (needs_base_url && scenario.base_url().empty() &&
+        plan_.defaults().base_url().empty()) {
+      Add(path + ".base_url",
+          "no base_url for paths like \"/...\"; set base_url in the scenario "
+          "or in defaults");
+    }
+  }
+
+  void CheckThreshold(const v1::Threshold& threshold, const std::string& path) {
+    const std::string& metric = threshold.metric();
+    const bool known_metric =
+        IsLatencyMetric(metric) || metric == "error_rate" || metric == "rps";
+    if (metric.empty()) {
+      Add(path + ".metric",
+          "a threshold needs a metric: latency, service_time, error_rate or "
+          "rps");
+    } else if (!known_metric) {
+      Add(path + ".metric",
+          absl::StrCat("unknown metric ", Quote(metric),
+                       "; use latency, service_time, error_rate or rps"));
+    }
+
+    const std::pair<const char*, const std::string*> comparisons[] = {
+        {"lt", &threshold.lt()},
+        {"lte", &threshold.lte()},
+        {"gt", &threshold.gt()},
+        {"gte", &threshold.gte()}};
+    std::string first;
+    for (const auto& [name, value] : comparisons) {
+      const std::string value_path = absl::StrCat(path, ".", name);
+      if (value->empty() && !Written(value_path)) continue;
+      if (first.empty()) {
+        first = name;
+      } else {
+        Add(value_path,
+            absl::StrCat("both ", first, " and ", name,
+                         " are set; a threshold takes exactly one of lt, lte, "
+                         "gt, gte"));
+      }
+      if (known_metric) CheckThresholdValue(metric, *value, value_path);
+    }
+    if (first.empty()) {
+      Add(path, "a threshold needs one comparison: lt, lte, gt or gte");
+    }
+
+    const bool has_p = threshold.p() != 0 || Written(path + ".p");
+    const bool has_stat = !threshold.stat().empty() || Written(path + ".stat");
+    if (IsLatencyMetric(metric)) {
+      if (!has_p && !has_stat) {
+        Add(path, absl::StrCat(
+                      "a ", metric,
+                      " threshold needs p (a percentile, e.g. p: 95) or stat "
+                      "(mean or max)"));
+      } else if (has_p && has_stat) {
+        Add(path + ".stat", "set p or stat, not both");
+      } else if (has_p && !(threshold.p() > 0 && threshold.p() <= 100)) {
+        Add(path + ".p", absl::StrCat("p must be above 0 and at most 100, got ",
+                                      threshold.p()));
+      } else if (has_stat && threshold.stat() != "mean" &&
+                 threshold.stat() != "max") {
+        Add(path + ".stat",
+            absl::StrCat("unknown stat ", Quote(threshold.stat()),
+                         "; use mean or max"));
+      }
+    } else if (known_metric) {
+      if (has_p) {
+        Add(path + ".p",
+            absl::StrCat("p applies only to latency and service_time, not to ",
+                         metric));
+      }
+      if (has_stat) {
+        Add(path + ".stat",
+            absl::StrCat(
+                "stat applies only to latency and service_time, not to ",
+                metric));
+      }
+    }
+
+    CheckThresholdFilters(threshold, path);
+  }
+
+  void CheckThresholdValue(const std::string& metric, const std::string& value,
+                           const std::string& path) {
+    if (IsLatencyMetric(metric)) {
+      absl::StatusOr<absl::Duration> d = ParseDuration(value);
+      if (!d.ok()) Add(path, std::string(d.status().message()));
+    } else if (metric == "error_rate") {
+      absl::StatusOr<double> f = ParseFraction(value);
+      if (!f.ok()) Add(path, std::string(f.status().message()));
+    } else if (metric == "rps") {
+      // A rate ("500/s") or a plain number of requests per second ("500").
+      if (!ParseRate(value).ok() &&
+          !ParseRate(absl::StrCat(value, "/s")).ok()) {
+        Add(path, absl::StrCat(
+                      "invalid rps ", Quote(value),
+                      ": expected a rate or a plain number, e.g. 500/s, 500"));
+      }
+    }
+  }
+
+  void CheckThresholdFilters(const v1::Threshold& threshold,
+                             const std::string& path) {
+    const v1::Scenario* scenario = nullptr;
+    if (!threshold.scenario().empty()) {
+      for (const v1::Scenario& s : plan_.scenarios()) {
+        if (s.name() == threshold.scenario()) scenario = &s;
+      }
+      if (scenario == nullptr) {
+        Add(path + ".scenario",
+            absl::StrCat("no scenario named ", Quote(threshold.scenario())));
+        return;
+      }
+    }
+    if (threshold.request().empty()) return;
+    auto has_request = [&](const v1::Scenario& s) {
+      return std::any_of(s.requests().begin(), s.requests().end(),
+                         [&](const v1::Request& r) {
+                           return RequestName(r) == threshold.request();
+                         });
+    };
+    if (scenario != nullptr) {
+      if (!has_request(*scenario)) {
+        Add(path + ".request",
+            absl::StrCat("no request named ", Quote(threshold.request()),
+                         " in scenario ", Quote(scenario->name())));
+      }
+    } else if (std::none_of(plan_.scenarios().begin(), plan_.scenarios().end(),
+                            has_request)) {
+      Add(path + ".request",
+          absl::StrCat("no request named ", Quote(threshold.request()),
+                       " in any scenario"));
+    }
+  }
+
+  const LoadedPlan& loaded_;
+  const v1::TestPlan& plan_;
+  std::vector<PlanIssue> issues_;
+};
+
+}  // namespace
+
+std::vector<PlanIssue> ValidatePlan(const LoadedPlan& loaded) {
+  return Validator(loaded).Run();
+}
+
+void NormalizePlan(v1::TestPlan* plan) {
+  const v1::Defaults& defaults = plan->defaults();
+  for (v1::Scenario& scenario : *plan->mutable_scenarios()) {
+    if (scenario.base_url().empty()) scenario.set_base_url(defaults.base_url());
+    for (const auto& [name, value] : defaults.headers()) {
+      scenario.mutable_headers()->insert(
+          {name, value});  // keeps the scenario's own
+    }
+    if (!scenario.has_timeout()) {
+      if (defaults.has_timeout()) {
+        *scenario.mutable_timeout() = defaults.timeout();
+      } else {
+        SetDuration(kDefaultTimeout, scenario.mutable_timeout());
+      }
+    }
+    if (scenario.max_connections() == 0)
+      scenario.set_max_connections(kDefaultMaxConnections);
+    for (v1::Request& request : *scenario.mutable_requests()) {
+      if (request.method().empty()) request.set_method("GET");
+      if (request.weight() == 0) request.set_weight(1);
+      if (request.name().empty()) request.set_name(DefaultRequestName(request));
+    }
+  }
+}
+
+}  // namespace stampede::common

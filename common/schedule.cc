@@ -1,0 +1,87 @@
+#include "common/schedule.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "google/protobuf/util/time_util.h"
+
+namespace stampede::common {
+namespace {
+
+double Seconds(const google::protobuf::Duration& d) {
+  return static_cast<double>(d.seconds()) + d.nanos() * 1e-9;
+}
+
+}  // namespace
+
+ArrivalSchedule::ArrivalSchedule(
+    const google::protobuf::RepeatedPtrField<v1::RateStage>& stages) {
+  double t = 0, rate = 0, count = 0;
+  for (const v1::RateStage& stage : stages) {
+    Segment seg{t, 0, rate, rate, count};
+    if (stage.has_hold()) {
+      seg.length_s = Seconds(stage.hold());
+    } else {
+      seg.length_s = Seconds(stage.over());
+      seg.to_rate = stage.to().per_second();
+      if (seg.length_s == 0) {  // a step: the new rate applies from here on
+        rate = seg.to_rate;
+        continue;
+      }
+    }
+    segments_.push_back(seg);
+    t += seg.length_s;
+    count += seg.length_s * (seg.from_rate + seg.to_rate) / 2;
+    rate = seg.to_rate;
+  }
+  length_s_ = t;
+  // Arrival j is due when N(t) = j + 0.5, so there are floor(N(end) + 0.5) of
+  // them.
+  total_ = static_cast<uint64_t>(std::floor(count + 0.5 + 1e-9));
+}
+
+double ArrivalSchedule::RateAt(double t_s) const {
+  for (const Segment& seg : segments_) {
+    if (t_s >= seg.start_s && t_s < seg.start_s + seg.length_s) {
+      double f = (t_s - seg.start_s) / seg.length_s;
+      return seg.from_rate + (seg.to_rate - seg.from_rate) * f;
+    }
+  }
+  return 0;
+}
+
+double ArrivalSchedule::CumulativeAt(double t_s) const {
+  double total = 0;
+  for (const Segment& seg : segments_) {
+    double tau = std::clamp(t_s - seg.start_s, 0.0, seg.length_s);
+    double slope = (seg.to_rate - seg.from_rate) / seg.length_s;
+    total = seg.start_count + seg.from_rate * tau + slope * tau * tau / 2;
+    if (t_s < seg.start_s + seg.length_s) break;
+  }
+  return total;
+}
+
+std::optional<double> ArrivalSchedule::TimeOf(uint64_t j) const {
+  if (j >= total_) return std::nullopt;
+  const double target = static_cast<double>(j) + 0.5;
+  // The last segment whose start count is below the target holds it.
+  auto it = std::upper_bound(
+      segments_.begin(), segments_.end(), target,
+      [](double v, const Segment& s) { return v < s.start_count; });
+  const Segment& seg = *std::prev(it);
+  double need = target - seg.start_count;
+  double a =
+      (seg.to_rate - seg.from_rate) / seg.length_s / 2;  // n(τ) = r0 τ + a τ²
+  double tau;
+  if (std::abs(a) < 1e-12) {
+    tau = need / seg.from_rate;
+  } else {
+    // Solve a τ² + r0 τ - need = 0 for the smallest non-negative root, in a
+    // form that stays accurate when a is tiny.
+    double disc = std::max(0.0, seg.from_rate * seg.from_rate + 4 * a * need);
+    tau = 2 * need / (seg.from_rate + std::sqrt(disc));
+  }
+  return seg.start_s + std::clamp(tau, 0.0, seg.length_s);
+}
+
+}  // namespace stampede::common

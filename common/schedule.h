@@ -1,0 +1,56 @@
+// The open model's arrival schedule for one scenario: the rate follows
+// piecewise-linear stages, N(t) is the number of arrivals due by t, and arrival
+// j (0-based, plan-wide) is intended at the t where N(t) = j + 0.5. Agents and
+// workers take disjoint subsets of j, so together they send exactly the plan.
+// Immutable after construction; thread-safe.
+#ifndef STAMPEDE_COMMON_SCHEDULE_H_
+#define STAMPEDE_COMMON_SCHEDULE_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "stampede/v1/plan.pb.h"
+
+namespace stampede::common {
+
+class ArrivalSchedule {
+ public:
+  // `stages` must be valid (see ValidatePlan): each is {to, over} or {hold}.
+  explicit ArrivalSchedule(
+      const google::protobuf::RepeatedPtrField<v1::RateStage>& stages);
+
+  absl::Duration Length() const { return absl::Seconds(length_s_); }
+  // Target rate (per second) at `t` since start; 0 outside [0, Length()).
+  double RateAt(double t_s) const;
+  // Arrivals due in [0, t].
+  double CumulativeAt(double t_s) const;
+  // Total arrivals the plan asks for: the number of j with an intended time <
+  // Length().
+  uint64_t TotalArrivals() const { return total_; }
+  // Intended time (seconds since start) of arrival j; nullopt when j >=
+  // TotalArrivals().
+  std::optional<double> TimeOf(uint64_t j) const;
+
+ private:
+  struct Segment {
+    double start_s, length_s, from_rate, to_rate, start_count;
+  };
+  std::vector<Segment> segments_;
+  double length_s_ = 0;
+  uint64_t total_ = 0;
+};
+
+// The plan-wide index of the m-th arrival of worker `worker` (of `workers`) on
+// the agent holding share `share_index` of `share_count`. Over all agents,
+// workers and m this is every j >= 0 exactly once, whatever each agent's worker
+// count.
+constexpr uint64_t SliceArrival(uint32_t share_index, uint32_t share_count,
+                                uint32_t worker, uint32_t workers, uint64_t m) {
+  return share_index + uint64_t{share_count} * (worker + uint64_t{workers} * m);
+}
+
+}  // namespace stampede::common
+
+#endif  // STAMPEDE_COMMON_SCHEDULE_H_

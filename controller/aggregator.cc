@@ -1,0 +1,91 @@
+#include "controller/aggregator.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace stampede::controller {
+
+void Cell::Merge(const Cell& other) {
+  latency.Merge(other.latency);
+  service_time.Merge(other.service_time);
+  requests += other.requests;
+  errors += other.errors;
+  bytes_in += other.bytes_in;
+  bytes_out += other.bytes_out;
+  for (const auto& [code, n] : other.statuses) statuses[code] += n;
+  for (const auto& [id, n] : other.error_ids) error_ids[id] += n;
+}
+
+Aggregator::Aggregator(const v1::TestPlan& plan, size_t agents)
+    : agents_(agents) {
+  for (const v1::Scenario& s : plan.scenarios())
+    cells_.emplace_back(s.requests_size());
+}
+
+absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
+  // Decode and check everything before merging anything, so bad data leaves no
+  // trace.
+  std::vector<Cell> decoded(interval.stats_size());
+  for (int i = 0; i < interval.stats_size(); ++i) {
+    const v1::RequestStats& s = interval.stats(i);
+    if (s.scenario() >= cells_.size() ||
+        s.request() >= cells_[s.scenario()].size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("interval ", interval.index(), ": no request ",
+                       s.scenario(), "/", s.request(), " in the plan"));
+    }
+    Cell& c = decoded[i];
+    if (absl::Status st = c.latency.DecodeFrom(s.latency()); !st.ok())
+      return st;
+    if (absl::Status st = c.service_time.DecodeFrom(s.service_time()); !st.ok())
+      return st;
+    c.requests = s.requests();
+    c.errors = s.errors();
+    c.bytes_in = s.bytes_in();
+    c.bytes_out = s.bytes_out();
+    for (const auto& [code, n] : s.status_counts()) c.statuses[code] += n;
+    for (const auto& [id, n] : s.error_counts()) c.error_ids[id] += n;
+  }
+  const bool late = interval.index() < next_index_;
+  if (late) ++late_;
+  IntervalView* view = nullptr;
+  if (!late) {
+    view = &pending_[interval.index()];
+    view->index = interval.index();
+    view->agents.insert(agent);
+    view->sends_skipped += interval.agent().sends_skipped();
+  }
+  AgentTotals& totals = agents_[agent];
+  ++totals.intervals;
+  totals.sends_skipped += interval.agent().sends_skipped();
+  for (int i = 0; i < interval.stats_size(); ++i) {
+    const v1::RequestStats& s = interval.stats(i);
+    cells_[s.scenario()][s.request()].Merge(decoded[i]);
+    totals.requests += decoded[i].requests;
+    totals.errors += decoded[i].errors;
+    if (view != nullptr) {
+      view->requests += decoded[i].requests;
+      view->errors += decoded[i].errors;
+      view->latency.Merge(decoded[i].latency);
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::optional<IntervalView> Aggregator::TakeNext(
+    const std::set<size_t>& expected, bool force) {
+  if (pending_.empty()) return std::nullopt;
+  auto it = pending_.begin();
+  if (!force) {
+    for (size_t agent : expected) {
+      if (!it->second.agents.contains(agent)) return std::nullopt;
+    }
+  }
+  // Indexes nobody reported (all agents idle) are skipped; the view says which
+  // k it is.
+  IntervalView view = std::move(it->second);
+  pending_.erase(it);
+  next_index_ = view.index + 1;
+  return view;
+}
+
+}  // namespace stampede::controller

@@ -1,0 +1,86 @@
+// Merges what agents report into exact cluster-wide numbers: per interval index
+// k (not by arrival time) for the live view, and cumulatively per (scenario,
+// request) for the result. Merging is bucket-wise addition, so the merged
+// histogram is exactly the sum of the agents'. Not thread-safe: used from the
+// run's thread only.
+#ifndef STAMPEDE_CONTROLLER_AGGREGATOR_H_
+#define STAMPEDE_CONTROLLER_AGGREGATOR_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/histogram.h"
+#include "stampede/v1/agent.pb.h"
+#include "stampede/v1/plan.pb.h"
+
+namespace stampede::controller {
+
+// Merged numbers for one (scenario, request), or any union of them.
+struct Cell {
+  common::Histogram latency;
+  common::Histogram service_time;
+  int64_t requests = 0;
+  int64_t errors = 0;
+  int64_t bytes_in = 0;
+  int64_t bytes_out = 0;
+  std::map<int, int64_t> statuses;
+  std::map<std::string, int64_t> error_ids;
+
+  void Merge(const Cell& other);
+};
+
+// One interval index across all agents.
+struct IntervalView {
+  uint64_t index = 0;
+  int64_t requests = 0;
+  int64_t errors = 0;
+  int64_t sends_skipped = 0;
+  common::Histogram latency;  // all requests of the interval
+  std::set<size_t> agents;    // who reported it
+};
+
+struct AgentTotals {
+  int64_t requests = 0;
+  int64_t errors = 0;
+  int64_t sends_skipped = 0;
+  uint64_t intervals = 0;
+};
+
+class Aggregator {
+ public:
+  Aggregator(const v1::TestPlan& plan, size_t agents);
+
+  // Merges one agent's interval. Rejects (and ignores) undecodable or
+  // out-of-plan data.
+  absl::Status Add(size_t agent, const v1::Interval& interval);
+
+  // Removes and returns the lowest pending interval if every agent in
+  // `expected` reported it, or if `force`. Intervals that arrive after their
+  // index was taken still count in the totals, and in late_intervals().
+  std::optional<IntervalView> TakeNext(const std::set<size_t>& expected,
+                                       bool force);
+  bool HasPending() const { return !pending_.empty(); }
+  uint64_t next_index() const { return next_index_; }
+
+  const std::vector<std::vector<Cell>>& cells() const {
+    return cells_;
+  }  // [scenario][request]
+  const std::vector<AgentTotals>& agents() const { return agents_; }
+  int64_t late_intervals() const { return late_; }
+
+ private:
+  std::vector<std::vector<Cell>> cells_;
+  std::vector<AgentTotals> agents_;
+  std::map<uint64_t, IntervalView> pending_;
+  uint64_t next_index_ = 0;
+  int64_t late_ = 0;
+};
+
+}  // namespace stampede::controller
+
+#endif  // STAMPEDE_CONTROLLER_AGGREGATOR_H_

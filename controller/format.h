@@ -1,0 +1,27 @@
+// Outputs of a run, each a pure function of the RunResult (or of one interval,
+// for the live view). Thread-safe.
+#ifndef STAMPEDE_CONTROLLER_FORMAT_H_
+#define STAMPEDE_CONTROLLER_FORMAT_H_
+
+#include <string>
+
+#include "stampede/v1/result.pb.h"
+
+namespace stampede::controller {
+
+// The JSON contract "stampede.result/v1" (see README), pretty-printed, ending
+// in a newline.
+std::string FormatJson(const v1::RunResult& result);
+
+// The final console summary: totals, a table per scenario and request,
+// thresholds, agents, and the verdict.
+std::string FormatSummary(const v1::RunResult& result);
+
+// One live line: elapsed, target and achieved rate, p50/p95/p99, error %,
+// agents reporting.
+std::string FormatLiveLine(const v1::IntervalResult& interval, double p95_ms,
+                           size_t agents_expected);
+
+}  // namespace stampede::controller
+
+#endif  // STAMPEDE_CONTROLLER_FORMAT_H_

@@ -1,0 +1,119 @@
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/units.h"
+#include "controller/format.h"
+
+namespace stampede::controller {
+namespace {
+
+using common::FormatMillis;
+
+std::string Row(const std::vector<std::string>& cells,
+                const std::vector<size_t>& widths) {
+  std::string out = " ";
+  for (size_t i = 0; i < cells.size(); ++i) {
+    // The first two columns are names (left-aligned); numbers are
+    // right-aligned.
+    out += i < 2 ? absl::StrFormat(" %-*s", widths[i], cells[i])
+                 : absl::StrFormat(" %*s", widths[i], cells[i]);
+  }
+  return out + "\n";
+}
+
+std::vector<std::string> SummaryCells(std::string scenario, std::string request,
+                                      const v1::Summary& s) {
+  const v1::LatencySummary& l = s.latency_ms();
+  return {std::move(scenario),
+          std::move(request),
+          absl::StrCat(s.requests()),
+          absl::StrFormat("%.1f", s.rps()),
+          absl::StrFormat("%.2f%%", s.error_rate() * 100),
+          FormatMillis(l.p50()),
+          FormatMillis(l.p90()),
+          FormatMillis(l.p95()),
+          FormatMillis(l.p99()),
+          FormatMillis(l.max())};
+}
+
+}  // namespace
+
+std::string FormatLiveLine(const v1::IntervalResult& i, double p95_ms,
+                           size_t agents_expected) {
+  double error_pct = i.requests() > 0
+                         ? 100.0 * static_cast<double>(i.errors()) /
+                               static_cast<double>(i.requests())
+                         : 0;
+  std::string line = absl::StrFormat(
+      "%5.0fs  target %8.1f/s  achieved %8.1f/s  p50 %7sms  p95 %7sms  p99 "
+      "%7sms  "
+      "err %6.2f%%  agents %u/%zu",
+      i.t(), i.target_rps(), i.rps(), FormatMillis(i.p50_ms()),
+      FormatMillis(p95_ms), FormatMillis(i.p99_ms()), error_pct,
+      i.agents_reported(), agents_expected);
+  if (i.sends_skipped() > 0) {
+    absl::StrAppend(&line,
+                    absl::StrFormat("  WARNING generator skipped %d sends",
+                                    i.sends_skipped()));
+  }
+  return line + "\n";
+}
+
+std::string FormatSummary(const v1::RunResult& r) {
+  std::string out;
+  const v1::Summary& s = r.summary();
+  absl::StrAppend(&out, "\n", r.plan_name().empty() ? "run" : r.plan_name(),
+                  " (run ", r.run_id(), "): ", s.requests(), " requests in ",
+                  absl::StrFormat("%.1fs", r.duration_s()), ", ",
+                  absl::StrFormat("%.1f/s", s.rps()), ", ", s.errors(),
+                  " errors (", absl::StrFormat("%.2f%%", s.error_rate() * 100),
+                  ")\n\n");
+
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"scenario", "request", "requests", "rps", "errors", "p50 ms",
+                  "p90 ms", "p95 ms", "p99 ms", "max ms"});
+  for (const v1::ScenarioResult& sc : r.scenarios()) {
+    for (const v1::RequestResult& q : sc.requests()) {
+      rows.push_back(SummaryCells(sc.name(), q.name(), q.summary()));
+    }
+    if (sc.requests_size() > 1)
+      rows.push_back(SummaryCells(sc.name(), "(all)", sc.summary()));
+  }
+  rows.push_back(SummaryCells("total", "", s));
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i)
+      widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) out += Row(row, widths);
+
+  if (!s.error_ids().empty()) {
+    out += "\n  errors by id:";
+    std::map<std::string, int64_t> errors(s.error_ids().begin(),
+                                          s.error_ids().end());
+    for (const auto& [id, n] : errors) absl::StrAppend(&out, " ", id, "=", n);
+    out += "\n";
+  }
+  if (r.thresholds_size() > 0) {
+    out += "\n  thresholds:\n";
+    for (const v1::ThresholdResult& t : r.thresholds()) {
+      absl::StrAppend(&out, "    ", t.passed() ? "PASS" : "FAIL", "  ",
+                      t.expression(), "  (actual ", t.actual_text(), ")\n");
+    }
+  }
+  out += "\n  agents:";
+  for (const v1::AgentResult& a : r.agents()) {
+    absl::StrAppend(&out, " ", a.id(), "=", a.requests(),
+                    a.state() == "finished" ? "" : " ",
+                    a.state() == "finished" ? "" : a.state());
+  }
+  absl::StrAppend(
+      &out, "\n\n  result: ", r.status(), " (exit ", r.exit_code(), ")",
+      r.message().empty() ? "" : absl::StrCat(": ", r.message()), "\n");
+  return out;
+}
+
+}  // namespace stampede::controller

@@ -1,0 +1,214 @@
+#include <cmath>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "controller/format.h"
+
+namespace stampede::controller {
+namespace {
+
+// A small streaming JSON writer: commas and indentation are its business, not
+// the caller's.
+class JsonWriter {
+ public:
+  std::string Take() {
+    out_.push_back('\n');
+    return std::move(out_);
+  }
+  JsonWriter& BeginObject(std::string_view key = {}) { return Open(key, '{'); }
+  JsonWriter& BeginArray(std::string_view key = {}) { return Open(key, '['); }
+  JsonWriter& End() {
+    char close = stack_.back() == '{' ? '}' : ']';
+    bool empty = first_.back();
+    stack_.pop_back();
+    first_.pop_back();
+    if (!empty) Newline();
+    out_.push_back(close);
+    return *this;
+  }
+  JsonWriter& String(std::string_view key, std::string_view value) {
+    Key(key);
+    Quote(value);
+    return *this;
+  }
+  JsonWriter& Int(std::string_view key, int64_t value) {
+    Key(key);
+    absl::StrAppend(&out_, value);
+    return *this;
+  }
+  JsonWriter& Number(std::string_view key, double value) {
+    Key(key);
+    if (!std::isfinite(value)) {
+      out_ += "null";
+    } else if (value == std::floor(value) && std::abs(value) < 1e15) {
+      absl::StrAppend(&out_, static_cast<int64_t>(value));
+    } else {
+      absl::StrAppend(&out_, absl::StrFormat("%.6g", value));
+    }
+    return *this;
+  }
+  JsonWriter& Bool(std::string_view key, bool value) {
+    Key(key);
+    out_ += value ? "true" : "false";
+    return *this;
+  }
+
+ private:
+  JsonWriter& Open(std::string_view key, char c) {
+    Key(key);
+    out_.push_back(c);
+    stack_.push_back(c);
+    first_.push_back(true);
+    return *this;
+  }
+  void Newline() {
+    out_.push_back('\n');
+    out_.append(2 * stack_.size(), ' ');
+  }
+  void Key(std::string_view key) {
+    if (!stack_.empty()) {
+      if (!first_.back()) out_.push_back(',');
+      first_.back() = false;
+      Newline();
+    }
+    if (!key.empty()) {
+      Quote(key);
+      out_ += ": ";
+    }
+  }
+  void Quote(std::string_view s) {
+    out_.push_back('"');
+    for (unsigned char c : s) {
+      switch (c) {
+        case '"':
+          out_ += "\\\"";
+          break;
+        case '\\':
+          out_ += "\\\\";
+          break;
+        case '\n':
+          out_ += "\\n";
+          break;
+        case '\r':
+          out_ += "\\r";
+          break;
+        case '\t':
+          out_ += "\\t";
+          break;
+        default:
+          if (c < 0x20) {
+            absl::StrAppend(&out_, absl::StrFormat("\\u%04x", c));
+          } else {
+            out_.push_back(static_cast<char>(c));
+          }
+      }
+    }
+    out_.push_back('"');
+  }
+
+  std::string out_;
+  std::string stack_;
+  std::vector<bool> first_;
+};
+
+void WriteLatency(JsonWriter& w, std::string_view key,
+                  const v1::LatencySummary& l) {
+  w.BeginObject(key)
+      .Number("p50", l.p50())
+      .Number("p90", l.p90())
+      .Number("p95", l.p95())
+      .Number("p99", l.p99())
+      .Number("p999", l.p999())
+      .Number("max", l.max())
+      .Number("mean", l.mean())
+      .End();
+}
+
+void WriteSummary(JsonWriter& w, std::string_view key, const v1::Summary& s) {
+  w.BeginObject(key)
+      .Int("requests", s.requests())
+      .Int("errors", s.errors())
+      .Number("error_rate", s.error_rate())
+      .Number("rps", s.rps());
+  WriteLatency(w, "latency_ms", s.latency_ms());
+  WriteLatency(w, "service_time_ms", s.service_time_ms());
+  // Sorted keys, so the output is stable.
+  std::map<std::string, int64_t> statuses(s.statuses().begin(),
+                                          s.statuses().end());
+  w.BeginObject("statuses");
+  for (const auto& [code, n] : statuses) w.Int(code, n);
+  w.End();
+  std::map<std::string, int64_t> errors(s.error_ids().begin(),
+                                        s.error_ids().end());
+  w.BeginObject("error_ids");
+  for (const auto& [id, n] : errors) w.Int(id, n);
+  w.End();
+  w.Int("bytes_in", s.bytes_in()).Int("bytes_out", s.bytes_out()).End();
+}
+
+}  // namespace
+
+std::string FormatJson(const v1::RunResult& r) {
+  JsonWriter w;
+  w.BeginObject()
+      .String("schema", r.schema())
+      .String("status", r.status())
+      .Int("exit_code", r.exit_code())
+      .String("plan_name", r.plan_name())
+      .String("run_id", r.run_id())
+      .String("started_at", r.started_at())
+      .Number("duration_s", r.duration_s())
+      .String("message", r.message());
+  WriteSummary(w, "summary", r.summary());
+  w.BeginArray("scenarios");
+  for (const v1::ScenarioResult& s : r.scenarios()) {
+    w.BeginObject().String("name", s.name());
+    WriteSummary(w, "summary", s.summary());
+    w.BeginArray("requests");
+    for (const v1::RequestResult& q : s.requests()) {
+      w.BeginObject().String("name", q.name());
+      WriteSummary(w, "summary", q.summary());
+      w.End();
+    }
+    w.End().End();
+  }
+  w.End().BeginArray("thresholds");
+  for (const v1::ThresholdResult& t : r.thresholds()) {
+    w.BeginObject()
+        .String("expression", t.expression())
+        .Bool("passed", t.passed())
+        .Number("actual", t.actual())
+        .String("actual_text", t.actual_text())
+        .End();
+  }
+  w.End().BeginArray("agents");
+  for (const v1::AgentResult& a : r.agents()) {
+    w.BeginObject()
+        .String("id", a.id())
+        .String("host", a.host())
+        .Int("requests", a.requests())
+        .Int("errors", a.errors())
+        .String("state", a.state())
+        .Int("sends_skipped", a.sends_skipped())
+        .End();
+  }
+  w.End().BeginArray("intervals");
+  for (const v1::IntervalResult& i : r.intervals()) {
+    w.BeginObject()
+        .Number("t", i.t())
+        .Number("rps", i.rps())
+        .Number("target_rps", i.target_rps())
+        .Number("p50_ms", i.p50_ms())
+        .Number("p99_ms", i.p99_ms())
+        .Int("requests", i.requests())
+        .Int("errors", i.errors())
+        .Int("agents_reported", i.agents_reported())
+        .Int("sends_skipped", i.sends_skipped())
+        .End();
+  }
+  w.End().End();
+  return w.Take();
+}
+
+}  // namespace stampede::controller

@@ -1,0 +1,115 @@
+#include "controller/result.h"
+
+#include "absl/strings/str_cat.h"
+#include "controller/thresholds.h"
+
+namespace stampede::controller {
+namespace {
+
+void FillLatency(const common::Histogram& h, v1::LatencySummary* out) {
+  auto ms = [&h](double p) {
+    return static_cast<double>(h.ValueAtPercentile(p)) / 1000.0;
+  };
+  out->set_p50(ms(50));
+  out->set_p90(ms(90));
+  out->set_p95(ms(95));
+  out->set_p99(ms(99));
+  out->set_p999(ms(99.9));
+  out->set_max(static_cast<double>(h.Max()) / 1000.0);
+  out->set_mean(h.Mean() / 1000.0);
+}
+
+}  // namespace
+
+v1::Summary SummaryOf(const Cell& cell, double duration_s) {
+  v1::Summary s;
+  s.set_requests(cell.requests);
+  s.set_errors(cell.errors);
+  s.set_error_rate(cell.requests > 0 ? static_cast<double>(cell.errors) /
+                                           static_cast<double>(cell.requests)
+                                     : 0);
+  s.set_rps(duration_s > 0 ? static_cast<double>(cell.requests) / duration_s
+                           : 0);
+  FillLatency(cell.latency, s.mutable_latency_ms());
+  FillLatency(cell.service_time, s.mutable_service_time_ms());
+  for (const auto& [code, n] : cell.statuses)
+    (*s.mutable_statuses())[absl::StrCat(code)] = n;
+  for (const auto& [id, n] : cell.error_ids) (*s.mutable_error_ids())[id] = n;
+  s.set_bytes_in(cell.bytes_in);
+  s.set_bytes_out(cell.bytes_out);
+  return s;
+}
+
+v1::RunResult BuildResult(const RunFacts& facts) {
+  const v1::TestPlan& plan = *facts.plan;
+  const auto& cells = facts.aggregator->cells();
+  v1::RunResult result;
+  result.set_schema("stampede.result/v1");
+  result.set_plan_name(plan.name());
+  result.set_run_id(facts.run_id);
+  result.set_started_at(absl::FormatTime(absl::RFC3339_full, facts.started_at,
+                                         absl::UTCTimeZone()));
+  result.set_duration_s(facts.duration_s);
+
+  Cell all;
+  for (int s = 0; s < plan.scenarios_size(); ++s) {
+    v1::ScenarioResult* scenario = result.add_scenarios();
+    scenario->set_name(plan.scenarios(s).name());
+    Cell scenario_cell;
+    for (int r = 0; r < plan.scenarios(s).requests_size(); ++r) {
+      const Cell& cell = cells[s][r];
+      v1::RequestResult* request = scenario->add_requests();
+      request->set_name(plan.scenarios(s).requests(r).name());
+      *request->mutable_summary() = SummaryOf(cell, facts.duration_s);
+      request->set_latency_histogram(cell.latency.Encode());
+      scenario_cell.Merge(cell);
+    }
+    *scenario->mutable_summary() = SummaryOf(scenario_cell, facts.duration_s);
+    all.Merge(scenario_cell);
+  }
+  *result.mutable_summary() = SummaryOf(all, facts.duration_s);
+
+  bool thresholds_passed = true;
+  for (v1::ThresholdResult& t :
+       EvaluateThresholds(plan, cells, facts.duration_s)) {
+    thresholds_passed = thresholds_passed && t.passed();
+    *result.add_thresholds() = std::move(t);
+  }
+
+  int lost = 0;
+  for (size_t a = 0; a < facts.agents.size(); ++a) {
+    const AgentTotals& totals = facts.aggregator->agents()[a];
+    v1::AgentResult* agent = result.add_agents();
+    agent->set_id(facts.agents[a].id);
+    agent->set_host(facts.agents[a].host);
+    agent->set_state(facts.agents[a].state);
+    agent->set_requests(totals.requests);
+    agent->set_errors(totals.errors);
+    agent->set_sends_skipped(totals.sends_skipped);
+    if (facts.agents[a].state == "lost") ++lost;
+  }
+  for (const v1::IntervalResult& i : facts.intervals)
+    *result.add_intervals() = i;
+
+  if (facts.aborted) {
+    result.set_status("aborted");
+    result.set_exit_code(kExitAborted);
+    result.set_message(facts.abort_reason);
+  } else if (lost > 0) {
+    result.set_status("degraded");
+    result.set_exit_code(kExitAgentsLost);
+    result.set_message(
+        absl::StrCat(lost, " of ", facts.agents.size(),
+                     " agents were lost; their share was not delivered"));
+  } else if (!thresholds_passed) {
+    result.set_status("failed");
+    result.set_exit_code(kExitThresholds);
+    result.set_message("thresholds failed");
+  } else {
+    result.set_status("passed");
+    result.set_exit_code(kExitPassed);
+  }
+  return result;
+}
+
+}  // namespace stampede::controller

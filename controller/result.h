@@ -1,0 +1,52 @@
+// Builds the one RunResult of a run from the merged data and what happened to
+// the agents, and decides its status and exit code. Pure functions;
+// thread-safe.
+#ifndef STAMPEDE_CONTROLLER_RESULT_H_
+#define STAMPEDE_CONTROLLER_RESULT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "controller/aggregator.h"
+#include "stampede/v1/plan.pb.h"
+#include "stampede/v1/result.pb.h"
+
+namespace stampede::controller {
+
+// Exit codes, stable and documented in the README.
+enum ExitCode : int {
+  kExitPassed = 0,
+  kExitInternal = 1,
+  kExitInvalid = 2,
+  kExitThresholds = 3,
+  kExitAborted = 4,
+  kExitNotEnoughAgents = 5,
+  kExitAgentsLost = 6,
+  kExitSaturated = 7,
+};
+
+struct AgentFacts {
+  std::string id;
+  std::string host;
+  std::string state;  // finished | lost
+};
+
+struct RunFacts {
+  const v1::TestPlan* plan = nullptr;
+  const Aggregator* aggregator = nullptr;
+  std::string run_id;
+  absl::Time started_at;
+  double duration_s = 0;
+  std::vector<AgentFacts> agents;  // indexed like the aggregator's agents
+  std::vector<v1::IntervalResult> intervals;
+  bool aborted = false;
+  std::string abort_reason;
+};
+
+v1::Summary SummaryOf(const Cell& cell, double duration_s);
+v1::RunResult BuildResult(const RunFacts& facts);
+
+}  // namespace stampede::controller
+
+#endif  // STAMPEDE_CONTROLLER_RESULT_H_

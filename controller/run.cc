@@ -1,0 +1,536 @@
+#include "controller/run.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/histogram.h"
+#include "common/plan_loader.h"
+#include "common/schedule.h"
+#include "controller/aggregator.h"
+#include "controller/format.h"
+#include "controller/hub.h"
+#include "controller/local_agents.h"
+#include "controller/result.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/grpcpp.h"
+#include "spdlog/spdlog.h"
+#include "stampede/v1/agent.pb.h"
+
+namespace stampede::controller {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr absl::Duration kLocalRegistration = absl::Seconds(30);
+constexpr absl::Duration kReadyTimeout = absl::Seconds(30);
+constexpr absl::Duration kStartLead = absl::Seconds(1);
+constexpr absl::Duration kDrain = absl::Seconds(10);
+// An interval is shown without a slow agent's part this long after it ended.
+constexpr absl::Duration kIntervalPatience = absl::Seconds(3);
+
+enum class AgentState { kRegistered, kReady, kRunning, kFinished, kLost };
+
+struct Agent {
+  uint64_t session = 0;
+  std::string id;
+  std::string host;
+  AgentState state = AgentState::kRegistered;
+};
+
+void Print(const std::string& text) {
+  std::fputs(text.c_str(), stdout);
+  std::fflush(stdout);
+}
+
+bool IsLoopbackListen(const std::string& listen) {
+  return absl::StartsWith(listen, "127.") ||
+         absl::StartsWith(listen, "localhost:") ||
+         absl::StartsWith(listen, "[::1]:");
+}
+
+std::string NewRunId() {
+  std::random_device rd;
+  return absl::StrFormat("%08x%08x", rd(), rd());
+}
+
+std::string CheckHello(const v1::Hello& hello) {
+  if (hello.protocol_version() != v1::PROTOCOL_VERSION_CURRENT) {
+    return absl::StrCat("agent speaks protocol version ",
+                        hello.protocol_version(), "; this controller speaks ",
+                        static_cast<int>(v1::PROTOCOL_VERSION_CURRENT));
+  }
+  const v1::HistogramConfig& h = hello.histogram();
+  if (h.lowest_us() != common::Histogram::kLowestUs ||
+      h.highest_us() != common::Histogram::kHighestUs ||
+      h.significant_digits() != common::Histogram::kSignificantDigits) {
+    return absl::StrCat(
+        "agent histograms are ", h.lowest_us(), "us..", h.highest_us(),
+        "us at ", h.significant_digits(),
+        " digits; this controller merges only 1us..1h at 3 digits");
+  }
+  return "";
+}
+
+bool WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.close();
+  return out.good();
+}
+
+// The run's state machine, on the caller's thread. Members are what phases
+// share.
+class Controller {
+ public:
+  Controller(const RunOptions& options, const v1::TestPlan& plan)
+      : options_(options), plan_(plan) {}
+
+  int Execute();
+
+ private:
+  int Serve();
+  int Register(int expected, bool local);
+  int Prepare();
+  void Drive();
+  bool Interrupted() const {
+    return options_.signals != nullptr && options_.signals->load() > 0;
+  }
+  bool Killed() const {
+    return options_.signals != nullptr && options_.signals->load() > 1;
+  }
+  void StopAll(const std::string& reason);
+  void EmitIntervals(bool force_all);
+  int Finish();
+  Agent* BySession(uint64_t session);
+  size_t IndexOf(uint64_t session) const;
+
+  const RunOptions& options_;
+  const v1::TestPlan& plan_;
+  Hub hub_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  LocalAgents local_;
+  std::vector<Agent> agents_;
+  std::string run_id_ = NewRunId();
+  absl::Time start_at_;
+  absl::Time end_at_;
+  std::unique_ptr<Aggregator> aggregator_;
+  std::vector<v1::IntervalResult> intervals_;
+  bool aborted_ = false;
+  std::string abort_reason_;
+  bool stopping_ = false;
+  absl::Time stop_deadline_;
+};
+
+Agent* Controller::BySession(uint64_t session) {
+  for (Agent& a : agents_) {
+    if (a.session == session) return &a;
+  }
+  return nullptr;
+}
+
+size_t Controller::IndexOf(uint64_t session) const {
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    if (agents_[i].session == session) return i;
+  }
+  return agents_.size();
+}
+
+int Controller::Serve() {
+  std::string listen =
+      options_.listen.empty() ? "127.0.0.1:0" : options_.listen;
+  if (!IsLoopbackListen(listen) && !options_.insecure) {
+    std::fprintf(
+        stderr,
+        "--listen %s: the control plane would leave loopback without mTLS; "
+        "pass --insecure to accept that (it is written in the result)\n",
+        listen.c_str());
+    return kExitInvalid;
+  }
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&hub_);
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port == 0) {
+    std::fprintf(stderr, "--listen %s: cannot listen there\n", listen.c_str());
+    return kExitInternal;
+  }
+  address_ = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
+  return kExitPassed;
+}
+
+int Controller::Register(int expected, bool local) {
+  absl::Time deadline = absl::Now() + (local ? kLocalRegistration
+                                             : options_.registration_timeout);
+  while (static_cast<int>(agents_.size()) < expected) {
+    if (Interrupted()) {
+      std::fprintf(stderr, "interrupted while waiting for agents\n");
+      return kExitAborted;
+    }
+    if (absl::Now() > deadline) {
+      std::fprintf(stderr, "only %zu of %d agents registered within %s\n",
+                   agents_.size(), expected,
+                   absl::FormatDuration(local ? kLocalRegistration
+                                              : options_.registration_timeout)
+                       .c_str());
+      return kExitNotEnoughAgents;
+    }
+    if (local && local_.Exited() > 0) {
+      std::fprintf(
+          stderr,
+          "a local agent exited before registering (see its log above)\n");
+      return kExitNotEnoughAgents;
+    }
+    std::optional<Hub::Event> event = hub_.NextEvent(absl::Milliseconds(100));
+    if (!event) continue;
+    if (!event->message) {  // gone before the run began: forget it
+      std::erase_if(
+          agents_, [&](const Agent& a) { return a.session == event->session; });
+      continue;
+    }
+    if (!event->message->has_hello()) continue;
+    const v1::Hello& hello = event->message->hello();
+    std::string refusal = CheckHello(hello);
+    for (const Agent& a : agents_) {
+      if (a.id == hello.agent_id())
+        refusal = absl::StrCat("agent id ", a.id, " is taken");
+    }
+    if (!refusal.empty()) {
+      spdlog::warn("refusing agent {} ({}): {}", hello.agent_id(), event->peer,
+                   refusal);
+      v1::ControllerMessage msg;
+      msg.mutable_refuse()->set_reason(refusal);
+      hub_.Send(event->session, std::move(msg));
+      hub_.Finish(event->session);
+      continue;
+    }
+    agents_.push_back(Agent{event->session, hello.agent_id(), hello.host()});
+    spdlog::info("agent {} registered from {} ({} workers)", hello.agent_id(),
+                 event->peer, hello.workers());
+  }
+  return kExitPassed;
+}
+
+int Controller::Prepare() {
+  // Shares follow the agents' ids, so reports list agents in a stable order.
+  std::sort(agents_.begin(), agents_.end(),
+            [](const Agent& a, const Agent& b) { return a.id < b.id; });
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    v1::ControllerMessage msg;
+    v1::Prepare* prepare = msg.mutable_prepare();
+    prepare->set_run_id(run_id_);
+    *prepare->mutable_plan() = plan_;
+    prepare->mutable_share()->set_index(i);
+    prepare->mutable_share()->set_count(agents_.size());
+    *prepare->mutable_interval() = TimeUtil::NanosecondsToDuration(
+        absl::ToInt64Nanoseconds(options_.interval));
+    hub_.Send(agents_[i].session, std::move(msg));
+  }
+  absl::Time deadline = absl::Now() + kReadyTimeout;
+  size_t ready = 0;
+  while (ready < agents_.size()) {
+    if (Interrupted()) return kExitAborted;
+    if (absl::Now() > deadline) {
+      std::fprintf(stderr, "only %zu of %zu agents were ready within %s\n",
+                   ready, agents_.size(),
+                   absl::FormatDuration(kReadyTimeout).c_str());
+      return kExitNotEnoughAgents;
+    }
+    std::optional<Hub::Event> event = hub_.NextEvent(absl::Milliseconds(100));
+    if (!event) continue;
+    Agent* agent = BySession(event->session);
+    if (agent == nullptr) continue;
+    if (!event->message) {
+      std::fprintf(stderr, "agent %s left before the start\n",
+                   agent->id.c_str());
+      return kExitNotEnoughAgents;
+    }
+    if (!event->message->has_ready() ||
+        event->message->ready().run_id() != run_id_)
+      continue;
+    if (!event->message->ready().error().empty()) {
+      std::fprintf(stderr, "agent %s cannot run its share: %s\n",
+                   agent->id.c_str(), event->message->ready().error().c_str());
+      return kExitInternal;
+    }
+    if (agent->state == AgentState::kRegistered) {
+      agent->state = AgentState::kReady;
+      ++ready;
+    }
+  }
+  return kExitPassed;
+}
+
+void Controller::StopAll(const std::string& reason) {
+  for (const Agent& a : agents_) {
+    if (a.state != AgentState::kRunning) continue;
+    v1::ControllerMessage msg;
+    msg.mutable_stop()->set_run_id(run_id_);
+    msg.mutable_stop()->set_reason(reason);
+    hub_.Send(a.session, std::move(msg));
+  }
+  stopping_ = true;
+  stop_deadline_ = absl::Now() + kDrain;
+}
+
+void Controller::EmitIntervals(bool force_all) {
+  std::set<size_t> expected;
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    if (agents_[i].state == AgentState::kRunning) expected.insert(i);
+  }
+  const double interval_s = absl::ToDoubleSeconds(options_.interval);
+  while (aggregator_->HasPending()) {
+    uint64_t k = aggregator_->next_index();
+    absl::Time k_end =
+        start_at_ + options_.interval * static_cast<double>(k + 1);
+    bool force = force_all || absl::Now() > k_end + kIntervalPatience;
+    std::optional<IntervalView> view = aggregator_->TakeNext(expected, force);
+    if (!view) break;
+    double t0 = interval_s * static_cast<double>(view->index);
+    double target = 0;
+    for (const v1::Scenario& s : plan_.scenarios()) {
+      common::ArrivalSchedule schedule(s.load().arrival_rate().stages());
+      target +=
+          schedule.CumulativeAt(t0 + interval_s) - schedule.CumulativeAt(t0);
+    }
+    v1::IntervalResult r;
+    r.set_t(t0 + interval_s);
+    r.set_rps(static_cast<double>(view->requests) / interval_s);
+    r.set_target_rps(target / interval_s);
+    r.set_p50_ms(static_cast<double>(view->latency.ValueAtPercentile(50)) /
+                 1000.0);
+    r.set_p99_ms(static_cast<double>(view->latency.ValueAtPercentile(99)) /
+                 1000.0);
+    r.set_requests(view->requests);
+    r.set_errors(view->errors);
+    r.set_agents_reported(view->agents.size());
+    r.set_sends_skipped(view->sends_skipped);
+    Print(FormatLiveLine(
+        r, static_cast<double>(view->latency.ValueAtPercentile(95)) / 1000.0,
+        agents_.size()));
+    intervals_.push_back(std::move(r));
+  }
+}
+
+void Controller::Drive() {
+  absl::Duration longest = absl::ZeroDuration();
+  absl::Duration timeout = absl::ZeroDuration();
+  for (const v1::Scenario& s : plan_.scenarios()) {
+    longest = std::max(
+        longest,
+        common::ArrivalSchedule(s.load().arrival_rate().stages()).Length());
+    timeout = std::max(timeout, absl::Seconds(s.timeout().seconds()) +
+                                    absl::Nanoseconds(s.timeout().nanos()));
+  }
+  const absl::Time hard_deadline =
+      start_at_ + longest + timeout + absl::Seconds(15);
+  while (true) {
+    if (Killed()) return;
+    if (Interrupted() && !aborted_) {
+      aborted_ = true;
+      abort_reason_ = "interrupted by signal";
+      Print(
+          "\ninterrupted: stopping agents and draining (signal again to exit "
+          "at once)\n");
+      StopAll(abort_reason_);
+    }
+    if (!stopping_ && absl::Now() > hard_deadline) {
+      spdlog::warn(
+          "agents have not finished by the run's deadline; stopping them");
+      StopAll("the run exceeded its deadline");
+    }
+    if (stopping_ && absl::Now() > stop_deadline_) {
+      for (Agent& a : agents_) {
+        if (a.state == AgentState::kRunning) {
+          spdlog::warn(
+              "agent {} did not finish within the drain deadline: lost", a.id);
+          a.state = AgentState::kLost;
+        }
+      }
+    }
+    bool running = false;
+    for (const Agent& a : agents_)
+      running = running || a.state == AgentState::kRunning;
+    if (!running) break;
+
+    std::optional<Hub::Event> event = hub_.NextEvent(absl::Milliseconds(50));
+    if (event) {
+      size_t index = IndexOf(event->session);
+      if (index < agents_.size()) {
+        Agent& agent = agents_[index];
+        if (!event->message) {
+          if (agent.state == AgentState::kRunning) {
+            spdlog::warn("agent {} lost: its stream ended before Final",
+                         agent.id);
+            agent.state = AgentState::kLost;
+          }
+        } else if (event->message->has_interval()) {
+          const v1::Interval& interval = event->message->interval();
+          if (interval.run_id() == run_id_) {
+            if (absl::Status s = aggregator_->Add(index, interval); !s.ok()) {
+              spdlog::warn("agent {}: interval rejected: {}", agent.id,
+                           std::string(s.message()));
+            }
+          }
+        } else if (event->message->has_final() &&
+                   event->message->final().run_id() == run_id_) {
+          if (agent.state == AgentState::kRunning)
+            agent.state = AgentState::kFinished;
+        }
+      }
+    }
+    EmitIntervals(false);
+  }
+  EmitIntervals(true);
+}
+
+int Controller::Finish() {
+  end_at_ = absl::Now();
+  hub_.FinishAll();
+  hub_.AllDone(absl::Seconds(5));
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  local_.Reap(absl::Seconds(5));
+
+  absl::Duration longest = absl::ZeroDuration();
+  for (const v1::Scenario& s : plan_.scenarios()) {
+    longest = std::max(
+        longest,
+        common::ArrivalSchedule(s.load().arrival_rate().stages()).Length());
+  }
+  RunFacts facts;
+  facts.plan = &plan_;
+  facts.aggregator = aggregator_.get();
+  facts.run_id = run_id_;
+  facts.started_at = start_at_;
+  // rps is over the scheduled length, or until the stop when the run was cut
+  // short.
+  absl::Duration elapsed = std::max(absl::ZeroDuration(), end_at_ - start_at_);
+  facts.duration_s =
+      absl::ToDoubleSeconds(aborted_ ? std::min(elapsed, longest) : longest);
+  for (const Agent& a : agents_) {
+    facts.agents.push_back(
+        {a.id, a.host, a.state == AgentState::kFinished ? "finished" : "lost"});
+  }
+  facts.intervals = intervals_;
+  facts.aborted = aborted_;
+  facts.abort_reason = abort_reason_;
+  v1::RunResult result = BuildResult(facts);
+  if (aggregator_->late_intervals() > 0) {
+    spdlog::warn(
+        "{} intervals arrived after they were shown; they are in the totals",
+        aggregator_->late_intervals());
+  }
+  Print(FormatSummary(result));
+  int code = result.exit_code();
+  for (const auto& [format, file] : options_.outputs) {
+    if (format == "json" && !WriteFile(file, FormatJson(result))) {
+      std::fprintf(stderr, "--out json=%s: cannot write the file\n",
+                   file.c_str());
+      code = kExitInternal;
+    }
+  }
+  return code;
+}
+
+int Controller::Execute() {
+  if (int code = Serve(); code != kExitPassed) return code;
+  const bool local = options_.expect_agents <= 0;
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const int expected =
+      local ? (options_.local_agents > 0 ? options_.local_agents : cores)
+            : options_.expect_agents;
+  if (local) {
+    auto binary = LocalAgents::FindBinary(options_.agent_binary);
+    if (!binary.ok()) {
+      std::fprintf(stderr, "%s\n",
+                   std::string(binary.status().message()).c_str());
+      return kExitInternal;
+    }
+    absl::Status s =
+        local_.Spawn(*binary, address_, expected, std::max(1, cores / expected),
+                     options_.agent_log_level);
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+      return kExitInternal;
+    }
+  } else {
+    Print(
+        absl::StrCat("waiting for ", expected, " agents on ", address_, "\n"));
+  }
+  if (int code = Register(expected, local); code != kExitPassed) return code;
+  if (int code = Prepare(); code != kExitPassed) return code;
+
+  start_at_ = absl::Now() + kStartLead;
+  for (Agent& a : agents_) {
+    v1::ControllerMessage msg;
+    msg.mutable_start()->set_run_id(run_id_);
+    *msg.mutable_start()->mutable_start_at() =
+        TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(start_at_));
+    hub_.Send(a.session, std::move(msg));
+    a.state = AgentState::kRunning;
+  }
+  aggregator_ = std::make_unique<Aggregator>(plan_, agents_.size());
+  Print(absl::StrCat("run ", run_id_, ": plan ",
+                     plan_.name().empty() ? "(unnamed)" : plan_.name(), ", ",
+                     agents_.size(), " agents, starting in ",
+                     absl::FormatDuration(kStartLead), "\n"));
+  Drive();
+  if (Killed()) {
+    std::fprintf(stderr, "second signal: exiting at once, without a report\n");
+    return kExitAborted;
+  }
+  return Finish();
+}
+
+}  // namespace
+
+int Run(const RunOptions& options) {
+  std::vector<common::PlanIssue> issues;
+  absl::StatusOr<common::LoadedPlan> loaded =
+      common::LoadAndValidatePlan(options.plan_file, &issues);
+  if (!loaded.ok()) {
+    for (const common::PlanIssue& issue : issues) {
+      std::fprintf(stderr, "%s\n", issue.ToString().c_str());
+    }
+    return kExitInvalid;
+  }
+  Controller controller(options, loaded->plan);
+  return controller.Execute();
+}
+
+int Validate(const std::string& plan_file) {
+  std::vector<common::PlanIssue> issues;
+  absl::StatusOr<common::LoadedPlan> loaded =
+      common::LoadAndValidatePlan(plan_file, &issues);
+  if (!loaded.ok()) {
+    for (const common::PlanIssue& issue : issues) {
+      std::fprintf(stderr, "%s\n", issue.ToString().c_str());
+    }
+    std::fprintf(stderr, "%s: %zu problem%s\n", plan_file.c_str(),
+                 issues.size(), issues.size() == 1 ? "" : "s");
+    return kExitInvalid;
+  }
+  std::printf("%s: valid (%d scenario%s, %d threshold%s)\n", plan_file.c_str(),
+              loaded->plan.scenarios_size(),
+              loaded->plan.scenarios_size() == 1 ? "" : "s",
+              loaded->plan.thresholds_size(),
+              loaded->plan.thresholds_size() == 1 ? "" : "s");
+  return kExitPassed;
+}
+
+}  // namespace stampede::controller

@@ -1,0 +1,41 @@
+// `stampede run`: load the plan, gather agents (spawned locally or dialling
+// in), prepare them, start them together, merge what they stream, print the
+// live view and the summary, judge thresholds and write the outputs. Returns
+// the exit code (see result.h).
+#ifndef STAMPEDE_CONTROLLER_RUN_H_
+#define STAMPEDE_CONTROLLER_RUN_H_
+
+#include <atomic>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace stampede::controller {
+
+struct RunOptions {
+  std::string plan_file;
+  int local_agents = 0;   // 0: one per core (embedded default)
+  std::string listen;     // empty: 127.0.0.1:0 for local agents
+  int expect_agents = 0;  // > 0: wait for remote agents instead of spawning
+  bool insecure = false;  // allow a non-loopback listen without mTLS
+  absl::Duration registration_timeout = absl::Seconds(60);
+  std::string
+      agent_binary;  // for local agents; default: beside this executable
+  std::string agent_log_level = "warn";
+  std::vector<std::pair<std::string, std::string>> outputs;  // (format, file)
+  absl::Duration interval = absl::Seconds(1);
+  // Incremented by the signal handler; 1: stop and drain, 2: exit at once.
+  const std::atomic<int>* signals = nullptr;
+};
+
+int Run(const RunOptions& options);
+
+// `stampede validate`: 0 when the plan is valid, else prints every issue and
+// returns 2.
+int Validate(const std::string& plan_file);
+
+}  // namespace stampede::controller
+
+#endif  // STAMPEDE_CONTROLLER_RUN_H_

@@ -1,0 +1,126 @@
+#include "controller/thresholds.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/units.h"
+
+namespace stampede::controller {
+namespace {
+
+struct Comparison {
+  const char* op;
+  const std::string* value;
+};
+
+Comparison ComparisonOf(const v1::Threshold& t) {
+  if (!t.lt().empty()) return {"<", &t.lt()};
+  if (!t.lte().empty()) return {"<=", &t.lte()};
+  if (!t.gt().empty()) return {">", &t.gt()};
+  return {">=", &t.gte()};
+}
+
+bool IsLatency(const v1::Threshold& t) {
+  return t.metric() == "latency" || t.metric() == "service_time";
+}
+
+// The threshold's bound in the unit `actual` is reported in: ms, fraction, or
+// per second.
+double Bound(const v1::Threshold& t, const std::string& text) {
+  if (IsLatency(t)) {
+    auto d = common::ParseDuration(text);
+    return d.ok() ? absl::ToDoubleMilliseconds(*d) : 0;
+  }
+  if (t.metric() == "error_rate") {
+    auto f = common::ParseFraction(text);
+    return f.ok() ? *f : 0;
+  }
+  auto r = common::ParseRate(text);
+  if (r.ok()) return *r;
+  double plain = 0;
+  return absl::SimpleAtod(text, &plain) ? plain : 0;
+}
+
+bool Compare(double actual, const char* op, double bound) {
+  std::string_view o = op;
+  if (o == "<") return actual < bound;
+  if (o == "<=") return actual <= bound;
+  if (o == ">") return actual > bound;
+  return actual >= bound;
+}
+
+}  // namespace
+
+std::string ThresholdExpression(const v1::Threshold& t) {
+  std::string out;
+  if (IsLatency(t)) {
+    out = t.stat().empty() ? absl::StrCat("p(", t.p(), ") ")
+                           : absl::StrCat(t.stat(), " ");
+  }
+  absl::StrAppend(&out, t.metric());
+  std::string filter;
+  if (!t.scenario().empty())
+    absl::StrAppend(&filter, "scenario=", t.scenario());
+  if (!t.request().empty()) {
+    absl::StrAppend(&filter, filter.empty() ? "" : ",",
+                    "request=", t.request());
+  }
+  if (!filter.empty()) absl::StrAppend(&out, "{", filter, "}");
+  Comparison c = ComparisonOf(t);
+  absl::StrAppend(&out, " ", c.op, " ", *c.value);
+  return out;
+}
+
+std::vector<v1::ThresholdResult> EvaluateThresholds(
+    const v1::TestPlan& plan, const std::vector<std::vector<Cell>>& cells,
+    double duration_s) {
+  std::vector<v1::ThresholdResult> results;
+  for (const v1::Threshold& t : plan.thresholds()) {
+    Cell merged;
+    for (int s = 0; s < plan.scenarios_size(); ++s) {
+      if (!t.scenario().empty() && plan.scenarios(s).name() != t.scenario())
+        continue;
+      for (int r = 0; r < plan.scenarios(s).requests_size(); ++r) {
+        if (!t.request().empty() &&
+            plan.scenarios(s).requests(r).name() != t.request()) {
+          continue;
+        }
+        merged.Merge(cells[s][r]);
+      }
+    }
+    double actual = 0;
+    std::string actual_text;
+    if (IsLatency(t)) {
+      const common::Histogram& h =
+          t.metric() == "latency" ? merged.latency : merged.service_time;
+      double us = t.stat() == "mean" ? h.Mean()
+                  : t.stat() == "max"
+                      ? static_cast<double>(h.Max())
+                      : static_cast<double>(h.ValueAtPercentile(t.p()));
+      actual = us / 1000.0;
+      actual_text = absl::StrCat(common::FormatMillis(actual), "ms");
+    } else if (t.metric() == "error_rate") {
+      actual = merged.requests > 0 ? static_cast<double>(merged.errors) /
+                                         static_cast<double>(merged.requests)
+                                   : 0;
+      actual_text = absl::StrFormat("%.3f%%", actual * 100);
+    } else {
+      actual = duration_s > 0
+                   ? static_cast<double>(merged.requests) / duration_s
+                   : 0;
+      actual_text = absl::StrFormat("%.1f/s", actual);
+    }
+    Comparison c = ComparisonOf(t);
+    v1::ThresholdResult out;
+    out.set_expression(ThresholdExpression(t));
+    out.set_actual(actual);
+    out.set_actual_text(actual_text);
+    // No data cannot show a latency bound was kept, nor an error-rate one.
+    bool has_data = merged.requests > 0;
+    out.set_passed(has_data && Compare(actual, c.op, Bound(t, *c.value)));
+    results.push_back(std::move(out));
+  }
+  return results;
+}
+
+}  // namespace stampede::controller

@@ -1,0 +1,195 @@
+// End to end with real processes on loopback: the reference target, the
+// controller, and local agents it spawns, talking gRPC. Checks what a user
+// would: the result's counts are the target's counts, exactly, and the verdict
+// and exit code follow the plan.
+#include <sys/stat.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/plan_loader.h"
+#include "common/schedule.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "stampede/v1/result.pb.h"
+#include "tests/integration/process.h"
+
+namespace stampede::testing {
+namespace {
+
+struct RunOutcome {
+  int exit_code = -1;
+  std::string log;
+  v1::RunResult result;
+  bool has_result = false;
+};
+
+class EndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    target_ = std::make_unique<Target>(dir_);
+  }
+
+  // Writes `plan` (with $PORT replaced by the target's port) and runs `stampede
+  // run` on it.
+  RunOutcome Run(const std::string& plan, std::vector<std::string> extra = {}) {
+    std::string plan_file = dir_ + "/plan.yaml";
+    WriteFile(plan_file, absl::StrReplaceAll(
+                             plan, {{"$PORT", absl::StrCat(target_->port())}}));
+    std::string json = dir_ + "/result.json";
+    std::vector<std::string> argv = {BinaryPath("stampede"), "run", plan_file,
+                                     "--local-agents",       "2",   "--out",
+                                     "json=" + json};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    RunOutcome out;
+    {
+      Child controller(argv, dir_ + "/stampede.log");
+      out.exit_code = controller.Wait(120);
+    }
+    out.log = ReadFile(dir_ + "/stampede.log");
+    std::string text = ReadFile(json);
+    google::protobuf::util::JsonParseOptions
+        strict;  // unknown fields fail: JSON == proto
+    out.has_result =
+        !text.empty() &&
+        google::protobuf::util::JsonStringToMessage(text, &out.result, strict)
+            .ok();
+    return out;
+  }
+
+  std::string dir_;
+  std::unique_ptr<Target> target_;
+};
+
+constexpr char kRampPlan[] = R"(
+name: e2e-ramp
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: browse
+    load: { arrival_rate: { stages: [ {to: 150/s, over: 2s}, {hold: 3s} ] } }
+    requests:
+      - { name: home, path: /, weight: 3 }
+      - { name: bytes, path: /bytes/512, weight: 1 }
+thresholds:
+  - { metric: latency, p: 95, lt: 2s }
+  - { metric: error_rate, lt: 1% }
+)";
+
+TEST_F(EndToEnd, MergedCountsEqualWhatTheTargetServed) {
+  RunOutcome run = Run(kRampPlan);
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  EXPECT_EQ(r.schema(), "stampede.result/v1");
+  EXPECT_EQ(r.status(), "passed");
+
+  // Exactly what the target served, and exactly what the plan asked for: 150/s
+  // ramped over 2 s (150 arrivals) then held 3 s (450), split over 2 agents
+  // with nothing lost or doubled.
+  EXPECT_EQ(r.summary().requests(), target_->Served());
+  EXPECT_EQ(r.summary().requests(), 600);
+  EXPECT_EQ(r.summary().errors(), 0);
+
+  int64_t agent_sum = 0;
+  ASSERT_EQ(r.agents_size(), 2);
+  for (const v1::AgentResult& a : r.agents()) {
+    EXPECT_EQ(a.state(), "finished");
+    EXPECT_GT(a.requests(), 0);
+    agent_sum += a.requests();
+  }
+  EXPECT_EQ(agent_sum, r.summary().requests());
+
+  // Weights 3:1 are honoured exactly over every 4 arrivals.
+  ASSERT_EQ(r.scenarios_size(), 1);
+  ASSERT_EQ(r.scenarios(0).requests_size(), 2);
+  EXPECT_EQ(r.scenarios(0).requests(0).summary().requests(), 450);
+  EXPECT_EQ(r.scenarios(0).requests(1).summary().requests(), 150);
+  EXPECT_EQ(r.summary().statuses().at("200"), 600);
+
+  EXPECT_GT(r.summary().latency_ms().p50(), 0);
+  EXPECT_LE(r.summary().latency_ms().p50(), r.summary().latency_ms().p99());
+  EXPECT_GE(r.intervals_size(), 4);
+  ASSERT_EQ(r.thresholds_size(), 2);
+  EXPECT_TRUE(r.thresholds(0).passed());
+  EXPECT_EQ(r.thresholds(0).expression(), "p(95) latency < 2s");
+
+  // The live view printed a line per interval and the summary its verdict.
+  EXPECT_NE(run.log.find("achieved"), std::string::npos) << run.log;
+  EXPECT_NE(run.log.find("result: passed (exit 0)"), std::string::npos)
+      << run.log;
+}
+
+TEST_F(EndToEnd, ThresholdThatCannotPassExitsThree) {
+  RunOutcome run = Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    load: { arrival_rate: { stages: [ {to: 50/s, over: 0s}, {hold: 2s} ] } }
+    requests: [ { path: / } ]
+thresholds:
+  - { metric: latency, p: 50, lt: 1us }
+)");
+  EXPECT_EQ(run.exit_code, 3) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  EXPECT_EQ(run.result.status(), "failed");
+  EXPECT_EQ(run.result.exit_code(), 3);
+  ASSERT_EQ(run.result.thresholds_size(), 1);
+  EXPECT_FALSE(run.result.thresholds(0).passed());
+  EXPECT_GT(run.result.thresholds(0).actual(), 0.001);
+  EXPECT_EQ(run.result.summary().requests(), target_->Served());
+}
+
+TEST_F(EndToEnd, ErrorStatusesAreCountedByIdAndFailTheErrorRate) {
+  RunOutcome run = Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    load: { arrival_rate: { stages: [ {to: 40/s, over: 0s}, {hold: 2s} ] } }
+    requests:
+      - { name: ok, path: /, weight: 1 }
+      - { name: broken, path: /status/503, weight: 1 }
+thresholds:
+  - { metric: error_rate, lt: 1% }
+  - { metric: error_rate, request: ok, lt: 1% }
+)");
+  EXPECT_EQ(run.exit_code, 3) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  EXPECT_EQ(run.result.summary().requests(), 80);
+  EXPECT_EQ(run.result.summary().errors(), 40);
+  EXPECT_EQ(run.result.summary().error_ids().at("http_503"), 40);
+  EXPECT_DOUBLE_EQ(run.result.summary().error_rate(), 0.5);
+  EXPECT_FALSE(run.result.thresholds(0).passed());
+  EXPECT_TRUE(
+      run.result.thresholds(1).passed());  // filtered to the healthy request
+}
+
+TEST_F(EndToEnd, MalformedPlanExitsTwoAndStartsNoAgent) {
+  // An agent binary that leaves a mark if anyone starts it.
+  std::string marker = dir_ + "/agent-started";
+  std::string fake_agent = dir_ + "/fake-agent";
+  WriteFile(fake_agent, "#!/bin/sh\ntouch " + marker + "\nexec " +
+                            BinaryPath("stampede-agent") + " \"$@\"\n");
+  chmod(fake_agent.c_str(), 0755);
+  RunOutcome run = Run(R"(
+scenarios:
+  - name: s
+    load: { arrival_rate: { stages: [ {to: 50/s, ovr: 2s} ] } }
+    requests: [ { path: / } ]
+)",
+                       {"--agent-binary", fake_agent});
+  EXPECT_EQ(run.exit_code, 2) << run.log;
+  EXPECT_FALSE(run.has_result);
+  EXPECT_NE(run.log.find("plan.yaml:4:"), std::string::npos) << run.log;
+  EXPECT_NE(run.log.find("scenarios[0].load.arrival_rate.stages[0].ovr"),
+            std::string::npos)
+      << run.log;
+  struct stat st;
+  EXPECT_NE(stat(marker.c_str(), &st), 0)
+      << "an agent was started for an invalid plan";
+  EXPECT_EQ(target_->Served(), 0);
+}
+
+}  // namespace
+}  // namespace stampede::testing

@@ -1,0 +1,55 @@
+// Test helpers for end-to-end tests: start the project's real binaries as child
+// processes, wait for them, talk HTTP to the reference target. Only PIDs
+// started here are signalled.
+#ifndef STAMPEDE_TESTS_INTEGRATION_PROCESS_H_
+#define STAMPEDE_TESTS_INTEGRATION_PROCESS_H_
+
+#include <string>
+#include <vector>
+
+namespace stampede::testing {
+
+// A child process, killed (SIGKILL) and reaped on destruction if still running.
+class Child {
+ public:
+  // Runs argv[0] with stdout and stderr sent to `log_file`.
+  Child(const std::vector<std::string>& argv, const std::string& log_file);
+  ~Child();
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  int pid() const { return pid_; }
+  // Waits up to `timeout_s` for the exit; returns the exit code, or -1 on
+  // timeout/signal.
+  int Wait(double timeout_s);
+
+ private:
+  int pid_ = 0;
+};
+
+// The path of a binary built by this project (build/bin/NAME).
+std::string BinaryPath(const std::string& name);
+// A fresh temporary directory for one test.
+std::string MakeTempDir();
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& content);
+// Blocking HTTP/1.1 GET against 127.0.0.1:port; returns the body ("" on
+// failure).
+std::string HttpGet(int port, const std::string& path);
+
+// The reference target on 127.0.0.1 with a port of its choosing.
+class Target {
+ public:
+  explicit Target(const std::string& dir);
+  int port() const { return port_; }
+  // Requests served, from /stats.
+  long long Served();
+
+ private:
+  Child child_;
+  int port_ = 0;
+};
+
+}  // namespace stampede::testing
+
+#endif  // STAMPEDE_TESTS_INTEGRATION_PROCESS_H_

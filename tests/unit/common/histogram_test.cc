@@ -1,0 +1,474 @@
+#include "common/histogram.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+
+namespace stampede::common {
+namespace {
+
+using Sampler = std::function<int64_t(std::mt19937_64&)>;
+
+struct Distribution {
+  std::string name;
+  Sampler sample;
+};
+
+int64_t LogUniform(std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> exponent(
+      0.0, std::log(static_cast<double>(Histogram::kHighestUs)));
+  const auto v = static_cast<int64_t>(std::llround(std::exp(exponent(rng))));
+  return std::clamp<int64_t>(v, Histogram::kLowestUs, Histogram::kHighestUs);
+}
+
+// Shapes a latency recorder really sees, plus the exact region and the full
+// range.
+std::vector<Distribution> Distributions() {
+  return {
+      {"uniform_small_exact",
+       [](std::mt19937_64& rng) {
+         return std::uniform_int_distribution<int64_t>(0, 2047)(rng);
+       }},
+      {"uniform_to_100ms",
+       [](std::mt19937_64& rng) {
+         return std::uniform_int_distribution<int64_t>(1, 100'000)(rng);
+       }},
+      {"log_uniform_1us_to_1h", LogUniform},
+      {"lognormal_around_5ms",
+       [](std::mt19937_64& rng) {
+         const double v =
+             std::lognormal_distribution<double>(std::log(5000.0), 1.0)(rng);
+         return std::min<int64_t>(std::llround(v), Histogram::kHighestUs);
+       }},
+      {"exponential_mean_20ms",
+       [](std::mt19937_64& rng) {
+         return std::llround(
+             std::exponential_distribution<double>(1.0 / 20'000)(rng));
+       }},
+  };
+}
+
+std::vector<int64_t> Draw(const Distribution& dist, uint64_t seed, int n) {
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> out(n);
+  for (int64_t& v : out) v = dist.sample(rng);
+  return out;
+}
+
+Histogram Of(const std::vector<int64_t>& values) {
+  Histogram h;
+  for (int64_t v : values) h.Record(v);
+  return h;
+}
+
+void ExpectSameBuckets(const Histogram& a, const Histogram& b) {
+  ASSERT_EQ(a.BucketCount(), b.BucketCount());
+  for (size_t i = 0; i < a.BucketCount(); ++i) {
+    ASSERT_EQ(a.BucketAt(i), b.BucketAt(i)) << "bucket " << i;
+  }
+  EXPECT_EQ(a.Count(), b.Count());
+}
+
+bool Mentions(const absl::Status& status, std::string_view word) {
+  return std::string(status.message()).find(word) != std::string::npos;
+}
+
+// An encoded histogram is a version byte then (gap, count) varint pairs.
+std::string AppendVarint(std::string out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+  return out;
+}
+
+std::string Encoded(std::initializer_list<uint64_t> varints) {
+  std::string out(1, '\x01');
+  for (uint64_t v : varints) out = AppendVarint(out, v);
+  return out;
+}
+
+TEST(HistogramLayoutTest, HasTheHdrLayoutForOneMicrosecondToOneHour) {
+  Histogram h;
+  EXPECT_EQ(h.BucketCount(), 23552u);
+  for (int64_t v = 0; v < 2048; ++v) {
+    ASSERT_EQ(Histogram::IndexOf(v), static_cast<size_t>(v));
+    ASSERT_EQ(Histogram::BucketLowest(v), v);
+    ASSERT_EQ(Histogram::BucketHighest(v), v);
+  }
+  EXPECT_LT(Histogram::IndexOf(Histogram::kHighestUs), h.BucketCount());
+}
+
+TEST(HistogramLayoutTest, BucketsAreContiguousAndContainTheirValues) {
+  const size_t last = Histogram::IndexOf(Histogram::kHighestUs);
+  for (size_t i = 0; i < last; ++i) {
+    ASSERT_EQ(Histogram::BucketLowest(i + 1), Histogram::BucketHighest(i) + 1)
+        << i;
+  }
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 100'000; ++i) {
+    const int64_t v = LogUniform(rng);
+    const size_t index = Histogram::IndexOf(v);
+    ASSERT_LE(Histogram::BucketLowest(index), v);
+    ASSERT_GE(Histogram::BucketHighest(index), v);
+    // 3 significant digits: a bucket is never wider than 1/1024 of its lowest
+    // value.
+    ASSERT_LE(Histogram::BucketHighest(index) - Histogram::BucketLowest(index),
+              std::max<int64_t>(0, Histogram::BucketLowest(index) / 1024));
+  }
+}
+
+TEST(HistogramTest, EmptyHistogramReportsZero) {
+  Histogram h;
+  EXPECT_EQ(h.Count(), 0);
+  EXPECT_EQ(h.Clamped(), 0);
+  EXPECT_EQ(h.Min(), 0);
+  EXPECT_EQ(h.Max(), 0);
+  EXPECT_EQ(h.Mean(), 0);
+  for (double p : {0.0, 50.0, 99.9, 100.0})
+    EXPECT_EQ(h.ValueAtPercentile(p), 0) << p;
+}
+
+TEST(HistogramTest, MinMaxMeanCountOnKnownValues) {
+  Histogram h;
+  for (int64_t v : {1, 2, 3, 4}) h.Record(v);
+  EXPECT_EQ(h.Count(), 4);
+  EXPECT_EQ(h.Min(), 1);
+  EXPECT_EQ(h.Max(), 4);
+  EXPECT_DOUBLE_EQ(h.Mean(), 2.5);
+  EXPECT_EQ(h.ValueAtPercentile(50), 2);
+  EXPECT_EQ(h.ValueAtPercentile(51), 3);
+  EXPECT_EQ(h.ValueAtPercentile(0), 1);
+  EXPECT_EQ(h.ValueAtPercentile(100), 4);
+}
+
+TEST(HistogramTest, LargeValuesReportTheirBucketBounds) {
+  // 10000 µs lands in [10000, 10007] (8 µs wide buckets from 8192 µs to 16383
+  // µs).
+  Histogram h;
+  h.Record(10'000);
+  h.Record(10'003);
+  EXPECT_EQ(h.Count(), 2);
+  EXPECT_EQ(h.Min(), 10'000);
+  EXPECT_EQ(h.Max(), 10'007);
+  EXPECT_DOUBLE_EQ(h.Mean(), 10'004);  // bucket midpoint
+  EXPECT_EQ(h.ValueAtPercentile(50), 10'007);
+}
+
+TEST(HistogramTest, RecordNEqualsRepeatedRecord) {
+  Histogram a, b;
+  a.RecordN(1234, 5);
+  a.RecordN(98'765, 3);
+  a.RecordN(42, 0);  // recording nothing changes nothing
+  for (int i = 0; i < 5; ++i) b.Record(1234);
+  for (int i = 0; i < 3; ++i) b.Record(98'765);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.Count(), 8);
+}
+
+TEST(HistogramTest, HugeValuesAreClampedAndCounted) {
+  Histogram h;
+  h.Record(
+      Histogram::kHighestUs);  // the highest trackable value is not clamped
+  EXPECT_EQ(h.Clamped(), 0);
+  h.Record(Histogram::kHighestUs + 1);
+  h.Record(std::numeric_limits<int64_t>::max());
+  h.RecordN(10 * Histogram::kHighestUs, 3);
+  EXPECT_EQ(h.Count(), 6);
+  EXPECT_EQ(h.Clamped(), 5);
+  EXPECT_EQ(h.Max(), Histogram::kHighestUs);
+  EXPECT_EQ(h.ValueAtPercentile(100), Histogram::kHighestUs);
+  EXPECT_EQ(h.ValueAtPercentile(50), Histogram::kHighestUs);
+  EXPECT_EQ(h.BucketAt(Histogram::IndexOf(Histogram::kHighestUs)), 6);
+}
+
+TEST(HistogramTest, NegativeValuesCountAsZero) {
+  Histogram h;
+  h.Record(-5);
+  h.Record(std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(h.Count(), 2);
+  EXPECT_EQ(h.Clamped(), 0);
+  EXPECT_EQ(h.BucketAt(0), 2);
+  EXPECT_EQ(h.Min(), 0);
+  EXPECT_EQ(h.Max(), 0);
+  EXPECT_EQ(h.ValueAtPercentile(99), 0);
+}
+
+TEST(HistogramTest, ResetEmptiesEverything) {
+  Histogram h;
+  h.Record(17);
+  h.Record(5 * Histogram::kHighestUs);
+  h.Reset();
+  EXPECT_EQ(h, Histogram());
+  EXPECT_EQ(h.Count(), 0);
+  EXPECT_EQ(h.Clamped(), 0);
+  EXPECT_EQ(h.Max(), 0);
+  h.Record(3);
+  EXPECT_EQ(h.Count(), 1);
+  EXPECT_EQ(h.Max(), 3);
+}
+
+TEST(HistogramTest, PercentileIsClampedToItsRange) {
+  Histogram h;
+  for (int64_t v = 1; v <= 10; ++v) h.Record(v);
+  EXPECT_EQ(h.ValueAtPercentile(-5), 1);
+  EXPECT_EQ(h.ValueAtPercentile(250), 10);
+  EXPECT_EQ(h.ValueAtPercentile(std::nan("")), 1);
+}
+
+TEST(HistogramMergeTest, MergeOfPartsEqualsHistogramOfTheUnion) {
+  const std::vector<Distribution> dists = Distributions();
+  for (uint64_t seed = 1; seed <= 25; ++seed) {
+    std::vector<int64_t> all;
+    Histogram merged;
+    int64_t clamped = 0;
+    for (size_t d = 0; d < dists.size(); ++d) {
+      std::vector<int64_t> part =
+          Draw(dists[d], seed * 100 + d,
+               500 + static_cast<int>((seed * 37 + d * 101) % 3000));
+      if (d == 0) {  // one part also carries out-of-range values
+        part.push_back(-1);
+        part.push_back(Histogram::kHighestUs * 2);
+        ++clamped;
+      }
+      merged.Merge(Of(part));
+      all.insert(all.end(), part.begin(), part.end());
+    }
+    std::shuffle(all.begin(), all.end(), std::mt19937_64(seed));
+    const Histogram expected = Of(all);
+    SCOPED_TRACE(testing::Message() << "seed " << seed);
+    EXPECT_EQ(merged, expected);
+    ExpectSameBuckets(merged, expected);
+    EXPECT_EQ(merged.Count(), static_cast<int64_t>(all.size()));
+    EXPECT_EQ(merged.Clamped(), clamped);
+    EXPECT_EQ(merged.Min(), expected.Min());
+    EXPECT_EQ(merged.Max(), expected.Max());
+    EXPECT_EQ(merged.ValueAtPercentile(99.9), expected.ValueAtPercentile(99.9));
+  }
+}
+
+TEST(HistogramMergeTest, MergingEmptyChangesNothing) {
+  Histogram h = Of({1, 500, 70'000});
+  const Histogram before = h;
+  h.Merge(Histogram());
+  EXPECT_EQ(h, before);
+  Histogram empty;
+  empty.Merge(before);
+  EXPECT_EQ(empty, before);
+}
+
+TEST(HistogramPercentileTest, WithinOneTenthPercentOfExactNearestRank) {
+  const std::vector<double> percentiles = {0,  1,  10,   50,    90,
+                                           95, 99, 99.9, 99.99, 100};
+  for (const Distribution& dist : Distributions()) {
+    for (uint64_t seed = 1; seed <= 5; ++seed) {
+      std::vector<int64_t> values =
+          Draw(dist, seed, 20'000 + 1'111 * static_cast<int>(seed));
+      const Histogram h = Of(values);
+      std::sort(values.begin(), values.end());
+      const double n = static_cast<double>(values.size());
+      for (double p : percentiles) {
+        const int64_t rank =
+            std::max<int64_t>(1, static_cast<int64_t>(std::ceil(p / 100 * n)));
+        const int64_t exact = values[rank - 1];
+        const int64_t got = h.ValueAtPercentile(p);
+        SCOPED_TRACE(testing::Message() << dist.name << " seed " << seed << " p"
+                                        << p << " exact " << exact);
+        if (exact < 2048) {
+          EXPECT_EQ(got, exact);
+        } else {
+          EXPECT_GE(got, exact);  // reported as the highest value of its bucket
+          EXPECT_LE(std::abs(static_cast<double>(got - exact)),
+                    0.001 * static_cast<double>(exact));
+        }
+      }
+    }
+  }
+}
+
+TEST(HistogramPercentileTest, SmallValuesAreExact) {
+  std::vector<int64_t> values = Draw(Distributions()[0], 99, 5'000);
+  const Histogram h = Of(values);
+  std::sort(values.begin(), values.end());
+  EXPECT_EQ(h.Min(), values.front());
+  EXPECT_EQ(h.Max(), values.back());
+  for (int p = 1; p <= 100; ++p) {
+    const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * 5'000));
+    EXPECT_EQ(h.ValueAtPercentile(p), values[rank - 1]) << "p" << p;
+  }
+}
+
+TEST(HistogramEncodingTest, RoundTripEqualsOriginal) {
+  for (const Distribution& dist : Distributions()) {
+    for (uint64_t seed = 1; seed <= 5; ++seed) {
+      const Histogram h = Of(Draw(dist, seed, 10'000));
+      absl::StatusOr<Histogram> decoded = Histogram::Decode(h.Encode());
+      ASSERT_TRUE(decoded.ok()) << dist.name << ": " << decoded.status();
+      EXPECT_EQ(*decoded, h) << dist.name;
+      ExpectSameBuckets(*decoded, h);
+
+      Histogram into = Of({1, 2, 3});
+      ASSERT_TRUE(into.DecodeFrom(h.Encode()).ok());
+      EXPECT_EQ(into, h) << "DecodeFrom replaces, it does not add";
+    }
+  }
+}
+
+TEST(HistogramEncodingTest, RoundTripKeepsExtremesAndLargeCounts) {
+  Histogram h;
+  h.Record(0);
+  h.RecordN(Histogram::kHighestUs, int64_t{1} << 40);
+  absl::StatusOr<Histogram> decoded = Histogram::Decode(h.Encode());
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, h);
+  EXPECT_EQ(decoded->Count(), (int64_t{1} << 40) + 1);
+}
+
+TEST(HistogramEncodingTest, EmptyRoundTrips) {
+  const std::string bytes = Histogram().Encode();
+  EXPECT_EQ(bytes, std::string(1, '\x01'));
+  absl::StatusOr<Histogram> decoded = Histogram::Decode(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, Histogram());
+}
+
+TEST(HistogramEncodingTest, TypicalLatencySampleIsSmall) {
+  std::mt19937_64 rng(42);
+  std::normal_distribution<double> latency(5'000, 200);  // 5 ms ± 0.2 ms
+  Histogram h;
+  for (int i = 0; i < 100'000; ++i) h.Record(std::llround(latency(rng)));
+  EXPECT_LT(h.Encode().size(), 2048u);
+}
+
+TEST(HistogramDecodeTest, RejectsEmptyInput) {
+  absl::StatusOr<Histogram> h = Histogram::Decode("");
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Mentions(h.status(), "empty")) << h.status();
+}
+
+TEST(HistogramDecodeTest, RejectsBadVersion) {
+  std::string bytes = Of({1, 2, 3}).Encode();
+  for (char version : {'\x00', '\x02', '\xff'}) {
+    bytes[0] = version;
+    absl::StatusOr<Histogram> h = Histogram::Decode(bytes);
+    ASSERT_FALSE(h.ok());
+    EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(Mentions(h.status(), "version")) << h.status();
+  }
+}
+
+TEST(HistogramDecodeTest, RejectsTruncatedBytes) {
+  Histogram h;
+  h.RecordN(1'000'000, 300);  // a two-byte count
+  h.Record(5);
+  const std::string bytes = h.Encode();
+  // Every proper prefix that ends inside a varint or between a gap and its
+  // count is bad.
+  int rejected = 0;
+  for (size_t len = 2; len < bytes.size(); ++len) {
+    absl::StatusOr<Histogram> decoded = Histogram::Decode(bytes.substr(0, len));
+    if (!decoded.ok()) {
+      ++rejected;
+      EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_TRUE(Mentions(decoded.status(), "truncated")) << decoded.status();
+    }
+  }
+  EXPECT_GE(rejected, 3);
+  // A gap with no count at all.
+  EXPECT_FALSE(Histogram::Decode(Encoded({5})).ok());
+  // A varint that ends with its continuation bit set.
+  EXPECT_FALSE(Histogram::Decode(Encoded({5}) + "\x80").ok());
+}
+
+TEST(HistogramDecodeTest, RejectsOverlongVarint) {
+  std::string bytes(1, '\x01');
+  bytes += std::string(10, '\x80');
+  bytes += '\x01';
+  absl::StatusOr<Histogram> h = Histogram::Decode(bytes);
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Mentions(h.status(), "varint")) << h.status();
+}
+
+TEST(HistogramDecodeTest, RejectsOutOfRangeIndex) {
+  const size_t last = Histogram::IndexOf(Histogram::kHighestUs);
+  EXPECT_TRUE(Histogram::Decode(Encoded({last, 1})).ok());
+  for (uint64_t gap : {uint64_t{last + 1}, uint64_t{23552}, uint64_t{1} << 40,
+                       std::numeric_limits<uint64_t>::max()}) {
+    absl::StatusOr<Histogram> h = Histogram::Decode(Encoded({gap, 1}));
+    ASSERT_FALSE(h.ok()) << gap;
+    EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(Mentions(h.status(), "index")) << h.status();
+  }
+  // In range on its own, out of range after the previous bucket.
+  EXPECT_FALSE(Histogram::Decode(Encoded({last, 1, 0, 1})).ok());
+  EXPECT_FALSE(Histogram::Decode(
+                   Encoded({10, 1, std::numeric_limits<uint64_t>::max(), 1}))
+                   .ok());
+}
+
+TEST(HistogramDecodeTest, RejectsZeroCount) {
+  absl::StatusOr<Histogram> h = Histogram::Decode(Encoded({5, 1, 3, 0}));
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Mentions(h.status(), "zero count")) << h.status();
+}
+
+TEST(HistogramDecodeTest, RejectsNegativeCount) {
+  absl::StatusOr<Histogram> h =
+      Histogram::Decode(Encoded({5, uint64_t{1} << 63}));
+  ASSERT_FALSE(h.ok());
+  EXPECT_TRUE(Mentions(h.status(), "negative count")) << h.status();
+}
+
+TEST(HistogramDecodeTest, RejectsTotalOverflow) {
+  const auto max = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  absl::StatusOr<Histogram> h = Histogram::Decode(Encoded({5, max, 0, 1}));
+  ASSERT_FALSE(h.ok());
+  EXPECT_TRUE(Mentions(h.status(), "overflow")) << h.status();
+}
+
+TEST(HistogramDecodeTest, DecodeFromLeavesHistogramEmptyOnError) {
+  Histogram h = Of({1, 2, 3, 100'000});
+  const absl::Status status = h.DecodeFrom(Encoded({5, 1, 3, 0}));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(h, Histogram());
+  EXPECT_EQ(h.Count(), 0);
+}
+
+TEST(HistogramDecodeTest, RandomBytesNeverBreakIt) {
+  std::mt19937_64 rng(2024);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_int_distribution<int> length(0, 64);
+  for (int i = 0; i < 20'000; ++i) {
+    std::string bytes(length(rng), '\0');
+    for (char& c : bytes) c = static_cast<char>(byte(rng));
+    if (!bytes.empty() && i % 2 == 0) bytes[0] = '\x01';
+    absl::StatusOr<Histogram> h = Histogram::Decode(bytes);
+    if (!h.ok()) {
+      EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument);
+      continue;
+    }
+    int64_t sum = 0;
+    for (size_t b = 0; b < h->BucketCount(); ++b) sum += h->BucketAt(b);
+    ASSERT_EQ(sum, h->Count());
+    ASSERT_LE(h->Max(), Histogram::kHighestUs);
+    absl::StatusOr<Histogram> again = Histogram::Decode(h->Encode());
+    ASSERT_TRUE(again.ok()) << again.status();
+    ASSERT_EQ(*again, *h);
+  }
+}
+
+}  // namespace
+}  // namespace stampede::common
