@@ -2,9 +2,12 @@
 // controller, and local agents it spawns, talking gRPC. Checks what a user
 // would: the result's counts are the target's counts, exactly, and the verdict
 // and exit code follow the plan.
+#include <signal.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -163,6 +166,48 @@ thresholds:
   EXPECT_FALSE(run.result.thresholds(0).passed());
   EXPECT_TRUE(
       run.result.thresholds(1).passed());  // filtered to the healthy request
+}
+
+TEST_F(EndToEnd, InterruptedRunStopsAgentsAndStillWritesTheResult) {
+  std::string plan_file = dir_ + "/plan.yaml";
+  WriteFile(plan_file,
+            absl::StrReplaceAll(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: long
+    load: { arrival_rate: { stages: [ {to: 100/s, over: 0s}, {hold: 60s} ] } }
+    requests: [ { path: / } ]
+)",
+                                {{"$PORT", absl::StrCat(target_->port())}}));
+  std::string json = dir_ + "/result.json";
+  std::string log = dir_ + "/stampede.log";
+  Child controller({BinaryPath("stampede"), "run", plan_file, "--local-agents",
+                    "2", "--out", "json=" + json},
+                   log);
+  // Interrupt once the live view has shown two intervals.
+  for (int i = 0;
+       i < 300 && ReadFile(log).find("    2s  target") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(ReadFile(log).find("    2s  target"), std::string::npos)
+      << ReadFile(log);
+  kill(controller.pid(), SIGINT);
+  EXPECT_EQ(controller.Wait(30), 4) << ReadFile(log);
+  v1::RunResult result;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(ReadFile(json), &result)
+          .ok());
+  EXPECT_EQ(result.status(), "aborted");
+  EXPECT_EQ(result.exit_code(), 4);
+  EXPECT_EQ(result.message(), "interrupted by signal");
+  // Agents stopped sending well before the plan's 60 s, and every request they
+  // sent that the target served is in the result.
+  EXPECT_GT(result.summary().requests(), 150);
+  EXPECT_LT(result.summary().requests(), 1500);
+  EXPECT_EQ(result.summary().requests(), target_->Served());
+  for (const v1::AgentResult& a : result.agents())
+    EXPECT_EQ(a.state(), "finished");
 }
 
 TEST_F(EndToEnd, MalformedPlanExitsTwoAndStartsNoAgent) {
