@@ -110,6 +110,11 @@ std::string FormatSummary(const v1::RunResult& r) {
                     a.state() == "finished" ? "" : " ",
                     a.state() == "finished" ? "" : a.state());
   }
+  if (r.insecure_control_plane()) {
+    out +=
+        "\n\n  WARNING: the control plane left loopback unencrypted "
+        "(--insecure)";
+  }
   absl::StrAppend(
       &out, "\n\n  result: ", r.status(), " (exit ", r.exit_code(), ")",
       r.message().empty() ? "" : absl::StrCat(": ", r.message()), "\n");

@@ -159,7 +159,8 @@ std::string FormatJson(const v1::RunResult& r) {
       .String("run_id", r.run_id())
       .String("started_at", r.started_at())
       .Number("duration_s", r.duration_s())
-      .String("message", r.message());
+      .String("message", r.message())
+      .Bool("insecure_control_plane", r.insecure_control_plane());
   WriteSummary(w, "summary", r.summary());
   w.BeginArray("scenarios");
   for (const v1::ScenarioResult& s : r.scenarios()) {

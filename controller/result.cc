@@ -50,6 +50,7 @@ v1::RunResult BuildResult(const RunFacts& facts) {
   result.set_started_at(absl::FormatTime(absl::RFC3339_full, facts.started_at,
                                          absl::UTCTimeZone()));
   result.set_duration_s(facts.duration_s);
+  result.set_insecure_control_plane(facts.insecure);
 
   Cell all;
   for (int s = 0; s < plan.scenarios_size(); ++s) {

@@ -40,6 +40,7 @@ struct RunFacts {
   double duration_s = 0;
   std::vector<AgentFacts> agents;  // indexed like the aggregator's agents
   std::vector<v1::IntervalResult> intervals;
+  bool insecure = false;  // --insecure with a non-loopback listen
   bool aborted = false;
   std::string abort_reason;
 };

@@ -427,6 +427,8 @@ int Controller::Finish() {
         {a.id, a.host, a.state == AgentState::kFinished ? "finished" : "lost"});
   }
   facts.intervals = intervals_;
+  facts.insecure = !IsLoopbackListen(
+      options_.listen.empty() ? std::string("127.0.0.1:0") : options_.listen);
   facts.aborted = aborted_;
   facts.abort_reason = abort_reason_;
   v1::RunResult result = BuildResult(facts);
