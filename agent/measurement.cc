@@ -42,6 +42,7 @@ void Window::Merge(const Window& other) {
   sends_skipped += other.sends_skipped;
   in_flight += other.in_flight;
   queued += other.queued;
+  vus += other.vus;
 }
 
 void Window::Reset() {
@@ -49,7 +50,7 @@ void Window::Reset() {
     for (RequestMetrics& m : scenario) m.Reset();
   }
   schedule_lag.Reset();
-  sends_skipped = in_flight = queued = 0;
+  sends_skipped = in_flight = queued = vus = 0;
 }
 
 void Window::ToProto(v1::Interval* out) const {
@@ -86,6 +87,7 @@ void Window::ToProto(v1::Interval* out) const {
   agent->set_sends_skipped(sends_skipped);
   agent->set_in_flight(in_flight);
   agent->set_queued(queued);
+  agent->set_vus(vus);
   agent->set_schedule_lag(schedule_lag.Encode());
 }
 

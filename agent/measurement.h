@@ -38,6 +38,7 @@ struct Window {
   int64_t sends_skipped = 0;
   int64_t in_flight = 0;  // at the window's close
   int64_t queued = 0;     // at the window's close
+  int64_t vus = 0;        // closed model: active VUs at the window's close
 
   // Shapes `requests` like the plan; allocates, so done once per window, not
   // per request.

@@ -39,13 +39,42 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
   const v1::TestPlan& plan = prepare.plan();
   for (int s = 0; s < plan.scenarios_size(); ++s) {
     const v1::Scenario& scenario = plan.scenarios(s);
-    if (!scenario.load().has_arrival_rate()) {
+    if (!scenario.load().has_arrival_rate() && !scenario.load().has_vus()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "scenario ", scenario.name(), ": no load model this agent runs"));
     }
     ScenarioSpec out;
+    if (scenario.load().has_vus()) {
+      const v1::Vus& vus = scenario.load().vus();
+      out.model = ScenarioSpec::Model::kClosed;
+      for (const v1::VuStage& stage : vus.stages()) {
+        out.max_vus = std::max<double>(out.max_vus, stage.to());
+      }
+      auto ns = [](const google::protobuf::Duration& d) {
+        return google::protobuf::util::TimeUtil::DurationToNanoseconds(d);
+      };
+      switch (vus.think_time().kind_case()) {
+        case v1::ThinkTime::kConstant:
+          out.think = ScenarioSpec::Think::kConstant;
+          out.think_a_ns = ns(vus.think_time().constant());
+          break;
+        case v1::ThinkTime::kUniform:
+          out.think = ScenarioSpec::Think::kUniform;
+          out.think_a_ns = ns(vus.think_time().uniform().min());
+          out.think_b_ns = ns(vus.think_time().uniform().max());
+          break;
+        case v1::ThinkTime::kExponential:
+          out.think = ScenarioSpec::Think::kExponential;
+          out.think_a_ns = ns(vus.think_time().exponential());
+          break;
+        default:
+          break;
+      }
+      out.iterations_per_vu = vus.iterations_per_vu();
+      out.shared_iterations = vus.shared_iterations();
+    }
     out.schedule = std::make_unique<common::ArrivalSchedule>(
-        scenario.load().arrival_rate().stages());
+        common::ArrivalSchedule::ForLoad(scenario.load()));
     out.max_connections = std::max<uint32_t>(1, scenario.max_connections());
     uint64_t weight_sum = 0;
     for (int r = 0; r < scenario.requests_size(); ++r) {

@@ -17,10 +17,23 @@
 namespace stampede::agent {
 
 struct ScenarioSpec {
+  enum class Model { kOpen, kClosed };
+  enum class Think { kNone, kConstant, kUniform, kExponential };
+
+  Model model = Model::kOpen;
+  // Arrivals (open) or the VU level (closed) over time.
   std::unique_ptr<common::ArrivalSchedule> schedule;
   std::vector<PreparedRequest> requests;
   std::vector<uint64_t> cumulative_weight;  // running sum of request weights
-  size_t max_connections = 256;             // for this whole agent
+  size_t max_connections = 256;             // open model, for this whole agent
+
+  // Closed model.
+  double max_vus = 0;  // the highest VU level any stage reaches (plan-wide)
+  Think think = Think::kNone;
+  int64_t think_a_ns = 0;  // constant, uniform min, or exponential mean
+  int64_t think_b_ns = 0;  // uniform max
+  uint64_t iterations_per_vu = 0;
+  uint64_t shared_iterations = 0;  // plan-wide
 
   // The request plan-wide arrival j uses: weights are honoured exactly over
   // every total-weight consecutive arrivals.

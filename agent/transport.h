@@ -29,6 +29,8 @@ struct Sent {
   const PreparedRequest* request = nullptr;
   int64_t intended_ns = 0;  // CLOCK_MONOTONIC, when the schedule wanted it sent
   int64_t sent_ns = 0;  // CLOCK_MONOTONIC, when it was handed to the transport
+  uint32_t vu = kNoVu;  // the closed model's virtual user that sent it
+  static constexpr uint32_t kNoVu = UINT32_MAX;
 };
 
 struct Outcome {

@@ -2,14 +2,30 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "absl/time/time.h"
 #include "agent/curl_transport.h"
+#include "common/schedule.h"
 
 namespace stampede::agent {
+namespace {
+
+using Model = ScenarioSpec::Model;
+
+// How often a closed scenario re-reads its VU level while nothing else wakes
+// the loop.
+constexpr int64_t kVuLevelPollNs = 10'000'000;
+
+}  // namespace
 
 Worker::Worker(const RunSpec& spec, int index, int workers, WindowSink* sink)
-    : spec_(spec), index_(index), workers_(workers), sink_(sink) {}
+    : spec_(spec),
+      index_(index),
+      workers_(workers),
+      sink_(sink),
+      rng_(std::hash<std::string>{}(spec.run_id) ^
+           (uint64_t{spec.share_index} << 32) ^ static_cast<uint64_t>(index)) {}
 
 Worker::~Worker() {
   if (thread_.joinable()) {
@@ -22,22 +38,41 @@ absl::Status Worker::Init() {
   auto loop = EventLoop::Create();
   if (!loop.ok()) return loop.status();
   loop_ = std::move(*loop);
-  for (const ScenarioSpec& scenario : spec_.scenarios) {
-    // The agent's connection cap is split across its workers, at least one
-    // each.
-    size_t cap = std::max<size_t>(
-        1,
-        scenario.max_connections / workers_ +
-            (static_cast<size_t>(index_) < scenario.max_connections % workers_
-                 ? 1
-                 : 0));
+  pacers_.resize(spec_.scenarios.size());
+  pools_.resize(spec_.scenarios.size());
+  for (size_t s = 0; s < spec_.scenarios.size(); ++s) {
+    const ScenarioSpec& scenario = spec_.scenarios[s];
+    size_t cap;
+    if (scenario.model == Model::kClosed) {
+      // Each VU holds one connection, like one of wrk's.
+      VuPool& pool = pools_[s];
+      uint64_t vus = common::ActiveInSlice(spec_.share_index, spec_.share_count,
+                                           index_, workers_, scenario.max_vus);
+      pool.vus.resize(vus);
+      pool.thinking.reserve(vus);
+      if (scenario.shared_iterations > 0) {
+        // This slice's iterations are SliceArrival(..., m) < shared_iterations.
+        const uint64_t first = common::SliceArrival(
+            spec_.share_index, spec_.share_count, index_, workers_, 0);
+        const uint64_t stride = uint64_t{spec_.share_count} * workers_;
+        const uint64_t n = scenario.shared_iterations;
+        pool.quota = n <= first ? 0 : (n - 1 - first) / stride + 1;
+      }
+      cap = std::max<size_t>(1, vus);
+    } else {
+      // The agent's connection cap is split across its workers, at least one
+      // each.
+      const size_t total = scenario.max_connections;
+      cap = std::max<size_t>(
+          1, total / workers_ +
+                 (static_cast<size_t>(index_) < total % workers_ ? 1 : 0));
+    }
     auto transport = CurlTransport::Create(loop_.get(), this, cap);
     if (!transport.ok()) return transport.status();
     for (const PreparedRequest& request : scenario.requests)
       (*transport)->Prepare(request);
     transports_.push_back(std::move(*transport));
   }
-  pacers_.resize(spec_.scenarios.size());
   wait_line_.resize(kWaitLineCapacity);
   window_ = std::make_unique<Window>();
   window_->Shape(spec_.RequestsPerScenario());
@@ -47,7 +82,9 @@ absl::Status Worker::Init() {
 
 void Worker::Start(int64_t start_mono_ns) {
   start_ns_ = start_mono_ns;
-  for (size_t s = 0; s < pacers_.size(); ++s) Advance(s);
+  for (size_t s = 0; s < pacers_.size(); ++s) {
+    if (spec_.scenarios[s].model == Model::kOpen) Advance(s);
+  }
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -76,6 +113,9 @@ bool Worker::Finished() const {
   for (const Pacer& p : pacers_) {
     if (p.next_ns != INT64_MAX) return false;
   }
+  for (const VuPool& pool : pools_) {
+    if (!pool.ended) return false;
+  }
   for (const auto& t : transports_) {
     if (t->InFlight() > 0) return false;
   }
@@ -84,6 +124,9 @@ bool Worker::Finished() const {
 
 void Worker::Run() {
   int64_t next_boundary = start_ns_ + interval_ns_;
+  for (size_t s = 0; s < pools_.size(); ++s) {
+    pools_[s].ended = spec_.scenarios[s].model != Model::kClosed;
+  }
   while (true) {
     int64_t now = EventLoop::MonoNowNs();
     const int64_t stop_at = stop_deadline_ns_.load(std::memory_order_relaxed);
@@ -91,7 +134,12 @@ void Worker::Run() {
       // Stopping: no new sends; what waits in line is skipped; in-flight may
       // finish.
       for (Pacer& p : pacers_) p.next_ns = INT64_MAX;
-      window_->sends_skipped += waiting_;
+      for (VuPool& pool : pools_) {
+        pool.active = 0;
+        pool.thinking.clear();
+        pool.ended = true;
+      }
+      window_->sends_skipped += static_cast<int64_t>(waiting_);
       waiting_ = 0;
       if (now >= stop_at) break;
     }
@@ -99,14 +147,16 @@ void Worker::Run() {
       CloseWindow(false);
       next_boundary += interval_ns_;
     }
+    int64_t deadline = next_boundary;
     for (size_t s = 0; s < pacers_.size(); ++s) {
       while (pacers_[s].next_ns <= now) {
         Arrive(s, now);
         ++pacers_[s].m;
         Advance(s);
       }
+      deadline = std::min(deadline, pacers_[s].next_ns);
+      if (!pools_[s].ended) deadline = std::min(deadline, TickVus(s, now));
     }
-    int64_t deadline = next_boundary;
     for (auto& t : transports_) {
       int64_t due = t->DeadlineNs();
       if (due != 0 && due <= now) {
@@ -116,7 +166,6 @@ void Worker::Run() {
       if (due != 0) deadline = std::min(deadline, due);
     }
     if (Finished()) break;
-    for (const Pacer& p : pacers_) deadline = std::min(deadline, p.next_ns);
     if (stop_at != 0) deadline = std::min(deadline, stop_at);
     loop_->SetDeadline(deadline);
     loop_->RunOnce();
@@ -129,7 +178,7 @@ void Worker::Arrive(size_t s, int64_t now_ns) {
       common::SliceArrival(spec_.share_index, spec_.share_count, index_,
                            workers_, pacers_[s].m));
   if (waiting_ == 0 && transports_[s]->HasCapacity()) {
-    SendNow(request, pacers_[s].next_ns, now_ns);
+    SendNow(request, pacers_[s].next_ns, now_ns, Sent::kNoVu);
     return;
   }
   if (waiting_ == wait_line_.size()) {
@@ -142,9 +191,106 @@ void Worker::Arrive(size_t s, int64_t now_ns) {
 }
 
 void Worker::SendNow(const PreparedRequest& request, int64_t intended_ns,
-                     int64_t now_ns) {
+                     int64_t now_ns, uint32_t vu) {
   window_->schedule_lag.Record((now_ns - intended_ns) / 1000);
-  transports_[request.scenario]->Send(Sent{&request, intended_ns, now_ns});
+  transports_[request.scenario]->Send(Sent{&request, intended_ns, now_ns, vu});
+}
+
+int64_t Worker::TickVus(size_t s, int64_t now_ns) {
+  const ScenarioSpec& scenario = spec_.scenarios[s];
+  VuPool& pool = pools_[s];
+  if (now_ns < start_ns_) return start_ns_;
+  const double t = static_cast<double>(now_ns - start_ns_) * 1e-9;
+  const bool over = t >= absl::ToDoubleSeconds(scenario.schedule->Length());
+  const uint64_t active =
+      over
+          ? 0
+          : std::min<uint64_t>(pool.vus.size(),
+                               common::ActiveInSlice(
+                                   spec_.share_index, spec_.share_count, index_,
+                                   workers_, scenario.schedule->RateAt(t)));
+  // VUs ramped up start at once; VUs ramped down finish what is in flight, then
+  // stop.
+  for (uint64_t m = pool.active; m < active; ++m) {
+    if (!pool.vus[m].busy) StartIteration(s, static_cast<uint32_t>(m), now_ns);
+  }
+  pool.active = active;
+  auto later = std::greater<std::pair<int64_t, uint32_t>>();
+  while (!pool.thinking.empty() && pool.thinking.front().first <= now_ns) {
+    std::pop_heap(pool.thinking.begin(), pool.thinking.end(), later);
+    uint32_t m = pool.thinking.back().second;
+    pool.thinking.pop_back();
+    pool.vus[m].busy = false;
+    if (m < pool.active) StartIteration(s, m, now_ns);
+  }
+  bool busy = transports_[s]->InFlight() > 0 || !pool.thinking.empty();
+  bool exhausted = pool.quota == 0;
+  if (scenario.iterations_per_vu > 0) {
+    exhausted =
+        std::all_of(pool.vus.begin(), pool.vus.end(), [&](const Vu& vu) {
+          return vu.iterations >= scenario.iterations_per_vu;
+        });
+  }
+  if ((over || exhausted) && !busy) {
+    pool.ended = true;
+    return INT64_MAX;
+  }
+  int64_t next = now_ns + kVuLevelPollNs;
+  if (!pool.thinking.empty())
+    next = std::min(next, pool.thinking.front().first);
+  return next;
+}
+
+void Worker::StartIteration(size_t s, uint32_t m, int64_t now_ns) {
+  const ScenarioSpec& scenario = spec_.scenarios[s];
+  VuPool& pool = pools_[s];
+  Vu& vu = pool.vus[m];
+  if (pool.quota == 0) return;
+  if (scenario.iterations_per_vu > 0 &&
+      vu.iterations >= scenario.iterations_per_vu)
+    return;
+  if (!transports_[s]
+           ->HasCapacity()) {  // cannot happen with a connection per VU
+    ++window_->sends_skipped;
+    return;
+  }
+  if (pool.quota != UINT64_MAX) --pool.quota;
+  ++vu.iterations;
+  vu.busy = true;
+  // In the closed model a request is sent when its VU is ready: intended ==
+  // sent.
+  SendNow(scenario.RequestFor(pool.iterations++), now_ns, now_ns, m);
+}
+
+int64_t Worker::ThinkNs(const ScenarioSpec& spec) {
+  switch (spec.think) {
+    case ScenarioSpec::Think::kConstant:
+      return spec.think_a_ns;
+    case ScenarioSpec::Think::kUniform:
+      return std::uniform_int_distribution<int64_t>(spec.think_a_ns,
+                                                    spec.think_b_ns)(rng_);
+    case ScenarioSpec::Think::kExponential:
+      return static_cast<int64_t>(std::exponential_distribution<double>(
+          1.0 / static_cast<double>(spec.think_a_ns))(rng_));
+    case ScenarioSpec::Think::kNone:
+      break;
+  }
+  return 0;
+}
+
+void Worker::AfterIteration(size_t s, uint32_t m, int64_t done_ns) {
+  VuPool& pool = pools_[s];
+  pool.vus[m].busy = false;
+  if (m >= pool.active) return;  // ramped down while in flight
+  int64_t think = ThinkNs(spec_.scenarios[s]);
+  if (think <= 0) {
+    StartIteration(s, m, done_ns);
+    return;
+  }
+  pool.vus[m].busy = true;
+  pool.thinking.emplace_back(done_ns + think, m);
+  std::push_heap(pool.thinking.begin(), pool.thinking.end(),
+                 std::greater<std::pair<int64_t, uint32_t>>());
 }
 
 void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
@@ -166,8 +312,15 @@ void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
     m.bytes_in += outcome.bytes_in;
     m.bytes_out += outcome.bytes_out;
   }
+  if (sent.vu != Sent::kNoVu) {
+    if (stop_deadline_ns_.load(std::memory_order_relaxed) == 0) {
+      AfterIteration(sent.request->scenario, sent.vu, done_ns);
+    }
+    return;
+  }
   // A connection came free: the head of the line goes first (its wait counts).
-  // The line holds all scenarios; only a head whose scenario has room can go.
+  // The line holds all open scenarios; only a head whose scenario has room can
+  // go.
   while (waiting_ > 0) {
     Waiting& head = wait_line_[wait_head_];
     Transport& t = *transports_[head.request->scenario];
@@ -175,15 +328,18 @@ void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
     Waiting w = head;
     wait_head_ = (wait_head_ + 1) % wait_line_.size();
     --waiting_;
-    SendNow(*w.request, w.intended_ns, done_ns);
+    SendNow(*w.request, w.intended_ns, done_ns, Sent::kNoVu);
   }
 }
 
 void Worker::CloseWindow(bool last) {
   window_->index = window_index_++;
   window_->queued = static_cast<int64_t>(waiting_);
-  for (const auto& t : transports_)
+  for (const auto& t : transports_) {
     window_->in_flight += static_cast<int64_t>(t->InFlight());
+  }
+  for (const VuPool& pool : pools_)
+    window_->vus += static_cast<int64_t>(pool.active);
   sink_->Deliver(index_, std::move(window_), last);
   if (last) return;
   window_ = std::make_unique<Window>();

@@ -1,17 +1,20 @@
-// One load worker: a thread with its own event loop, transport, pacing state
-// and measurement window. It sends its slice of every scenario's arrivals
-// (arrival j of the plan belongs to this worker when j = share_index +
-// share_count * (worker + workers * m)), records each outcome in the open
-// window, and hands the window to the WindowSink at every interval boundary.
-// Start/Stop/Join are called from the agent's control thread; everything else
-// runs on the worker's own thread.
+// One load worker: a thread with its own event loop, transports, pacing state
+// and measurement window. Open model: it sends its slice of every scenario's
+// arrivals (arrival j of the plan belongs to it when j = SliceArrival(share,
+// worker, m)). Closed model: it runs its slice of the virtual users, each
+// looping request -> think time while the VU level of the stages covers it. It
+// records each outcome in the open window and hands the window to the
+// WindowSink at every interval boundary. Start/Stop/Join are called from the
+// agent's control thread; everything else runs on the worker's own thread.
 #ifndef STAMPEDE_AGENT_WORKER_H_
 #define STAMPEDE_AGENT_WORKER_H_
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -42,31 +45,49 @@ class Worker : private Transport::Listener {
 
   // Creates the loop and transports; call before Start.
   absl::Status Init();
-  // Starts the thread; the first arrivals are due at `start_mono_ns`
-  // (CLOCK_MONOTONIC).
+  // Starts the thread; the run begins at `start_mono_ns` (CLOCK_MONOTONIC).
   void Start(int64_t start_mono_ns);
-  // Stops sending; requests in flight get up to `drain` to finish. Thread-safe.
+  // Stops sending; requests in flight get up to `drain` to finish.
+  // Thread-safe.
   void Stop(int64_t drain_ns);
   void Join();
 
  private:
-  struct Pacer {     // per scenario
-    uint64_t m = 0;  // this worker's next arrival, counted in its own slice
-    int64_t next_ns =
-        INT64_MAX;  // when it is due; INT64_MAX once the slice is done
+  struct Pacer {                  // open model, per scenario
+    uint64_t m = 0;               // this worker's next arrival in its own slice
+    int64_t next_ns = INT64_MAX;  // when it is due; INT64_MAX once done
   };
   struct Waiting {
     int64_t intended_ns;
     const PreparedRequest* request;
+  };
+  struct Vu {
+    uint64_t iterations = 0;
+    bool busy = false;  // a request in flight or a think time pending
+  };
+  struct VuPool {                 // closed model, per scenario
+    std::vector<Vu> vus;          // this worker's slice, by m
+    uint64_t active = 0;          // VUs m < active may start iterations
+    uint64_t quota = UINT64_MAX;  // this worker's part of shared_iterations
+    uint64_t iterations = 0;      // started, for the request mix
+    // (due_ns, m) min-heap of think times; capacity reserved for every VU.
+    std::vector<std::pair<int64_t, uint32_t>> thinking;
+    bool ended = false;
   };
 
   void Run();
   void Advance(size_t scenario);
   void Arrive(size_t scenario, int64_t now_ns);
   void SendNow(const PreparedRequest& request, int64_t intended_ns,
-               int64_t now_ns);
+               int64_t now_ns, uint32_t vu);
   void OnDone(const Sent& sent, const Outcome& outcome,
               int64_t done_ns) override;
+  // Closed model: follow the VU level, wake VUs whose think time is over.
+  // Returns when the scenario next needs attention.
+  int64_t TickVus(size_t scenario, int64_t now_ns);
+  void StartIteration(size_t scenario, uint32_t m, int64_t now_ns);
+  void AfterIteration(size_t scenario, uint32_t m, int64_t done_ns);
+  int64_t ThinkNs(const ScenarioSpec& spec);
   void CloseWindow(bool last);
   bool Finished() const;
 
@@ -77,9 +98,11 @@ class Worker : private Transport::Listener {
   std::unique_ptr<EventLoop> loop_;
   std::vector<std::unique_ptr<Transport>> transports_;  // per scenario
   std::vector<Pacer> pacers_;
+  std::vector<VuPool> pools_;
   std::vector<Waiting> wait_line_;  // ring buffer, per worker (all scenarios)
   size_t wait_head_ = 0;
   size_t waiting_ = 0;
+  std::mt19937_64 rng_;
   std::unique_ptr<Window> window_;
   uint64_t window_index_ = 0;
   int64_t start_ns_ = 0;

@@ -28,6 +28,7 @@ constexpr uint32_t kMaxWeight = 1'000'000;
 constexpr uint32_t kMaxConnections = 100'000;
 constexpr uint32_t kDefaultMaxConnections = 256;
 constexpr absl::Duration kMaxScenarioDuration = absl::Hours(24);
+constexpr uint32_t kMaxVus = 1'000'000;
 constexpr absl::Duration kDefaultTimeout = absl::Seconds(10);
 constexpr std::string_view kMethods[] = {"GET",   "HEAD",   "POST",   "PUT",
                                          "PATCH", "DELETE", "OPTIONS"};
@@ -247,20 +248,75 @@ class Validator {
           "} }");
       return;
     }
-    if (!scenario.load().has_arrival_rate()) {
-      Add(load_path, "load needs a model: arrival_rate");
-      return;
+    if (scenario.load().has_arrival_rate()) {
+      CheckStages(
+          scenario.load().arrival_rate().stages(), load_path + ".arrival_rate",
+          load_path,
+          [this](const v1::RateStage& stage, const std::string& to_path) {
+            const double rate = stage.to().per_second();
+            if (!(rate >= 0)) {
+              Add(to_path, "a rate must not be negative");
+            } else if (rate > kMaxRatePerSecond) {
+              Add(to_path, "rate is above the limit of 10000000/s");
+            }
+          });
+    } else if (scenario.load().has_vus()) {
+      const v1::Vus& vus = scenario.load().vus();
+      const std::string vus_path = load_path + ".vus";
+      CheckStages(
+          vus.stages(), vus_path, load_path,
+          [this](const v1::VuStage& stage, const std::string& to_path) {
+            if (stage.to() > kMaxVus) {
+              Add(to_path,
+                  absl::StrCat("VU count is above the limit of ", kMaxVus));
+            }
+          });
+      CheckThinkTime(vus, vus_path + ".think_time");
+      if (vus.iterations_per_vu() > 0 && vus.shared_iterations() > 0) {
+        Add(vus_path,
+            "iterations_per_vu and shared_iterations exclude each other");
+      }
+    } else {
+      Add(load_path, "load needs a model: arrival_rate or vus");
     }
-    const std::string stages_path = load_path + ".arrival_rate.stages";
-    const auto& stages = scenario.load().arrival_rate().stages();
+  }
+
+  void CheckThinkTime(const v1::Vus& vus, const std::string& path) {
+    if (!vus.has_think_time()) return;
+    const v1::ThinkTime& t = vus.think_time();
+    switch (t.kind_case()) {
+      case v1::ThinkTime::kConstant:
+        break;
+      case v1::ThinkTime::kUniform:
+        if (ToDuration(t.uniform().max()) < ToDuration(t.uniform().min())) {
+          Add(path + ".uniform", "max must not be below min");
+        }
+        break;
+      case v1::ThinkTime::kExponential:
+        if (ToDuration(t.exponential()) <= absl::ZeroDuration()) {
+          Add(path + ".exponential", "the mean must be longer than 0s");
+        }
+        break;
+      default:
+        Add(path, "think_time needs constant, uniform or exponential");
+    }
+  }
+
+  // The rules shared by rate and VU stages; `check_to` judges a ramp's target.
+  template <typename Stage, typename CheckTo>
+  void CheckStages(const google::protobuf::RepeatedPtrField<Stage>& stages,
+                   const std::string& model_path, const std::string& load_path,
+                   CheckTo check_to) {
+    const std::string stages_path = model_path + ".stages";
+    const std::string model = model_path.substr(model_path.rfind('.') + 1);
     if (stages.empty()) {
-      Add(stages_path, "arrival_rate needs at least one stage");
+      Add(stages_path, absl::StrCat(model, " needs at least one stage"));
       return;
     }
     bool stages_ok = true;
     absl::Duration total = absl::ZeroDuration();
     for (int i = 0; i < stages.size(); ++i) {
-      const v1::RateStage& stage = stages[i];
+      const Stage& stage = stages[i];
       const std::string stage_path = absl::StrCat(stages_path, "[", i, "]");
       const size_t before = issues_.size();
       if (stage.has_hold() && (stage.has_to() || stage.has_over())) {
@@ -275,21 +331,16 @@ class Validator {
             "\"to\" needs \"over\", the ramp's length (over: 0s steps at "
             "once)");
       } else if (stage.has_over() && !stage.has_to()) {
-        Add(stage_path, "\"over\" needs \"to\", the rate to ramp to");
+        Add(stage_path, "\"over\" needs \"to\", the level to ramp to");
       } else if (!stage.has_to()) {
-        Add(stage_path,
-            "empty stage; write {to: RATE, over: DURATION} or {hold: "
-            "DURATION}");
+        Add(stage_path, absl::StrCat("empty stage; write {to: ",
+                                     model == "vus" ? "VUS" : "RATE",
+                                     ", over: DURATION} or {hold: DURATION}"));
       } else {
         if (ToDuration(stage.over()) < absl::ZeroDuration()) {
           Add(stage_path + ".over", "over must not be negative");
         }
-        const double rate = stage.to().per_second();
-        if (!(rate >= 0)) {
-          Add(stage_path + ".to", "a rate must not be negative");
-        } else if (rate > kMaxRatePerSecond) {
-          Add(stage_path + ".to", "rate is above the limit of 10000000/s");
-        }
+        check_to(stage, stage_path + ".to");
         total += ToDuration(stage.over());
       }
       if (issues_.size() != before) stages_ok = false;

@@ -40,6 +40,41 @@ ArrivalSchedule::ArrivalSchedule(
   total_ = static_cast<uint64_t>(std::floor(count + 0.5 + 1e-9));
 }
 
+namespace {
+
+google::protobuf::RepeatedPtrField<v1::RateStage> AsRateStages(
+    const google::protobuf::RepeatedPtrField<v1::VuStage>& stages) {
+  google::protobuf::RepeatedPtrField<v1::RateStage> out;
+  for (const v1::VuStage& vu : stages) {
+    v1::RateStage* stage = out.Add();
+    if (vu.has_hold()) *stage->mutable_hold() = vu.hold();
+    if (vu.has_over()) *stage->mutable_over() = vu.over();
+    if (vu.has_to()) stage->mutable_to()->set_per_second(vu.to());
+  }
+  return out;
+}
+
+}  // namespace
+
+ArrivalSchedule::ArrivalSchedule(
+    const google::protobuf::RepeatedPtrField<v1::VuStage>& stages)
+    : ArrivalSchedule(AsRateStages(stages)) {}
+
+ArrivalSchedule ArrivalSchedule::ForLoad(const v1::Load& load) {
+  return load.has_vus() ? ArrivalSchedule(load.vus().stages())
+                        : ArrivalSchedule(load.arrival_rate().stages());
+}
+
+uint64_t ActiveInSlice(uint32_t share_index, uint32_t share_count,
+                       uint32_t worker, uint32_t workers, double level) {
+  const uint64_t first = share_index + uint64_t{share_count} * worker;
+  const uint64_t stride = uint64_t{share_count} * workers;
+  // Tolerate float noise so a level of exactly N (e.g. 3.0000000001) means N.
+  const double active_total = level <= 0 ? 0 : std::ceil(level - 1e-9);
+  const auto total = static_cast<uint64_t>(active_total);
+  return total <= first ? 0 : (total - 1 - first) / stride + 1;
+}
+
 double ArrivalSchedule::RateAt(double t_s) const {
   for (const Segment& seg : segments_) {
     if (t_s >= seg.start_s && t_s < seg.start_s + seg.length_s) {

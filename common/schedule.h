@@ -20,6 +20,12 @@ class ArrivalSchedule {
   // `stages` must be valid (see ValidatePlan): each is {to, over} or {hold}.
   explicit ArrivalSchedule(
       const google::protobuf::RepeatedPtrField<v1::RateStage>& stages);
+  // The closed model's VU count follows the same piecewise-linear shape: RateAt
+  // is then the VU level, and VU v (plan-wide) is active while RateAt(t) > v.
+  explicit ArrivalSchedule(
+      const google::protobuf::RepeatedPtrField<v1::VuStage>& stages);
+  // The schedule of a scenario's load model, whichever it is.
+  static ArrivalSchedule ForLoad(const v1::Load& load);
 
   absl::Duration Length() const { return absl::Seconds(length_s_); }
   // Target rate (per second) at `t` since start; 0 outside [0, Length()).
@@ -41,6 +47,12 @@ class ArrivalSchedule {
   double length_s_ = 0;
   uint64_t total_ = 0;
 };
+
+// How many of one slice's VUs are active when the plan-wide VU level is
+// `level`: the slice's VUs are SliceArrival(..., m) for m = 0, 1, ..., and VU v
+// is active while v < level. Summed over all slices this is ceil(level).
+uint64_t ActiveInSlice(uint32_t share_index, uint32_t share_count,
+                       uint32_t worker, uint32_t workers, double level);
 
 // The plan-wide index of the m-th arrival of worker `worker` (of `workers`) on
 // the agent holding share `share_index` of `share_count`. Over all agents,

@@ -53,6 +53,7 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
     view->index = interval.index();
     view->agents.insert(agent);
     view->sends_skipped += interval.agent().sends_skipped();
+    view->vus += interval.agent().vus();
   }
   AgentTotals& totals = agents_[agent];
   ++totals.intervals;

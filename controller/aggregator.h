@@ -40,6 +40,7 @@ struct IntervalView {
   int64_t requests = 0;
   int64_t errors = 0;
   int64_t sends_skipped = 0;
+  int64_t vus = 0;
   common::Histogram latency;  // all requests of the interval
   std::set<size_t> agents;    // who reported it
 };

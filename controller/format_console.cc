@@ -54,6 +54,7 @@ std::string FormatLiveLine(const v1::IntervalResult& i, double p95_ms,
       i.t(), i.target_rps(), i.rps(), FormatMillis(i.p50_ms()),
       FormatMillis(p95_ms), FormatMillis(i.p99_ms()), error_pct,
       i.agents_reported(), agents_expected);
+  if (i.vus() > 0) absl::StrAppend(&line, "  vus ", i.vus());
   if (i.sends_skipped() > 0) {
     absl::StrAppend(&line,
                     absl::StrFormat("  WARNING generator skipped %d sends",

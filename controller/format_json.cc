@@ -206,6 +206,7 @@ std::string FormatJson(const v1::RunResult& r) {
         .Int("errors", i.errors())
         .Int("agents_reported", i.agents_reported())
         .Int("sends_skipped", i.sends_skipped())
+        .Int("vus", i.vus())
         .End();
   }
   w.End().End();

@@ -304,6 +304,7 @@ void Controller::EmitIntervals(bool force_all) {
     double t0 = interval_s * static_cast<double>(view->index);
     double target = 0;
     for (const v1::Scenario& s : plan_.scenarios()) {
+      if (!s.load().has_arrival_rate()) continue;  // closed: no target rate
       common::ArrivalSchedule schedule(s.load().arrival_rate().stages());
       target +=
           schedule.CumulativeAt(t0 + interval_s) - schedule.CumulativeAt(t0);
@@ -320,6 +321,7 @@ void Controller::EmitIntervals(bool force_all) {
     r.set_errors(view->errors);
     r.set_agents_reported(view->agents.size());
     r.set_sends_skipped(view->sends_skipped);
+    r.set_vus(view->vus);
     Print(FormatLiveLine(
         r, static_cast<double>(view->latency.ValueAtPercentile(95)) / 1000.0,
         agents_.size()));
@@ -331,9 +333,8 @@ void Controller::Drive() {
   absl::Duration longest = absl::ZeroDuration();
   absl::Duration timeout = absl::ZeroDuration();
   for (const v1::Scenario& s : plan_.scenarios()) {
-    longest = std::max(
-        longest,
-        common::ArrivalSchedule(s.load().arrival_rate().stages()).Length());
+    longest =
+        std::max(longest, common::ArrivalSchedule::ForLoad(s.load()).Length());
     timeout = std::max(timeout, absl::Seconds(s.timeout().seconds()) +
                                     absl::Nanoseconds(s.timeout().nanos()));
   }
@@ -408,9 +409,8 @@ int Controller::Finish() {
 
   absl::Duration longest = absl::ZeroDuration();
   for (const v1::Scenario& s : plan_.scenarios()) {
-    longest = std::max(
-        longest,
-        common::ArrivalSchedule(s.load().arrival_rate().stages()).Length());
+    longest =
+        std::max(longest, common::ArrivalSchedule::ForLoad(s.load()).Length());
   }
   RunFacts facts;
   facts.plan = &plan_;

@@ -168,6 +168,73 @@ thresholds:
       run.result.thresholds(1).passed());  // filtered to the healthy request
 }
 
+TEST_F(EndToEnd, ClosedModelVuCountAndRequestCountFollowTheStages) {
+  RunOutcome run = Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: users
+    load:
+      vus:
+        stages: [ {to: 4, over: 2s}, {hold: 2s} ]
+        think_time: { constant: 100ms }
+    requests: [ { path: / } ]
+)");
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  EXPECT_EQ(r.summary().requests(), target_->Served());
+  ASSERT_GE(r.intervals_size(), 3) << run.log;
+  // Ramping 0 -> 4 over 2 s: 2 or 3 VUs by 1 s (VU v runs while the level is
+  // above v), then 4, split over two agents.
+  EXPECT_GE(r.intervals(0).vus(), 2);
+  EXPECT_LE(r.intervals(0).vus(), 3);
+  EXPECT_EQ(r.intervals(1).vus(), 4);
+  EXPECT_EQ(r.intervals(2).vus(), 4);
+  // Each VU loops request -> 100 ms think: about 10 requests per VU-second. The
+  // hold gives 2 s x 4 VUs; in the ramp VU v runs from when the level passes v
+  // (0, 0.5, 1, 1.5 s), 5 VU-seconds. 13 VU-seconds: at most ~130 requests (+1
+  // per VU for the first one); well over half of that even on a loaded machine.
+  EXPECT_GE(r.summary().requests(), 75);
+  EXPECT_LE(r.summary().requests(), 134);
+  // In the closed model latency is service time: nothing waits for a send slot.
+  EXPECT_DOUBLE_EQ(r.summary().latency_ms().p99(),
+                   r.summary().service_time_ms().p99());
+}
+
+TEST_F(EndToEnd, ClosedModelIterationCapsAreExactAcrossAgents) {
+  RunOutcome per_vu = Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: users
+    load:
+      vus: { stages: [ {to: 3, over: 0s}, {hold: 20s} ], iterations_per_vu: 5 }
+    requests: [ { path: / } ]
+)");
+  ASSERT_EQ(per_vu.exit_code, 0) << per_vu.log;
+  ASSERT_TRUE(per_vu.has_result) << per_vu.log;
+  EXPECT_EQ(per_vu.result.summary().requests(), 15);
+  EXPECT_EQ(target_->Served(), 15);
+
+  HttpGet(target_->port(), "/stats/reset");
+  RunOutcome shared = Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: users
+    load:
+      vus:
+        stages: [ {to: 4, over: 0s}, {hold: 20s} ]
+        shared_iterations: 37
+        think_time: { uniform: { min: 1ms, max: 5ms } }
+    requests: [ { path: / } ]
+)");
+  ASSERT_EQ(shared.exit_code, 0) << shared.log;
+  ASSERT_TRUE(shared.has_result) << shared.log;
+  EXPECT_EQ(shared.result.summary().requests(), 37);
+  EXPECT_EQ(target_->Served(), 37);
+  // Both caps end the run as soon as the work is done, not after the 20 s hold.
+  EXPECT_LT(shared.result.intervals_size(), 10);
+}
+
 TEST_F(EndToEnd, InterruptedRunStopsAgentsAndStillWritesTheResult) {
   std::string plan_file = dir_ + "/plan.yaml";
   WriteFile(plan_file,

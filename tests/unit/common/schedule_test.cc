@@ -110,5 +110,36 @@ TEST(SliceArrival, SlicesPartitionThePlanForAnyLayout) {
   }
 }
 
+// The closed model's VUs: over every layout the active VUs add up to
+// ceil(level), and within a slice the active ones are its first VUs.
+TEST(ActiveInSlice, SlicesAddUpToTheVuLevelForAnyLayout) {
+  std::mt19937_64 rng(13);
+  for (int trial = 0; trial < 500; ++trial) {
+    uint32_t agents = 1 + static_cast<uint32_t>(rng() % 9);
+    std::vector<uint32_t> workers(agents);
+    for (auto& w : workers) w = 1 + static_cast<uint32_t>(rng() % 5);
+    double level = static_cast<double>(rng() % 100000) / 100.0;  // 0 .. 999.99
+    if (trial % 5 == 0) level = std::floor(level);  // whole levels too
+    uint64_t sum = 0;
+    for (uint32_t a = 0; a < agents; ++a) {
+      for (uint32_t w = 0; w < workers[a]; ++w) {
+        uint64_t active = ActiveInSlice(a, agents, w, workers[a], level);
+        sum += active;
+        if (active > 0) {  // the last active VU of the slice is below the level
+          EXPECT_LT(static_cast<double>(
+                        SliceArrival(a, agents, w, workers[a], active - 1)),
+                    level);
+        }
+        // and the next one is not
+        EXPECT_GE(
+            static_cast<double>(SliceArrival(a, agents, w, workers[a], active)),
+            level);
+      }
+    }
+    ASSERT_EQ(sum, static_cast<uint64_t>(std::ceil(level)))
+        << "level " << level;
+  }
+}
+
 }  // namespace
 }  // namespace stampede::common
