@@ -44,6 +44,9 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
           "scenario ", scenario.name(), ": no load model this agent runs"));
     }
     ScenarioSpec out;
+    out.poisson = scenario.load().arrival_rate().spacing() == "poisson";
+    out.start_offset_ns =
+        absl::ToInt64Nanoseconds(common::ScenarioStart(scenario));
     if (scenario.load().has_vus()) {
       const v1::Vus& vus = scenario.load().vus();
       out.model = ScenarioSpec::Model::kClosed;

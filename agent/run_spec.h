@@ -26,6 +26,8 @@ struct ScenarioSpec {
   std::vector<PreparedRequest> requests;
   std::vector<uint64_t> cumulative_weight;  // running sum of request weights
   size_t max_connections = 256;             // open model, for this whole agent
+  bool poisson = false;         // open model: random (exponential) gaps
+  int64_t start_offset_ns = 0;  // start_after
 
   // Closed model.
   double max_vus = 0;  // the highest VU level any stage reaches (plan-wide)

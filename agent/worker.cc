@@ -101,11 +101,24 @@ void Worker::Join() {
 
 void Worker::Advance(size_t s) {
   Pacer& pacer = pacers_[s];
-  uint64_t j = common::SliceArrival(spec_.share_index, spec_.share_count,
-                                    index_, workers_, pacer.m);
-  std::optional<double> t = spec_.scenarios[s].schedule->TimeOf(j);
-  pacer.next_ns =
-      t ? start_ns_ + static_cast<int64_t>(std::llround(*t * 1e9)) : INT64_MAX;
+  const ScenarioSpec& scenario = spec_.scenarios[s];
+  std::optional<double> t;
+  if (scenario.poisson) {
+    // This slice runs its own Poisson process at 1/slices of the plan's rate:
+    // in the plan's cumulative count its gaps are exponential with mean
+    // `slices`. Independent Poisson processes add up to one at the plan's full
+    // rate.
+    const double slices = static_cast<double>(spec_.share_count) * workers_;
+    pacer.position += slices * std::exponential_distribution<double>(1.0)(rng_);
+    t = scenario.schedule->TimeAtCumulative(pacer.position);
+  } else {
+    uint64_t j = common::SliceArrival(spec_.share_index, spec_.share_count,
+                                      index_, workers_, pacer.m);
+    t = scenario.schedule->TimeOf(j);
+  }
+  pacer.next_ns = t ? start_ns_ + scenario.start_offset_ns +
+                          static_cast<int64_t>(std::llround(*t * 1e9))
+                    : INT64_MAX;
 }
 
 bool Worker::Finished() const {
@@ -199,8 +212,9 @@ void Worker::SendNow(const PreparedRequest& request, int64_t intended_ns,
 int64_t Worker::TickVus(size_t s, int64_t now_ns) {
   const ScenarioSpec& scenario = spec_.scenarios[s];
   VuPool& pool = pools_[s];
-  if (now_ns < start_ns_) return start_ns_;
-  const double t = static_cast<double>(now_ns - start_ns_) * 1e-9;
+  const int64_t scenario_start = start_ns_ + scenario.start_offset_ns;
+  if (now_ns < scenario_start) return scenario_start;
+  const double t = static_cast<double>(now_ns - scenario_start) * 1e-9;
   const bool over = t >= absl::ToDoubleSeconds(scenario.schedule->Length());
   const uint64_t active =
       over

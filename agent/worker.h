@@ -56,6 +56,7 @@ class Worker : private Transport::Listener {
   struct Pacer {                  // open model, per scenario
     uint64_t m = 0;               // this worker's next arrival in its own slice
     int64_t next_ns = INT64_MAX;  // when it is due; INT64_MAX once done
+    double position = 0;  // Poisson: the plan's cumulative count reached
   };
   struct Waiting {
     int64_t intended_ns;

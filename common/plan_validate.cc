@@ -233,6 +233,14 @@ class Validator {
     }
     CheckHeaders(scenario.headers(), path + ".headers");
     CheckTimeout(scenario.has_timeout(), scenario.timeout(), path + ".timeout");
+    if (scenario.has_start_after()) {
+      const absl::Duration start = ToDuration(scenario.start_after());
+      if (start < absl::ZeroDuration()) {
+        Add(path + ".start_after", "start_after must not be negative");
+      } else if (start > kMaxScenarioDuration) {
+        Add(path + ".start_after", "start_after is beyond the limit of 24h");
+      }
+    }
     if (scenario.max_connections() > kMaxConnections) {
       Add(path + ".max_connections",
           absl::StrCat("max_connections ", scenario.max_connections(),
@@ -260,6 +268,12 @@ class Validator {
               Add(to_path, "rate is above the limit of 10000000/s");
             }
           });
+      const std::string& spacing = scenario.load().arrival_rate().spacing();
+      if (!spacing.empty() && spacing != "constant" && spacing != "poisson") {
+        Add(load_path + ".arrival_rate.spacing",
+            absl::StrCat("unknown spacing ", Quote(spacing),
+                         "; use constant or poisson"));
+      }
     } else if (scenario.load().has_vus()) {
       const v1::Vus& vus = scenario.load().vus();
       const std::string vus_path = load_path + ".vus";

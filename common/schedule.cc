@@ -38,6 +38,7 @@ ArrivalSchedule::ArrivalSchedule(
   // Arrival j is due when N(t) = j + 0.5, so there are floor(N(end) + 0.5) of
   // them.
   total_ = static_cast<uint64_t>(std::floor(count + 0.5 + 1e-9));
+  area_ = count;
 }
 
 namespace {
@@ -63,6 +64,21 @@ ArrivalSchedule::ArrivalSchedule(
 ArrivalSchedule ArrivalSchedule::ForLoad(const v1::Load& load) {
   return load.has_vus() ? ArrivalSchedule(load.vus().stages())
                         : ArrivalSchedule(load.arrival_rate().stages());
+}
+
+absl::Duration ScenarioStart(const v1::Scenario& scenario) {
+  return absl::Seconds(scenario.start_after().seconds()) +
+         absl::Nanoseconds(scenario.start_after().nanos());
+}
+
+absl::Duration PlanLength(const v1::TestPlan& plan) {
+  absl::Duration longest = absl::ZeroDuration();
+  for (const v1::Scenario& s : plan.scenarios()) {
+    longest =
+        std::max(longest, ScenarioStart(s) +
+                              ArrivalSchedule::ForLoad(s.load()).Length());
+  }
+  return longest;
 }
 
 uint64_t ActiveInSlice(uint32_t share_index, uint32_t share_count,
@@ -98,7 +114,11 @@ double ArrivalSchedule::CumulativeAt(double t_s) const {
 
 std::optional<double> ArrivalSchedule::TimeOf(uint64_t j) const {
   if (j >= total_) return std::nullopt;
-  const double target = static_cast<double>(j) + 0.5;
+  return TimeAtCumulative(static_cast<double>(j) + 0.5);
+}
+
+std::optional<double> ArrivalSchedule::TimeAtCumulative(double target) const {
+  if (!(target >= 0) || target >= area_) return std::nullopt;
   // The last segment whose start count is below the target holds it.
   auto it = std::upper_bound(
       segments_.begin(), segments_.end(), target,

@@ -38,6 +38,9 @@ class ArrivalSchedule {
   // Intended time (seconds since start) of arrival j; nullopt when j >=
   // TotalArrivals().
   std::optional<double> TimeOf(uint64_t j) const;
+  // The time at which CumulativeAt reaches `count`; nullopt when the stages
+  // never do.
+  std::optional<double> TimeAtCumulative(double count) const;
 
  private:
   struct Segment {
@@ -46,7 +49,13 @@ class ArrivalSchedule {
   std::vector<Segment> segments_;
   double length_s_ = 0;
   uint64_t total_ = 0;
+  double area_ = 0;  // CumulativeAt(Length())
 };
+
+// When a scenario begins, relative to the run's start (its start_after).
+absl::Duration ScenarioStart(const v1::Scenario& scenario);
+// When the last of the plan's scenarios ends (the scheduled length of the run).
+absl::Duration PlanLength(const v1::TestPlan& plan);
 
 // How many of one slice's VUs are active when the plan-wide VU level is
 // `level`: the slice's VUs are SliceArrival(..., m) for m = 0, 1, ..., and VU v

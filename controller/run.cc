@@ -306,8 +306,9 @@ void Controller::EmitIntervals(bool force_all) {
     for (const v1::Scenario& s : plan_.scenarios()) {
       if (!s.load().has_arrival_rate()) continue;  // closed: no target rate
       common::ArrivalSchedule schedule(s.load().arrival_rate().stages());
-      target +=
-          schedule.CumulativeAt(t0 + interval_s) - schedule.CumulativeAt(t0);
+      const double offset = absl::ToDoubleSeconds(common::ScenarioStart(s));
+      target += schedule.CumulativeAt(t0 + interval_s - offset) -
+                schedule.CumulativeAt(t0 - offset);
     }
     v1::IntervalResult r;
     r.set_t(t0 + interval_s);
@@ -330,11 +331,9 @@ void Controller::EmitIntervals(bool force_all) {
 }
 
 void Controller::Drive() {
-  absl::Duration longest = absl::ZeroDuration();
+  const absl::Duration longest = common::PlanLength(plan_);
   absl::Duration timeout = absl::ZeroDuration();
   for (const v1::Scenario& s : plan_.scenarios()) {
-    longest =
-        std::max(longest, common::ArrivalSchedule::ForLoad(s.load()).Length());
     timeout = std::max(timeout, absl::Seconds(s.timeout().seconds()) +
                                     absl::Nanoseconds(s.timeout().nanos()));
   }
@@ -407,11 +406,7 @@ int Controller::Finish() {
   server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   local_.Reap(absl::Seconds(5));
 
-  absl::Duration longest = absl::ZeroDuration();
-  for (const v1::Scenario& s : plan_.scenarios()) {
-    longest =
-        std::max(longest, common::ArrivalSchedule::ForLoad(s.load()).Length());
-  }
+  const absl::Duration longest = common::PlanLength(plan_);
   RunFacts facts;
   facts.plan = &plan_;
   facts.aggregator = aggregator_.get();

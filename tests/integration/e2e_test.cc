@@ -168,6 +168,36 @@ thresholds:
       run.result.thresholds(1).passed());  // filtered to the healthy request
 }
 
+TEST_F(EndToEnd, ScenariosStartAtTheirOffsetsAndPoissonKeepsTheRateOnAverage) {
+  RunOutcome run = Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: steady
+    load: { arrival_rate: { stages: [ {to: 50/s, over: 0s}, {hold: 3s} ] } }
+    requests: [ { path: / } ]
+  - name: bursty
+    start_after: 1s
+    load:
+      arrival_rate: { spacing: poisson, stages: [ {to: 100/s, over: 0s}, {hold: 2s} ] }
+    requests: [ { path: /bytes/10 } ]
+)");
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  EXPECT_EQ(r.summary().requests(), target_->Served());
+  EXPECT_EQ(r.scenarios(0).summary().requests(), 150);
+  // Poisson with mean 200 has a standard deviation of ~14: 5 of them either
+  // way.
+  EXPECT_GT(r.scenarios(1).summary().requests(), 130);
+  EXPECT_LT(r.scenarios(1).summary().requests(), 270);
+  ASSERT_GE(r.intervals_size(), 3);
+  // The first second is the steady scenario's alone, to the request.
+  EXPECT_EQ(r.intervals(0).requests(), 50);
+  EXPECT_DOUBLE_EQ(r.intervals(0).target_rps(), 50);
+  EXPECT_DOUBLE_EQ(r.intervals(1).target_rps(), 150);
+  EXPECT_DOUBLE_EQ(r.duration_s(), 3);
+}
+
 TEST_F(EndToEnd, ClosedModelVuCountAndRequestCountFollowTheStages) {
   RunOutcome run = Run(R"(
 defaults: { base_url: "http://127.0.0.1:$PORT" }

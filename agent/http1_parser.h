@@ -1,0 +1,109 @@
+// An incremental parser of HTTP/1.x responses, fed bytes as they arrive in any
+// split. It keeps no copy of the input (only a short prefix of the current
+// line) so the caller may reuse its read buffer after every Feed; the input is
+// treated as hostile. Not thread-safe: one parser per connection.
+#ifndef STAMPEDE_AGENT_HTTP1_PARSER_H_
+#define STAMPEDE_AGENT_HTTP1_PARSER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace stampede::agent {
+
+class Http1ResponseParser {
+ public:
+  enum class State : uint8_t { kNeedMore, kComplete, kError };
+
+  // The status line plus headers of one response (and the trailers of a
+  // chunked body, and any one chunk-size line) may not exceed this.
+  static constexpr size_t kMaxHeaderBytes = 64 * 1024;
+  // The bytes of a line that are looked at. Longer lines are fine except for
+  // Content-Length and Transfer-Encoding (an error), and Connection (taken as
+  // "close", which is always safe).
+  static constexpr size_t kLinePrefix = 256;
+
+  Http1ResponseParser() { Reset(false); }
+
+  // Starts a new response; `head_request` when it answers a HEAD (no body).
+  void Reset(bool head_request);
+
+  // Consumes the bytes of the current response from `data` and returns how
+  // many it took: all of them unless the response ended or an error was
+  // found, in which case the rest belongs to whatever follows. Does nothing
+  // once the state is kComplete or kError.
+  size_t Feed(const char* data, size_t size);
+
+  // The peer closed the connection: completes a body delimited by the close,
+  // otherwise the response is truncated (an error).
+  void OnEof();
+
+  State state() const { return state_; }
+  // Of the final (non-1xx) response once known; 0 before its status line.
+  int status() const { return status_; }
+  // Body bytes (decoded chunk data for a chunked body).
+  int64_t body_bytes() const { return body_bytes_; }
+  // Every byte consumed for this response, 1xx responses included.
+  int64_t total_bytes() const { return total_bytes_; }
+  // Whether the connection may carry another request after this response.
+  bool keep_alive() const { return keep_alive_; }
+  // Why the state is kError ("" otherwise); a static string.
+  std::string_view error() const { return error_; }
+  // Whether the peer closed before any byte of this response arrived.
+  bool truncated_before_start() const { return eof_before_start_; }
+
+ private:
+  enum class Phase : uint8_t {
+    kStatusLine,
+    kHeaders,
+    kBody,        // Content-Length
+    kUntilClose,  // no length: the body ends when the peer closes
+    kChunkSize,
+    kChunkData,
+    kChunkDataEnd,  // the CRLF after a chunk's data
+    kTrailers,
+    kDone,
+  };
+
+  // Appends input up to and including the next '\n' to the current line;
+  // returns true when the line is whole (then line() is its prefix, without
+  // the line end).
+  bool TakeLine(const char** p, const char* end);
+  std::string_view line() const;
+  bool line_truncated() const { return line_len_ > kLinePrefix; }
+  void StartLine() { line_len_ = 0; }
+
+  void OnStatusLine();
+  void OnHeaderLine();
+  void OnHeadersEnd();
+  void OnChunkSizeLine();
+  void OnTrailerLine();
+  void Fail(const char* why);
+  void Finish();
+
+  State state_ = State::kNeedMore;
+  Phase phase_ = Phase::kStatusLine;
+  bool head_request_ = false;
+  bool keep_alive_ = true;
+  bool http10_ = false;
+  bool chunked_ = false;
+  bool has_length_ = false;
+  bool has_transfer_encoding_ = false;
+  bool connection_close_ = false;
+  bool connection_keep_alive_ = false;
+  bool last_header_relevant_ = false;  // for obsolete line folding
+  bool eof_before_start_ = false;
+  int status_ = 0;
+  int64_t content_length_ = 0;
+  int64_t remaining_ = 0;  // of the body or the current chunk
+  int64_t body_bytes_ = 0;
+  int64_t total_bytes_ = 0;
+  size_t section_bytes_ = 0;  // of the current header section / chunk line
+  size_t line_len_ = 0;       // of the current line so far, all of it
+  const char* error_ = "";
+  char line_[kLinePrefix];
+};
+
+}  // namespace stampede::agent
+
+#endif  // STAMPEDE_AGENT_HTTP1_PARSER_H_

@@ -1,0 +1,115 @@
+// The native HTTP/1.1 engine for plain http:// targets, on the worker's epoll
+// loop: requests are serialised once at Prepare and written as-is; up to
+// `max_connections` keep-alive connections are created once and reused, with
+// one request in flight on each (no pipelining). Nothing is allocated per
+// request. Not thread-safe: owned by one worker, called on its loop's thread.
+#ifndef STAMPEDE_AGENT_HTTP1_TRANSPORT_H_
+#define STAMPEDE_AGENT_HTTP1_TRANSPORT_H_
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/event_loop.h"
+#include "agent/http1_parser.h"
+#include "agent/transport.h"
+
+namespace stampede::agent {
+
+class Http1Transport : public Transport {
+ public:
+  // `loop` and `listener` must outlive the transport. At most
+  // `max_connections` (> 0) requests are in flight, each on its own
+  // connection.
+  static absl::StatusOr<std::unique_ptr<Http1Transport>> Create(
+      EventLoop* loop, Listener* listener, size_t max_connections);
+  // Whether this engine serves `request` without a name lookup: an http:// URL
+  // with a numeric IPv4/IPv6 host or "localhost", valid method and headers.
+  static bool Supports(const PreparedRequest& request);
+
+  // Closes every connection; requests still in flight are not reported.
+  ~Http1Transport() override;
+  Http1Transport(const Http1Transport&) = delete;
+  Http1Transport& operator=(const Http1Transport&) = delete;
+
+  // Parses and serialises the request and resolves its host (this may block
+  // on DNS). A request it cannot serve fails every Send instead.
+  void Prepare(const PreparedRequest& request) override;
+  bool HasCapacity() const override { return busy_ < connections_.size(); }
+  void Send(const Sent& sent) override;
+  size_t InFlight() const override { return busy_; }
+  int64_t DeadlineNs() const override;
+  void OnDeadline() override;
+
+  // Connections opened so far (a measure of keep-alive reuse).
+  uint64_t connections_opened() const { return connections_opened_; }
+
+ private:
+  struct Target;
+  struct Connection;
+  struct Endpoint {
+    sockaddr_storage addr{};
+    socklen_t addr_len = 0;
+    Connection* idle = nullptr;  // head of its idle connections
+  };
+  // A request that failed inside Send, reported from OnDeadline so that Send
+  // never calls the listener (which may call Send again).
+  struct Failure {
+    Sent sent;
+    common::ErrorId error = common::ErrorId::kNone;
+    int64_t done_ns = 0;
+  };
+
+  Http1Transport(EventLoop* loop, Listener* listener, size_t max_connections);
+
+  const Target& TargetFor(const PreparedRequest* request);
+  Connection* Acquire(int endpoint);
+  // Starts the connection's request: writes on a kept-alive socket (once more
+  // on a fresh one if that fails) or connects. kNone, or why it failed.
+  common::ErrorId Start(Connection* c);
+  common::ErrorId Connect(Connection* c);
+  common::ErrorId Write(Connection* c);
+  // Returns false when the request ended (the connection may already carry
+  // another one).
+  bool Read(Connection* c);
+  void OnConnectionEvents(Connection* c, uint32_t events);
+  void OnIdleEvents(Connection* c);
+  // Ends the request with `error`, or retries it once on a new connection
+  // when a kept-alive one turned out to be closed.
+  void Fail(Connection* c, common::ErrorId error, bool retryable);
+  void Finish(Connection* c, common::ErrorId error, bool keep);
+  void Watch(Connection* c, uint32_t events);
+  void CloseSocket(Connection* c);
+  void LinkDeadline(Connection* c);
+  void UnlinkDeadline(Connection* c);
+  void PushIdle(Connection* c);
+  void RemoveIdle(Connection* c);
+
+  EventLoop* loop_;
+  Listener* listener_;
+  std::vector<std::unique_ptr<Connection>> connections_;
+  std::vector<Connection*> closed_;  // slots without a socket
+  std::vector<Endpoint> endpoints_;
+  // Node-based: Targets keep their address while more are prepared.
+  std::unordered_map<const PreparedRequest*, Target> targets_;
+  // In flight with a deadline, earliest first (appending is O(1) when all
+  // share one timeout).
+  Connection* deadline_head_ = nullptr;
+  Connection* deadline_tail_ = nullptr;
+  std::vector<Failure> failures_;  // ring of max_connections
+  size_t failure_head_ = 0;
+  size_t failure_count_ = 0;
+  size_t busy_ = 0;  // requests in flight, failures not yet reported included
+  uint64_t connections_opened_ = 0;
+  std::unique_ptr<char[]> read_buffer_;  // shared: parsers keep no input
+};
+
+}  // namespace stampede::agent
+
+#endif  // STAMPEDE_AGENT_HTTP1_TRANSPORT_H_
