@@ -32,7 +32,10 @@ ErrorId FromOsErrno(long os_errno, ErrorId otherwise) {
   }
 }
 
-ErrorId Classify(CURLcode code, CURL* easy) {
+ErrorId Classify(CURLcode code, CURL* easy, int socket_errno) {
+  // socket() failing (e.g. out of fds) leaves curl's OS errno unset; we saw it
+  // ourselves.
+  if (socket_errno != 0) return FromOsErrno(socket_errno, ErrorId::kLocalOther);
   long os_errno = 0;
   curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
   switch (code) {
@@ -42,7 +45,7 @@ ErrorId Classify(CURLcode code, CURL* easy) {
     case CURLE_COULDNT_RESOLVE_PROXY:
       return ErrorId::kDnsFailure;
     case CURLE_COULDNT_CONNECT:
-      return FromOsErrno(os_errno, ErrorId::kTcpRefused);
+      return FromOsErrno(os_errno, ErrorId::kTransportOther);
     case CURLE_OPERATION_TIMEDOUT: {
       curl_off_t connected_us = 0;
       curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connected_us);
@@ -94,6 +97,9 @@ absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(
     if (slot->easy == nullptr)
       return absl::InternalError("curl_easy_init failed");
     curl_easy_setopt(slot->easy, CURLOPT_PRIVATE, slot.get());
+    curl_easy_setopt(slot->easy, CURLOPT_OPENSOCKETFUNCTION,
+                     &CurlTransport::OpenSocket);
+    curl_easy_setopt(slot->easy, CURLOPT_OPENSOCKETDATA, slot.get());
     curl_easy_setopt(slot->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(slot->easy, CURLOPT_WRITEFUNCTION, &DiscardBody);
     curl_easy_setopt(slot->easy, CURLOPT_HTTP_VERSION,
@@ -155,6 +161,7 @@ void CurlTransport::Send(const Sent& sent) {
   free_.pop_back();
   Configure(slot, *sent.request);
   slot->sent = sent;
+  slot->socket_errno = 0;
   CURLMcode rc = curl_multi_add_handle(multi_, slot->easy);
   if (rc != CURLM_OK) {
     slot->sent.request = nullptr;
@@ -195,7 +202,7 @@ void CurlTransport::Complete(CURLMsg* msg) {
   curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &slot);
   CURLcode code = msg->data.result;
   Outcome outcome;
-  outcome.error = Classify(code, slot->easy);
+  outcome.error = Classify(code, slot->easy, slot->socket_errno);
   long status = 0;
   curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &status);
   outcome.status = static_cast<int>(status);
@@ -235,6 +242,14 @@ int CurlTransport::SocketCallback(CURL*, curl_socket_t fd, int what, void* self,
                          : t->loop_->Modify(fd, events, t);
   t->watched_[fd] = ok;
   return ok ? 0 : -1;
+}
+
+curl_socket_t CurlTransport::OpenSocket(void* slot, curlsocktype,
+                                        curl_sockaddr* address) {
+  curl_socket_t fd = socket(address->family, address->socktype | SOCK_CLOEXEC,
+                            address->protocol);
+  if (fd < 0) static_cast<Slot*>(slot)->socket_errno = errno;
+  return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 
 int CurlTransport::TimerCallback(CURLM*, long timeout_ms, void* self) {

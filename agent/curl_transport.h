@@ -38,6 +38,7 @@ class CurlTransport : public Transport, private EventLoop::Handler {
     CURL* easy = nullptr;
     Sent sent;
     const PreparedRequest* configured_for = nullptr;
+    int socket_errno = 0;  // why our open-socket callback failed, for this send
   };
 
   CurlTransport(EventLoop* loop, Listener* listener, CURLM* multi);
@@ -47,6 +48,8 @@ class CurlTransport : public Transport, private EventLoop::Handler {
   void DrainDone();
   static int SocketCallback(CURL* easy, curl_socket_t fd, int what, void* self,
                             void*);
+  static curl_socket_t OpenSocket(void* slot, curlsocktype purpose,
+                                  curl_sockaddr* address);
   static int TimerCallback(CURLM* multi, long timeout_ms, void* self);
 
   EventLoop* loop_;

@@ -98,6 +98,16 @@ std::string FormatSummary(const v1::RunResult& r) {
     for (const auto& [id, n] : errors) absl::StrAppend(&out, " ", id, "=", n);
     out += "\n";
   }
+  int64_t local_failures = 0;
+  for (const auto& [id, n] : s.error_ids()) {
+    if (id.rfind("local_", 0) == 0) local_failures += n;
+  }
+  if (local_failures > 0) {
+    absl::StrAppend(
+        &out, "\n  WARNING: the generator failed ", local_failures,
+        " sends on its own limits (local_*); the target never saw them and "
+        "they are not in the counts above\n");
+  }
   if (r.thresholds_size() > 0) {
     out += "\n  thresholds:\n";
     for (const v1::ThresholdResult& t : r.thresholds()) {

@@ -2,8 +2,12 @@
 // controller, and local agents it spawns, talking gRPC. Checks what a user
 // would: the result's counts are the target's counts, exactly, and the verdict
 // and exit code follow the plan.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -305,6 +309,85 @@ scenarios:
   EXPECT_EQ(result.summary().requests(), target_->Served());
   for (const v1::AgentResult& a : result.agents())
     EXPECT_EQ(a.state(), "finished");
+}
+
+// Each error id from a real cause, counted once per request.
+TEST_F(EndToEnd, ErrorIdsComeFromRealCauses) {
+  // A port nobody listens on: bind one, note it, close it.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int closed_port = ntohs(addr.sin_port);
+  close(fd);
+
+  RunOutcome run = Run(absl::StrCat(R"(
+scenarios:
+  - name: refused
+    base_url: "http://127.0.0.1:)",
+                                    closed_port, R"("
+    load: { arrival_rate: { stages: [ {to: 20/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: / } ]
+  - name: slow
+    base_url: "http://127.0.0.1:$PORT"
+    timeout: 200ms
+    load: { arrival_rate: { stages: [ {to: 10/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: /delay/5000 } ]
+)"));
+  ASSERT_EQ(run.exit_code, 0)
+      << run.log;  // no thresholds: errors alone do not fail
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  EXPECT_EQ(r.scenarios(0).summary().requests(), 20);
+  EXPECT_EQ(r.scenarios(0).summary().errors(), 20);
+  EXPECT_EQ(r.scenarios(0).summary().error_ids().at("tcp_refused"), 20);
+  EXPECT_EQ(r.scenarios(0).summary().error_ids().size(), 1u);
+  EXPECT_EQ(r.scenarios(1).summary().requests(), 10);
+  EXPECT_EQ(r.scenarios(1).summary().error_ids().at("request_timeout"), 10);
+  EXPECT_EQ(r.scenarios(1).summary().error_ids().size(), 1u);
+  // A timed-out request's latency is its timeout, not the server's 5 s.
+  EXPECT_LT(r.scenarios(1).summary().latency_ms().max(), 1000);
+}
+
+TEST_F(EndToEnd, OutOfFileDescriptorsIsTheGeneratorsErrorNotTheTargets) {
+  std::string plan_file = dir_ + "/plan.yaml";
+  WriteFile(plan_file,
+            absl::StrReplaceAll(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    max_connections: 400
+    load: { arrival_rate: { stages: [ {to: 400/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: /delay/700 } ]
+)",
+                                {{"$PORT", absl::StrCat(target_->port())}}));
+  std::string json = dir_ + "/result.json";
+  std::string log = dir_ + "/stampede.log";
+  // 100 fds for each process: the agent runs out long before 400 connections.
+  Child controller(
+      {"/bin/sh", "-c",
+       "ulimit -n 100 && exec " + BinaryPath("stampede") + " run " + plan_file +
+           " --local-agents 1 --out json=" + json},
+      log);
+  ASSERT_EQ(controller.Wait(60), 0) << ReadFile(log);
+  v1::RunResult r;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(ReadFile(json), &r).ok());
+  ASSERT_TRUE(r.summary().error_ids().contains("local_emfile"))
+      << ReadFile(log);
+  const int64_t local = r.summary().error_ids().at("local_emfile");
+  EXPECT_GT(local, 0);
+  // Sends the generator could not make are not the target's requests or
+  // errors...
+  EXPECT_EQ(r.summary().errors(), 0);
+  EXPECT_EQ(r.summary().requests(), target_->Served());
+  // ...and every planned arrival is accounted for, once.
+  EXPECT_EQ(r.summary().requests() + local, 400);
+  EXPECT_NE(ReadFile(log).find("WARNING: the generator failed"),
+            std::string::npos);
 }
 
 TEST_F(EndToEnd, MalformedPlanExitsTwoAndStartsNoAgent) {
