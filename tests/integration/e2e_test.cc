@@ -39,24 +39,30 @@ class EndToEnd : public ::testing::Test {
     target_ = std::make_unique<Target>(dir_);
   }
 
-  // Writes `plan` (with $PORT replaced by the target's port) and runs `stampede
-  // run` on it.
-  RunOutcome Run(const std::string& plan, std::vector<std::string> extra = {}) {
+  // Writes `plan`, with $PORT replaced by the target's port; returns its path.
+  std::string PlanFile(const std::string& plan) {
     std::string plan_file = dir_ + "/plan.yaml";
     WriteFile(plan_file, absl::StrReplaceAll(
                              plan, {{"$PORT", absl::StrCat(target_->port())}}));
-    std::string json = dir_ + "/result.json";
-    std::vector<std::string> argv = {BinaryPath("stampede"), "run", plan_file,
-                                     "--local-agents",       "2",   "--out",
-                                     "json=" + json};
-    argv.insert(argv.end(), extra.begin(), extra.end());
+    return plan_file;
+  }
+
+  // `stampede run PLAN --out json=...` with 2 local agents, as a command line.
+  std::string Command(const std::string& plan_file, int agents = 2) {
+    return absl::StrCat(BinaryPath("stampede"), " run ", plan_file,
+                        " --local-agents ", agents,
+                        " --out json=", json_file());
+  }
+
+  std::string json_file() const { return dir_ + "/result.json"; }
+  std::string log_file() const { return dir_ + "/stampede.log"; }
+
+  // The log and the result a finished run left.
+  RunOutcome Collect(int exit_code) {
     RunOutcome out;
-    {
-      Child controller(argv, dir_ + "/stampede.log");
-      out.exit_code = controller.Wait(120);
-    }
-    out.log = ReadFile(dir_ + "/stampede.log");
-    std::string text = ReadFile(json);
+    out.exit_code = exit_code;
+    out.log = ReadFile(log_file());
+    std::string text = ReadFile(json_file());
     google::protobuf::util::JsonParseOptions
         strict;  // unknown fields fail: JSON == proto
     out.has_result =
@@ -64,6 +70,14 @@ class EndToEnd : public ::testing::Test {
         google::protobuf::util::JsonStringToMessage(text, &out.result, strict)
             .ok();
     return out;
+  }
+
+  // Writes `plan` and runs `stampede run` on it to the end.
+  RunOutcome Run(const std::string& plan, const std::string& extra_flags = "") {
+    Child controller(
+        {"/bin/sh", "-c", Command(PlanFile(plan)) + " " + extra_flags},
+        log_file());
+    return Collect(controller.Wait(120));
   }
 
   std::string dir_;
@@ -270,20 +284,16 @@ scenarios:
 }
 
 TEST_F(EndToEnd, InterruptedRunStopsAgentsAndStillWritesTheResult) {
-  std::string plan_file = dir_ + "/plan.yaml";
-  WriteFile(plan_file,
-            absl::StrReplaceAll(R"(
+  const std::string log = log_file();
+  // exec: the shell becomes stampede, so the signal reaches the controller
+  // itself.
+  Child controller({"/bin/sh", "-c", "exec " + Command(PlanFile(R"(
 defaults: { base_url: "http://127.0.0.1:$PORT" }
 scenarios:
   - name: long
     load: { arrival_rate: { stages: [ {to: 100/s, over: 0s}, {hold: 60s} ] } }
     requests: [ { path: / } ]
-)",
-                                {{"$PORT", absl::StrCat(target_->port())}}));
-  std::string json = dir_ + "/result.json";
-  std::string log = dir_ + "/stampede.log";
-  Child controller({BinaryPath("stampede"), "run", plan_file, "--local-agents",
-                    "2", "--out", "json=" + json},
+)"))},
                    log);
   // Interrupt once the live view has shown two intervals.
   for (int i = 0;
@@ -294,11 +304,10 @@ scenarios:
   ASSERT_NE(ReadFile(log).find("    2s  target"), std::string::npos)
       << ReadFile(log);
   kill(controller.pid(), SIGINT);
-  EXPECT_EQ(controller.Wait(30), 4) << ReadFile(log);
-  v1::RunResult result;
-  ASSERT_TRUE(
-      google::protobuf::util::JsonStringToMessage(ReadFile(json), &result)
-          .ok());
+  RunOutcome run = Collect(controller.Wait(30));
+  EXPECT_EQ(run.exit_code, 4) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& result = run.result;
   EXPECT_EQ(result.status(), "aborted");
   EXPECT_EQ(result.exit_code(), 4);
   EXPECT_EQ(result.message(), "interrupted by signal");
@@ -353,31 +362,23 @@ scenarios:
 }
 
 TEST_F(EndToEnd, OutOfFileDescriptorsIsTheGeneratorsErrorNotTheTargets) {
-  std::string plan_file = dir_ + "/plan.yaml";
-  WriteFile(plan_file,
-            absl::StrReplaceAll(R"(
+  // 100 fds for each process: the agent runs out long before 400 connections.
+  Child controller({"/bin/sh", "-c",
+                    "ulimit -n 100 && exec " + Command(PlanFile(R"(
 defaults: { base_url: "http://127.0.0.1:$PORT" }
 scenarios:
   - name: s
     max_connections: 400
     load: { arrival_rate: { stages: [ {to: 400/s, over: 0s}, {hold: 1s} ] } }
     requests: [ { path: /delay/700 } ]
-)",
-                                {{"$PORT", absl::StrCat(target_->port())}}));
-  std::string json = dir_ + "/result.json";
-  std::string log = dir_ + "/stampede.log";
-  // 100 fds for each process: the agent runs out long before 400 connections.
-  Child controller(
-      {"/bin/sh", "-c",
-       "ulimit -n 100 && exec " + BinaryPath("stampede") + " run " + plan_file +
-           " --local-agents 1 --out json=" + json},
-      log);
-  ASSERT_EQ(controller.Wait(60), 0) << ReadFile(log);
-  v1::RunResult r;
-  ASSERT_TRUE(
-      google::protobuf::util::JsonStringToMessage(ReadFile(json), &r).ok());
-  ASSERT_TRUE(r.summary().error_ids().contains("local_emfile"))
-      << ReadFile(log);
+)"),
+                                                       1)},
+                   log_file());
+  RunOutcome run = Collect(controller.Wait(60));
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  ASSERT_TRUE(r.summary().error_ids().contains("local_emfile")) << run.log;
   const int64_t local = r.summary().error_ids().at("local_emfile");
   EXPECT_GT(local, 0);
   // Sends the generator could not make are not the target's requests or
@@ -386,8 +387,7 @@ scenarios:
   EXPECT_EQ(r.summary().requests(), target_->Served());
   // ...and every planned arrival is accounted for, once.
   EXPECT_EQ(r.summary().requests() + local, 400);
-  EXPECT_NE(ReadFile(log).find("WARNING: the generator failed"),
-            std::string::npos);
+  EXPECT_NE(run.log.find("WARNING: the generator failed"), std::string::npos);
 }
 
 TEST_F(EndToEnd, MalformedPlanExitsTwoAndStartsNoAgent) {
@@ -403,7 +403,7 @@ scenarios:
     load: { arrival_rate: { stages: [ {to: 50/s, ovr: 2s} ] } }
     requests: [ { path: / } ]
 )",
-                       {"--agent-binary", fake_agent});
+                       "--agent-binary " + fake_agent);
   EXPECT_EQ(run.exit_code, 2) << run.log;
   EXPECT_FALSE(run.has_result);
   EXPECT_NE(run.log.find("plan.yaml:4:"), std::string::npos) << run.log;
