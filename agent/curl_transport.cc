@@ -13,29 +13,11 @@ using common::ErrorId;
 
 size_t DiscardBody(char*, size_t size, size_t n, void*) { return size * n; }
 
-ErrorId FromOsErrno(long os_errno, ErrorId otherwise) {
-  switch (os_errno) {
-    case ECONNREFUSED:
-      return ErrorId::kTcpRefused;
-    case ECONNRESET:
-    case EPIPE:
-      return ErrorId::kTcpReset;
-    case ETIMEDOUT:
-      return ErrorId::kTcpTimeout;
-    case EMFILE:
-    case ENFILE:
-      return ErrorId::kLocalEmfile;
-    case EADDRNOTAVAIL:
-      return ErrorId::kLocalEaddrnotavail;
-    default:
-      return otherwise;
-  }
-}
-
 ErrorId Classify(CURLcode code, CURL* easy, int socket_errno) {
   // socket() failing (e.g. out of fds) leaves curl's OS errno unset; we saw it
   // ourselves.
-  if (socket_errno != 0) return FromOsErrno(socket_errno, ErrorId::kLocalOther);
+  if (socket_errno != 0)
+    return common::ErrorIdFromErrno(socket_errno, ErrorId::kLocalOther);
   long os_errno = 0;
   curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
   switch (code) {
@@ -45,7 +27,7 @@ ErrorId Classify(CURLcode code, CURL* easy, int socket_errno) {
     case CURLE_COULDNT_RESOLVE_PROXY:
       return ErrorId::kDnsFailure;
     case CURLE_COULDNT_CONNECT:
-      return FromOsErrno(os_errno, ErrorId::kTransportOther);
+      return common::ErrorIdFromErrno(os_errno, ErrorId::kTransportOther);
     case CURLE_OPERATION_TIMEDOUT: {
       curl_off_t connected_us = 0;
       curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connected_us);
@@ -55,7 +37,7 @@ ErrorId Classify(CURLcode code, CURL* easy, int socket_errno) {
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
-      return FromOsErrno(os_errno, ErrorId::kTcpReset);
+      return common::ErrorIdFromErrno(os_errno, ErrorId::kTcpReset);
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_PARTIAL_FILE:
     case CURLE_HTTP2:
@@ -70,7 +52,7 @@ ErrorId Classify(CURLcode code, CURL* easy, int socket_errno) {
     case CURLE_OUT_OF_MEMORY:
       return ErrorId::kLocalOther;
     default:
-      return FromOsErrno(os_errno, ErrorId::kTransportOther);
+      return common::ErrorIdFromErrno(os_errno, ErrorId::kTransportOther);
   }
 }
 

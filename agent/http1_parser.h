@@ -11,6 +11,9 @@
 
 namespace stampede::agent {
 
+// ASCII case-insensitive equality with `lower`, which is already lower case.
+bool EqualsIgnoreCase(std::string_view s, std::string_view lower);
+
 class Http1ResponseParser {
  public:
   enum class State : uint8_t { kNeedMore, kComplete, kError };

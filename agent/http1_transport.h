@@ -102,9 +102,7 @@ class Http1Transport : public Transport {
   // share one timeout).
   Connection* deadline_head_ = nullptr;
   Connection* deadline_tail_ = nullptr;
-  std::vector<Failure> failures_;  // ring of max_connections
-  size_t failure_head_ = 0;
-  size_t failure_count_ = 0;
+  std::vector<Failure> failures_;  // reserved for max_connections
   size_t busy_ = 0;  // requests in flight, failures not yet reported included
   uint64_t connections_opened_ = 0;
   std::unique_ptr<char[]> read_buffer_;  // shared: parsers keep no input

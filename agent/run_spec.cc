@@ -45,6 +45,8 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
     }
     ScenarioSpec out;
     out.poisson = scenario.load().arrival_rate().spacing() == "poisson";
+    out.name = scenario.name();
+    out.transport = scenario.transport();
     out.start_offset_ns =
         absl::ToInt64Nanoseconds(common::ScenarioStart(scenario));
     if (scenario.load().has_vus()) {

@@ -28,6 +28,8 @@ struct ScenarioSpec {
   size_t max_connections = 256;             // open model, for this whole agent
   bool poisson = false;         // open model: random (exponential) gaps
   int64_t start_offset_ns = 0;  // start_after
+  std::string name;
+  std::string transport;  // "", auto, native or curl
 
   // Closed model.
   double max_vus = 0;  // the highest VU level any stage reaches (plan-wide)

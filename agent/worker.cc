@@ -4,8 +4,10 @@
 #include <cmath>
 #include <functional>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "agent/curl_transport.h"
+#include "agent/http1_transport.h"
 #include "common/schedule.h"
 
 namespace stampede::agent {
@@ -67,7 +69,7 @@ absl::Status Worker::Init() {
           1, total / workers_ +
                  (static_cast<size_t>(index_) < total % workers_ ? 1 : 0));
     }
-    auto transport = CurlTransport::Create(loop_.get(), this, cap);
+    auto transport = MakeTransport(scenario, cap);
     if (!transport.ok()) return transport.status();
     for (const PreparedRequest& request : scenario.requests)
       (*transport)->Prepare(request);
@@ -78,6 +80,28 @@ absl::Status Worker::Init() {
   window_->Shape(spec_.RequestsPerScenario());
   interval_ns_ = absl::ToInt64Nanoseconds(spec_.interval);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
+    const ScenarioSpec& scenario, size_t max_connections) {
+  const auto unsupported = std::find_if_not(
+      scenario.requests.begin(), scenario.requests.end(),
+      [](const PreparedRequest& r) { return Http1Transport::Supports(r); });
+  const bool native_fits = unsupported == scenario.requests.end();
+  if (scenario.transport == "native" && !native_fits) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "scenario ", scenario.name, ": the native engine cannot serve ",
+        unsupported->method, " ", unsupported->url,
+        " (plain http:// to a numeric host or localhost only)"));
+  }
+  if (scenario.transport != "curl" && native_fits) {
+    auto t = Http1Transport::Create(loop_.get(), this, max_connections);
+    if (!t.ok()) return t.status();
+    return std::unique_ptr<Transport>(std::move(*t));
+  }
+  auto t = CurlTransport::Create(loop_.get(), this, max_connections);
+  if (!t.ok()) return t.status();
+  return std::unique_ptr<Transport>(std::move(*t));
 }
 
 void Worker::Start(int64_t start_mono_ns) {
@@ -249,7 +273,9 @@ int64_t Worker::TickVus(size_t s, int64_t now_ns) {
     pool.ended = true;
     return INT64_MAX;
   }
-  int64_t next = now_ns + kVuLevelPollNs;
+  // On a fixed grid, so the loop's deadline (a timerfd) is not re-armed on
+  // every wakeup.
+  int64_t next = (now_ns / kVuLevelPollNs + 1) * kVuLevelPollNs;
   if (!pool.thinking.empty())
     next = std::min(next, pool.thinking.front().first);
   return next;

@@ -76,6 +76,8 @@ class Worker : private Transport::Listener {
     bool ended = false;
   };
 
+  absl::StatusOr<std::unique_ptr<Transport>> MakeTransport(
+      const ScenarioSpec& scenario, size_t max_connections);
   void Run();
   void Advance(size_t scenario);
   void Arrive(size_t scenario, int64_t now_ns);

@@ -5,6 +5,7 @@
 #ifndef STAMPEDE_COMMON_ERRORS_H_
 #define STAMPEDE_COMMON_ERRORS_H_
 
+#include <cerrno>
 #include <cstdint>
 #include <string_view>
 
@@ -61,6 +62,30 @@ constexpr std::string_view ErrorIdName(ErrorId id) {
 constexpr bool IsLocalError(ErrorId id) {
   return id == ErrorId::kLocalEmfile || id == ErrorId::kLocalEaddrnotavail ||
          id == ErrorId::kLocalOther;
+}
+
+// The id of a failed socket call by its errno, for every transport; `otherwise`
+// for an errno with no id of its own.
+constexpr ErrorId ErrorIdFromErrno(long err, ErrorId otherwise) {
+  switch (err) {
+    case ECONNREFUSED:
+      return ErrorId::kTcpRefused;
+    case ECONNRESET:
+    case EPIPE:
+      return ErrorId::kTcpReset;
+    case ETIMEDOUT:
+      return ErrorId::kTcpTimeout;
+    case EMFILE:
+    case ENFILE:
+      return ErrorId::kLocalEmfile;
+    case EADDRNOTAVAIL:
+      return ErrorId::kLocalEaddrnotavail;
+    case ENOBUFS:
+    case ENOMEM:
+      return ErrorId::kLocalOther;
+    default:
+      return otherwise;
+  }
 }
 
 }  // namespace stampede::common

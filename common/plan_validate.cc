@@ -233,6 +233,12 @@ class Validator {
     }
     CheckHeaders(scenario.headers(), path + ".headers");
     CheckTimeout(scenario.has_timeout(), scenario.timeout(), path + ".timeout");
+    if (!scenario.transport().empty() && scenario.transport() != "auto" &&
+        scenario.transport() != "native" && scenario.transport() != "curl") {
+      Add(path + ".transport",
+          absl::StrCat("unknown transport ", Quote(scenario.transport()),
+                       "; use auto, native or curl"));
+    }
     if (scenario.has_start_after()) {
       const absl::Duration start = ToDuration(scenario.start_after());
       if (start < absl::ZeroDuration()) {

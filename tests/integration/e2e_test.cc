@@ -43,7 +43,8 @@ class EndToEnd : public ::testing::Test {
   std::string PlanFile(const std::string& plan) {
     std::string plan_file = dir_ + "/plan.yaml";
     WriteFile(plan_file, absl::StrReplaceAll(
-                             plan, {{"$PORT", absl::StrCat(target_->port())}}));
+                             plan, {{"$PORT", absl::StrCat(target_->port())},
+                                    {"$TRANSPORT", transport_}}));
     return plan_file;
   }
 
@@ -82,13 +83,28 @@ class EndToEnd : public ::testing::Test {
 
   std::string dir_;
   std::unique_ptr<Target> target_;
+  std::string transport_ = "auto";  // what $TRANSPORT in a plan becomes
 };
+
+// The tests that must hold for every HTTP transport, run once per transport.
+class EveryTransport : public EndToEnd,
+                       public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    EndToEnd::SetUp();
+    transport_ = GetParam();
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, EveryTransport,
+                         ::testing::Values("native", "curl"));
 
 constexpr char kRampPlan[] = R"(
 name: e2e-ramp
 defaults: { base_url: "http://127.0.0.1:$PORT" }
 scenarios:
   - name: browse
+    transport: $TRANSPORT
     load: { arrival_rate: { stages: [ {to: 150/s, over: 2s}, {hold: 3s} ] } }
     requests:
       - { name: home, path: /, weight: 3 }
@@ -98,7 +114,7 @@ thresholds:
   - { metric: error_rate, lt: 1% }
 )";
 
-TEST_F(EndToEnd, MergedCountsEqualWhatTheTargetServed) {
+TEST_P(EveryTransport, MergedCountsEqualWhatTheTargetServed) {
   RunOutcome run = Run(kRampPlan);
   ASSERT_EQ(run.exit_code, 0) << run.log;
   ASSERT_TRUE(run.has_result) << run.log;
@@ -321,7 +337,7 @@ scenarios:
 }
 
 // Each error id from a real cause, counted once per request.
-TEST_F(EndToEnd, ErrorIdsComeFromRealCauses) {
+TEST_P(EveryTransport, ErrorIdsComeFromRealCauses) {
   // A port nobody listens on: bind one, note it, close it.
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -336,11 +352,13 @@ TEST_F(EndToEnd, ErrorIdsComeFromRealCauses) {
   RunOutcome run = Run(absl::StrCat(R"(
 scenarios:
   - name: refused
+    transport: $TRANSPORT
     base_url: "http://127.0.0.1:)",
                                     closed_port, R"("
     load: { arrival_rate: { stages: [ {to: 20/s, over: 0s}, {hold: 1s} ] } }
     requests: [ { path: / } ]
   - name: slow
+    transport: $TRANSPORT
     base_url: "http://127.0.0.1:$PORT"
     timeout: 200ms
     load: { arrival_rate: { stages: [ {to: 10/s, over: 0s}, {hold: 1s} ] } }
@@ -361,7 +379,7 @@ scenarios:
   EXPECT_LT(r.scenarios(1).summary().latency_ms().max(), 1000);
 }
 
-TEST_F(EndToEnd, OutOfFileDescriptorsIsTheGeneratorsErrorNotTheTargets) {
+TEST_P(EveryTransport, OutOfFileDescriptorsIsTheGeneratorsErrorNotTheTargets) {
   // 100 fds for each process: the agent runs out long before 400 connections.
   Child controller({"/bin/sh", "-c",
                     "ulimit -n 100 && exec " + Command(PlanFile(R"(
@@ -369,6 +387,7 @@ defaults: { base_url: "http://127.0.0.1:$PORT" }
 scenarios:
   - name: s
     max_connections: 400
+    transport: $TRANSPORT
     load: { arrival_rate: { stages: [ {to: 400/s, over: 0s}, {hold: 1s} ] } }
     requests: [ { path: /delay/700 } ]
 )"),

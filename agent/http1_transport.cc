@@ -1,0 +1,691 @@
+#include "agent/http1_transport.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+namespace stampede::agent {
+
+using common::ErrorId;
+
+namespace {
+
+constexpr size_t kReadBufferSize = 64 * 1024;
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// RFC 9110 token characters, for methods and header names.
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9') ||
+        std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+struct Url {
+  std::string host;  // without brackets
+  bool bracketed = false;
+  std::string port = "80";
+  std::string authority;  // as written, for the Host header
+  std::string target;     // path and query
+};
+
+std::optional<Url> ParseUrl(std::string_view url) {
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return std::nullopt;
+  }
+  if (url.size() < 7 || !EqualsIgnoreCase(url.substr(0, 7), "http://"))
+    return std::nullopt;
+  url.remove_prefix(7);
+  size_t end = url.find_first_of("/?#");
+  std::string_view authority = url.substr(0, end);
+  std::string_view rest =
+      end == std::string_view::npos ? std::string_view() : url.substr(end);
+  // Credentials in the URL would need an auth scheme: not this engine's job.
+  if (authority.empty() || authority.find('@') != std::string_view::npos)
+    return std::nullopt;
+  Url out;
+  std::string_view host, port;
+  if (authority.front() == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return std::nullopt;
+      port = after.substr(1);
+    }
+    out.bracketed = true;
+  } else {
+    size_t colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    if (port.find(':') != std::string_view::npos) return std::nullopt;
+  }
+  if (host.empty()) return std::nullopt;
+  if (!port.empty()) {
+    if (port.size() > 5) return std::nullopt;
+    int value = 0;
+    for (char c : port) {
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + (c - '0');
+    }
+    if (value < 1 || value > 65535) return std::nullopt;
+    out.port = std::string(port);
+  }
+  out.host = std::string(host);
+  out.authority = std::string(authority);
+  rest = rest.substr(0, rest.find('#'));
+  if (rest.empty()) {
+    out.target = "/";
+  } else if (rest.front() == '?') {
+    out.target = "/" + std::string(rest);
+  } else {
+    out.target = std::string(rest);
+  }
+  return out;
+}
+
+// The request's bytes as they go on the wire, or nullopt if it cannot be
+// written safely. Header lists follow libcurl's conventions, as the curl
+// transport does: "Name:" suppresses a header we would add, "Name;" sends it
+// empty. Like the curl transport, GET and HEAD carry no body.
+std::optional<std::string> Serialize(const PreparedRequest& request,
+                                     const Url& url) {
+  std::string method = request.method.empty() ? "GET" : request.method;
+  if (!IsToken(method)) return std::nullopt;
+  bool host_given = false, length_given = false;
+  std::string headers;
+  for (const std::string& h : request.headers) {
+    if (h.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+      return std::nullopt;
+    size_t colon = h.find(':');
+    if (colon == std::string::npos) {
+      if (!h.empty() && h.back() == ';' &&
+          IsToken(std::string_view(h).substr(0, h.size() - 1))) {
+        headers.append(h, 0, h.size() - 1).append(":\r\n");
+        continue;
+      }
+      return std::nullopt;
+    }
+    std::string_view name = std::string_view(h).substr(0, colon);
+    if (!IsToken(name)) return std::nullopt;
+    std::string_view value = Trim(std::string_view(h).substr(colon + 1));
+    if (EqualsIgnoreCase(name, "host")) host_given = true;
+    if (EqualsIgnoreCase(name, "content-length") ||
+        EqualsIgnoreCase(name, "transfer-encoding")) {
+      length_given = true;
+    }
+    if (value.empty()) continue;
+    headers.append(name).append(": ").append(value).append("\r\n");
+  }
+  const bool bodyless = method == "GET" || method == "HEAD";
+  std::string_view body = bodyless ? std::string_view() : request.body;
+  std::string wire;
+  wire.reserve(64 + url.target.size() + url.authority.size() + headers.size() +
+               body.size());
+  wire.append(method).append(" ").append(url.target).append(" HTTP/1.1\r\n");
+  if (!host_given) wire.append("Host: ").append(url.authority).append("\r\n");
+  wire.append(headers);
+  if (!length_given && !bodyless) {
+    wire.append("Content-Length: ")
+        .append(std::to_string(body.size()))
+        .append("\r\n");
+  }
+  wire.append("\r\n").append(body);
+  return wire;
+}
+
+bool IsNumericHost(const Url& url) {
+  unsigned char buf[sizeof(in6_addr)];
+  if (url.bracketed) return inet_pton(AF_INET6, url.host.c_str(), buf) == 1;
+  return EqualsIgnoreCase(url.host, "localhost") ||
+         inet_pton(AF_INET, url.host.c_str(), buf) == 1;
+}
+
+// Blocking. Prefers an IPv4 address when the name has both, so "localhost"
+// reaches a target listening on 127.0.0.1.
+bool Resolve(const Url& url, sockaddr_storage* addr, socklen_t* len) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* result = nullptr;
+  if (getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &result) != 0)
+    return false;
+  const addrinfo* pick = nullptr;
+  for (const addrinfo* a = result; a != nullptr; a = a->ai_next) {
+    if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
+    if (pick == nullptr ||
+        (a->ai_family == AF_INET && pick->ai_family != AF_INET)) {
+      pick = a;
+    }
+  }
+  bool ok = pick != nullptr && pick->ai_addrlen <= sizeof(*addr);
+  if (ok) {
+    std::memset(addr, 0, sizeof(*addr));
+    std::memcpy(addr, pick->ai_addr, pick->ai_addrlen);
+    *len = pick->ai_addrlen;
+  }
+  freeaddrinfo(result);
+  return ok;
+}
+
+bool SameAddress(const sockaddr_storage& a, const sockaddr_storage& b) {
+  if (a.ss_family != b.ss_family) return false;
+  if (a.ss_family == AF_INET) {
+    const auto& x = reinterpret_cast<const sockaddr_in&>(a);
+    const auto& y = reinterpret_cast<const sockaddr_in&>(b);
+    return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
+  }
+  const auto& x = reinterpret_cast<const sockaddr_in6&>(a);
+  const auto& y = reinterpret_cast<const sockaddr_in6&>(b);
+  return x.sin6_port == y.sin6_port && x.sin6_scope_id == y.sin6_scope_id &&
+         std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof(in6_addr)) == 0;
+}
+
+ErrorId ConnectError(int err) {
+  // EAGAIN from a non-blocking connect: no free local port.
+  if (err == EAGAIN) return ErrorId::kLocalEaddrnotavail;
+  // Anything else that is not the generator's: the target cannot be reached.
+  return common::ErrorIdFromErrno(err, ErrorId::kTcpRefused);
+}
+
+ErrorId IoError(int err) {
+  switch (err) {
+    case ECONNREFUSED:
+      return ErrorId::kTcpRefused;
+    case ETIMEDOUT:
+      return ErrorId::kTcpTimeout;
+    case ENOBUFS:
+    case ENOMEM:
+      return ErrorId::kLocalOther;
+    default:  // ECONNRESET, EPIPE and the like
+      return ErrorId::kTcpReset;
+  }
+}
+
+}  // namespace
+
+struct Http1Transport::Target {
+  std::string wire;
+  int endpoint = -1;
+  ErrorId error = ErrorId::kNone;  // set: every Send fails with it
+  bool head = false;
+  int64_t timeout_ns = 0;  // 0: none
+};
+
+// One socket slot. A connection is in at most one intrusive list through
+// prev/next: its endpoint's idle list, or the deadline list while in flight.
+struct Http1Transport::Connection final : EventLoop::Handler {
+  enum class State : uint8_t { kClosed, kConnecting, kIdle, kBusy };
+
+  explicit Connection(Http1Transport* t) : owner(t) {}
+  void OnEvents(int, uint32_t events) override {
+    owner->OnConnectionEvents(this, events);
+  }
+
+  Http1Transport* owner;
+  int fd = -1;
+  int endpoint = -1;
+  State state = State::kClosed;
+  uint32_t events = 0;   // registered with the loop; 0: not registered
+  bool writing = false;  // the request is not all written yet
+  bool retried = false;  // the request already moved to a new connection
+  bool linked = false;   // in the deadline list
+  uint64_t served = 0;   // responses completed on this socket
+  const Target* target = nullptr;
+  Sent sent;
+  size_t written = 0;
+  int64_t bytes_in = 0;
+  int64_t bytes_out = 0;
+  int64_t attempt_in = 0;  // bytes received on the current socket
+  int64_t deadline_ns = 0;
+  Connection* prev = nullptr;
+  Connection* next = nullptr;
+  Http1ResponseParser parser;
+};
+
+absl::StatusOr<std::unique_ptr<Http1Transport>> Http1Transport::Create(
+    EventLoop* loop, Listener* listener, size_t max_connections) {
+  if (max_connections == 0)
+    return absl::InvalidArgumentError("http1 transport: no connections");
+  return std::unique_ptr<Http1Transport>(
+      new Http1Transport(loop, listener, max_connections));
+}
+
+Http1Transport::Http1Transport(EventLoop* loop, Listener* listener,
+                               size_t max_connections)
+    : loop_(loop),
+      listener_(listener),
+      read_buffer_(new char[kReadBufferSize]) {
+  connections_.reserve(max_connections);
+  closed_.reserve(max_connections);
+  failures_.reserve(max_connections);
+  for (size_t i = 0; i < max_connections; ++i)
+    connections_.push_back(std::make_unique<Connection>(this));
+  // The first slots are used first.
+  for (size_t i = max_connections; i > 0; --i)
+    closed_.push_back(connections_[i - 1].get());
+}
+
+Http1Transport::~Http1Transport() {
+  for (auto& c : connections_) CloseSocket(c.get());
+}
+
+bool Http1Transport::Supports(const PreparedRequest& request) {
+  std::optional<Url> url = ParseUrl(request.url);
+  return url.has_value() && IsNumericHost(*url) &&
+         Serialize(request, *url).has_value();
+}
+
+void Http1Transport::Prepare(const PreparedRequest& request) {
+  auto [it, inserted] = targets_.try_emplace(&request);
+  if (!inserted) return;
+  Target& t = it->second;
+  t.head = request.method == "HEAD";
+  t.timeout_ns = request.timeout_ms > 0 ? request.timeout_ms * 1'000'000 : 0;
+  std::optional<Url> url = ParseUrl(request.url);
+  std::optional<std::string> wire;
+  if (url) wire = Serialize(request, *url);
+  if (!wire) {
+    t.error = ErrorId::kTransportOther;
+    return;
+  }
+  sockaddr_storage addr;
+  socklen_t len = 0;
+  if (!Resolve(*url, &addr, &len)) {
+    t.error = ErrorId::kDnsFailure;
+    return;
+  }
+  t.wire = std::move(*wire);
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    if (SameAddress(endpoints_[i].addr, addr)) {
+      t.endpoint = static_cast<int>(i);
+      return;
+    }
+  }
+  Endpoint& e = endpoints_.emplace_back();
+  e.addr = addr;
+  e.addr_len = len;
+  t.endpoint = static_cast<int>(endpoints_.size() - 1);
+}
+
+const Http1Transport::Target& Http1Transport::TargetFor(
+    const PreparedRequest* request) {
+  auto it = targets_.find(request);
+  if (it != targets_.end()) return it->second;
+  Prepare(*request);  // the contract says Prepare came first; be forgiving
+  return targets_.find(request)->second;
+}
+
+void Http1Transport::Send(const Sent& sent) {
+  const Target& target = TargetFor(sent.request);
+  ++busy_;
+  ErrorId error = target.error;
+  Connection* c = nullptr;
+  if (error == ErrorId::kNone) {
+    c = Acquire(target.endpoint);
+    if (c == nullptr) error = ErrorId::kLocalOther;  // Send without capacity
+  }
+  if (c != nullptr) {
+    c->target = &target;
+    c->sent = sent;
+    c->retried = false;
+    c->bytes_in = 0;
+    c->bytes_out = 0;
+    c->deadline_ns =
+        target.timeout_ns > 0 ? sent.sent_ns + target.timeout_ns : 0;
+    c->parser.Reset(target.head);
+    error = Start(c);
+    if (error == ErrorId::kNone) {
+      LinkDeadline(c);
+      return;
+    }
+    CloseSocket(c);
+    closed_.push_back(c);
+  }
+  failures_.push_back(Failure{sent, error, EventLoop::MonoNowNs()});
+}
+
+Http1Transport::Connection* Http1Transport::Acquire(int endpoint) {
+  Endpoint& ep = endpoints_[endpoint];
+  Connection* c = nullptr;
+  if (ep.idle != nullptr) {
+    c = ep.idle;
+    RemoveIdle(c);
+    return c;
+  }
+  if (!closed_.empty()) {
+    c = closed_.back();
+    closed_.pop_back();
+  } else {
+    // Every free slot holds an idle connection to another target.
+    for (Endpoint& other : endpoints_) {
+      if (other.idle != nullptr) {
+        c = other.idle;
+        RemoveIdle(c);
+        CloseSocket(c);
+        break;
+      }
+    }
+  }
+  if (c != nullptr) c->endpoint = endpoint;
+  return c;
+}
+
+ErrorId Http1Transport::Start(Connection* c) {
+  if (c->fd >= 0) {
+    c->state = Connection::State::kBusy;
+    c->written = 0;
+    c->writing = true;
+    c->attempt_in = 0;
+    ErrorId error = Write(c);
+    // A kept-alive socket the server has already closed: once more, afresh.
+    if (error != ErrorId::kTcpReset) return error;
+    c->retried = true;
+    CloseSocket(c);
+  }
+  return Connect(c);
+}
+
+ErrorId Http1Transport::Connect(Connection* c) {
+  const Endpoint& ep = endpoints_[c->endpoint];
+  int fd =
+      socket(ep.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return (errno == EMFILE || errno == ENFILE) ? ErrorId::kLocalEmfile
+                                                : ErrorId::kLocalOther;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  ++connections_opened_;
+  c->fd = fd;
+  c->served = 0;
+  c->written = 0;
+  c->writing = true;
+  c->attempt_in = 0;
+  int rc =
+      connect(fd, reinterpret_cast<const sockaddr*>(&ep.addr), ep.addr_len);
+  if (rc == 0) {
+    c->state = Connection::State::kBusy;
+    if (!loop_->Add(fd, EPOLLIN, c)) return ErrorId::kLocalOther;
+    c->events = EPOLLIN;
+    return Write(c);
+  }
+  // EINTR: the connect goes on in the background, as with EINPROGRESS.
+  if (errno == EINPROGRESS || errno == EINTR) {
+    c->state = Connection::State::kConnecting;
+    if (!loop_->Add(fd, EPOLLOUT, c)) return ErrorId::kLocalOther;
+    c->events = EPOLLOUT;
+    return ErrorId::kNone;
+  }
+  return ConnectError(errno);
+}
+
+ErrorId Http1Transport::Write(Connection* c) {
+  const std::string& wire = c->target->wire;
+  while (c->written < wire.size()) {
+    ssize_t n = send(c->fd, wire.data() + c->written, wire.size() - c->written,
+                     MSG_NOSIGNAL);
+    if (n > 0) {
+      c->written += static_cast<size_t>(n);
+      c->bytes_out += n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      Watch(c, EPOLLIN | EPOLLOUT);
+      return ErrorId::kNone;
+    }
+    return IoError(n < 0 ? errno : EPIPE);
+  }
+  c->writing = false;
+  Watch(c, EPOLLIN);
+  return ErrorId::kNone;
+}
+
+void Http1Transport::OnConnectionEvents(Connection* c, uint32_t events) {
+  // Events may be stale (an fd number reused within one epoll batch), so each
+  // is confirmed by a system call before it changes anything.
+  switch (c->state) {
+    case Connection::State::kClosed:
+      return;
+    case Connection::State::kIdle:
+      OnIdleEvents(c);
+      return;
+    case Connection::State::kConnecting: {
+      int err = 0;
+      socklen_t len = sizeof(err);
+      if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+      if (err != 0) {
+        Fail(c, ConnectError(err), false);
+        return;
+      }
+      if ((events & EPOLLOUT) == 0) return;
+      c->state = Connection::State::kBusy;
+      ErrorId error = Write(c);
+      if (error != ErrorId::kNone) Fail(c, error, true);
+      return;
+    }
+    case Connection::State::kBusy:
+      // Read first: a server may answer (and close) before taking the body.
+      if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0 && !Read(c)) return;
+      if (c->writing && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
+        ErrorId error = Write(c);
+        if (error != ErrorId::kNone) Fail(c, error, true);
+      }
+      return;
+  }
+}
+
+void Http1Transport::OnIdleEvents(Connection* c) {
+  ssize_t n;
+  do {
+    n = recv(c->fd, read_buffer_.get(), kReadBufferSize, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  // Closed by the server, or bytes nobody asked for: either way, done with it.
+  RemoveIdle(c);
+  CloseSocket(c);
+  closed_.push_back(c);
+}
+
+bool Http1Transport::Read(Connection* c) {
+  char* buffer = read_buffer_.get();
+  while (true) {
+    ssize_t n = recv(c->fd, buffer, kReadBufferSize, 0);
+    if (n > 0) {
+      size_t used = c->parser.Feed(buffer, static_cast<size_t>(n));
+      c->attempt_in += n;
+      c->bytes_in += static_cast<int64_t>(used);
+      switch (c->parser.state()) {
+        case Http1ResponseParser::State::kComplete:
+          // Bytes past the response were never asked for: no reuse then;
+          // nor while the request is still being written.
+          Finish(c, ErrorId::kNone,
+                 c->parser.keep_alive() && used == static_cast<size_t>(n) &&
+                     !c->writing);
+          return false;
+        case Http1ResponseParser::State::kError:
+          Finish(c, ErrorId::kHttpProtocol, false);
+          return false;
+        case Http1ResponseParser::State::kNeedMore:
+          // Level-triggered: a short read drained the socket; any more data
+          // raises another event.
+          if (static_cast<size_t>(n) < kReadBufferSize) return true;
+          continue;
+      }
+    }
+    if (n == 0) {
+      c->parser.OnEof();
+      if (c->parser.state() == Http1ResponseParser::State::kComplete) {
+        Finish(c, ErrorId::kNone, false);
+      } else {
+        Fail(c, ErrorId::kTcpReset, true);
+      }
+      return false;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+    Fail(c, IoError(errno), true);
+    return false;
+  }
+}
+
+void Http1Transport::Fail(Connection* c, ErrorId error, bool retryable) {
+  // The server closed a kept-alive connection before it saw the request:
+  // what browsers and wrk do is to try once more on a new connection.
+  if (retryable && error == ErrorId::kTcpReset && c->served > 0 &&
+      !c->retried && c->attempt_in == 0) {
+    c->retried = true;
+    CloseSocket(c);
+    c->parser.Reset(c->target->head);
+    error = Connect(c);
+    if (error == ErrorId::kNone) return;
+  }
+  Finish(c, error, false);
+}
+
+void Http1Transport::Finish(Connection* c, ErrorId error, bool keep) {
+  Outcome outcome;
+  outcome.status = c->parser.status();
+  outcome.error = error;
+  outcome.bytes_in = c->bytes_in;
+  outcome.bytes_out = c->bytes_out;
+  const Sent sent = c->sent;
+  UnlinkDeadline(c);
+  c->target = nullptr;
+  if (keep) {
+    ++c->served;
+    c->state = Connection::State::kIdle;
+    PushIdle(c);
+  } else {
+    CloseSocket(c);
+    closed_.push_back(c);
+  }
+  --busy_;
+  // Last: the listener may Send again, onto this very connection.
+  listener_->OnDone(sent, outcome, EventLoop::MonoNowNs());
+}
+
+int64_t Http1Transport::DeadlineNs() const {
+  if (!failures_.empty()) return failures_.front().done_ns;
+  return deadline_head_ != nullptr ? deadline_head_->deadline_ns : 0;
+}
+
+void Http1Transport::OnDeadline() {
+  // The listener may Send (and so append failures) while this runs.
+  for (size_t i = 0; i < failures_.size(); ++i) {
+    const Failure f = failures_[i];
+    --busy_;
+    Outcome outcome;
+    outcome.error = f.error;
+    listener_->OnDone(f.sent, outcome, f.done_ns);
+  }
+  failures_.clear();
+  const int64_t now = EventLoop::MonoNowNs();
+  while (deadline_head_ != nullptr && deadline_head_->deadline_ns <= now) {
+    Connection* c = deadline_head_;
+    Finish(c,
+           c->state == Connection::State::kConnecting
+               ? ErrorId::kTcpTimeout
+               : ErrorId::kRequestTimeout,
+           false);
+  }
+}
+
+void Http1Transport::Watch(Connection* c, uint32_t events) {
+  if (c->events == events) return;
+  loop_->Modify(c->fd, events, c);
+  c->events = events;
+}
+
+void Http1Transport::CloseSocket(Connection* c) {
+  if (c->fd >= 0) {
+    if (c->events != 0) loop_->Remove(c->fd);
+    close(c->fd);
+  }
+  c->fd = -1;
+  c->events = 0;
+  c->writing = false;
+  c->state = Connection::State::kClosed;
+}
+
+void Http1Transport::LinkDeadline(Connection* c) {
+  if (c->deadline_ns == 0) return;
+  // From the tail: with one timeout for all, the newest is the latest.
+  Connection* after = deadline_tail_;
+  while (after != nullptr && after->deadline_ns > c->deadline_ns)
+    after = after->prev;
+  c->prev = after;
+  c->next = after != nullptr ? after->next : deadline_head_;
+  if (c->next != nullptr) {
+    c->next->prev = c;
+  } else {
+    deadline_tail_ = c;
+  }
+  if (after != nullptr) {
+    after->next = c;
+  } else {
+    deadline_head_ = c;
+  }
+  c->linked = true;
+}
+
+void Http1Transport::UnlinkDeadline(Connection* c) {
+  if (!c->linked) return;
+  if (c->prev != nullptr) {
+    c->prev->next = c->next;
+  } else {
+    deadline_head_ = c->next;
+  }
+  if (c->next != nullptr) {
+    c->next->prev = c->prev;
+  } else {
+    deadline_tail_ = c->prev;
+  }
+  c->prev = c->next = nullptr;
+  c->linked = false;
+}
+
+void Http1Transport::PushIdle(Connection* c) {
+  Endpoint& ep = endpoints_[c->endpoint];
+  c->prev = nullptr;
+  c->next = ep.idle;
+  if (ep.idle != nullptr) ep.idle->prev = c;
+  ep.idle = c;
+}
+
+void Http1Transport::RemoveIdle(Connection* c) {
+  Endpoint& ep = endpoints_[c->endpoint];
+  if (c->prev != nullptr) {
+    c->prev->next = c->next;
+  } else {
+    ep.idle = c->next;
+  }
+  if (c->next != nullptr) c->next->prev = c->prev;
+  c->prev = c->next = nullptr;
+}
+
+}  // namespace stampede::agent
