@@ -20,6 +20,11 @@ using common::ErrorId;
 namespace {
 
 constexpr size_t kReadBufferSize = 64 * 1024;
+// Edge-triggered: epoll does not re-poll a socket after reporting it. Reads
+// stop at a short read, which drained the socket; any data that arrives later
+// raises a new edge. EPOLLRDHUP says when the peer's FIN came with an edge, so
+// it is not missed after a short read took the data that arrived with it.
+constexpr uint32_t kEdge = EPOLLET | EPOLLRDHUP;
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
@@ -429,14 +434,14 @@ ErrorId Http1Transport::Connect(Connection* c) {
       connect(fd, reinterpret_cast<const sockaddr*>(&ep.addr), ep.addr_len);
   if (rc == 0) {
     c->state = Connection::State::kBusy;
-    if (!loop_->Add(fd, EPOLLIN, c)) return ErrorId::kLocalOther;
+    if (!loop_->Add(fd, EPOLLIN | kEdge, c)) return ErrorId::kLocalOther;
     c->events = EPOLLIN;
     return Write(c);
   }
   // EINTR: the connect goes on in the background, as with EINPROGRESS.
   if (errno == EINPROGRESS || errno == EINTR) {
     c->state = Connection::State::kConnecting;
-    if (!loop_->Add(fd, EPOLLOUT, c)) return ErrorId::kLocalOther;
+    if (!loop_->Add(fd, EPOLLOUT | kEdge, c)) return ErrorId::kLocalOther;
     c->events = EPOLLOUT;
     return ErrorId::kNone;
   }
@@ -490,7 +495,10 @@ void Http1Transport::OnConnectionEvents(Connection* c, uint32_t events) {
     }
     case Connection::State::kBusy:
       // Read first: a server may answer (and close) before taking the body.
-      if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0 && !Read(c)) return;
+      if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0 &&
+          !Read(c, (events & (EPOLLRDHUP | EPOLLHUP)) != 0)) {
+        return;
+      }
       if (c->writing && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
         ErrorId error = Write(c);
         if (error != ErrorId::kNone) Fail(c, error, true);
@@ -511,7 +519,7 @@ void Http1Transport::OnIdleEvents(Connection* c) {
   closed_.push_back(c);
 }
 
-bool Http1Transport::Read(Connection* c) {
+bool Http1Transport::Read(Connection* c, bool peer_closed) {
   char* buffer = read_buffer_.get();
   while (true) {
     ssize_t n = recv(c->fd, buffer, kReadBufferSize, 0);
@@ -525,15 +533,16 @@ bool Http1Transport::Read(Connection* c) {
           // nor while the request is still being written.
           Finish(c, ErrorId::kNone,
                  c->parser.keep_alive() && used == static_cast<size_t>(n) &&
-                     !c->writing);
+                     !c->writing && !peer_closed);
           return false;
         case Http1ResponseParser::State::kError:
           Finish(c, ErrorId::kHttpProtocol, false);
           return false;
         case Http1ResponseParser::State::kNeedMore:
-          // Level-triggered: a short read drained the socket; any more data
-          // raises another event.
-          if (static_cast<size_t>(n) < kReadBufferSize) return true;
+          // A short read drained the socket; more data raises a new edge. A FIN
+          // that came with this edge raises none: read on to the end then.
+          if (static_cast<size_t>(n) < kReadBufferSize && !peer_closed)
+            return true;
           continue;
       }
     }
@@ -617,7 +626,7 @@ void Http1Transport::OnDeadline() {
 
 void Http1Transport::Watch(Connection* c, uint32_t events) {
   if (c->events == events) return;
-  loop_->Modify(c->fd, events, c);
+  loop_->Modify(c->fd, events | kEdge, c);
   c->events = events;
 }
 

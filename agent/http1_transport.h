@@ -77,7 +77,8 @@ class Http1Transport : public Transport {
   common::ErrorId Write(Connection* c);
   // Returns false when the request ended (the connection may already carry
   // another one).
-  bool Read(Connection* c);
+  // `peer_closed`: the event that woke us carried the peer's FIN.
+  bool Read(Connection* c, bool peer_closed);
   void OnConnectionEvents(Connection* c, uint32_t events);
   void OnIdleEvents(Connection* c);
   // Ends the request with `error`, or retries it once on a new connection
