@@ -1,5 +1,6 @@
 #include "agent/measurement.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -39,7 +40,9 @@ void Window::Merge(const Window& other) {
     }
   }
   schedule_lag.Merge(other.schedule_lag);
-  sends_skipped += other.sends_skipped;
+  skipped_connection_cap += other.skipped_connection_cap;
+  skipped_behind_schedule += other.skipped_behind_schedule;
+  worker_busy = std::max(worker_busy, other.worker_busy);
   in_flight += other.in_flight;
   queued += other.queued;
   vus += other.vus;
@@ -50,7 +53,10 @@ void Window::Reset() {
     for (RequestMetrics& m : scenario) m.Reset();
   }
   schedule_lag.Reset();
-  sends_skipped = in_flight = queued = vus = 0;
+  skipped_connection_cap = skipped_behind_schedule = in_flight = queued = vus =
+      0;
+  worker_busy = 0;
+  open_fds = 0;
 }
 
 void Window::ToProto(v1::Interval* out) const {
@@ -84,7 +90,22 @@ void Window::ToProto(v1::Interval* out) const {
     }
   }
   v1::AgentStats* agent = out->mutable_agent();
-  agent->set_sends_skipped(sends_skipped);
+  agent->set_sends_skipped(skipped_connection_cap + skipped_behind_schedule);
+  agent->set_skipped_connection_cap(skipped_connection_cap);
+  agent->set_skipped_behind_schedule(skipped_behind_schedule);
+  agent->set_max_worker_busy(worker_busy);
+  agent->set_open_fds(open_fds);
+  int64_t local_errors = 0;
+  for (const auto& scenario : requests) {
+    for (const RequestMetrics& m : scenario) {
+      for (size_t e = 0; e < m.transport_errors.size(); ++e) {
+        if (common::IsLocalError(static_cast<common::ErrorId>(e))) {
+          local_errors += m.transport_errors[e];
+        }
+      }
+    }
+  }
+  agent->set_local_errors(local_errors);
   agent->set_in_flight(in_flight);
   agent->set_queued(queued);
   agent->set_vus(vus);

@@ -35,7 +35,12 @@ struct Window {
   // [scenario][request]
   std::vector<std::vector<RequestMetrics>> requests;
   common::Histogram schedule_lag;  // µs, actual send - intended send
-  int64_t sends_skipped = 0;
+  int64_t skipped_connection_cap =
+      0;  // the wait line for a connection was full
+  int64_t skipped_behind_schedule = 0;  // still waiting when the run stopped
+  double worker_busy =
+      0;  // this worker's CPU share of the window; merged: the max
+  int64_t open_fds = 0;   // set by the reporter
   int64_t in_flight = 0;  // at the window's close
   int64_t queued = 0;     // at the window's close
   int64_t vus = 0;        // closed model: active VUs at the window's close

@@ -1,5 +1,6 @@
 #include "agent/reporter.h"
 
+#include <dirent.h>
 #include <sys/resource.h>
 
 namespace stampede::agent {
@@ -20,6 +21,7 @@ Reporter::Reporter(int workers, std::vector<size_t> requests_per_scenario,
       emit_(std::move(emit)),
       on_finished_(std::move(on_finished)),
       workers_(workers) {
+  fd_dir_ = opendir("/proc/self/fd");
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -31,6 +33,19 @@ Reporter::~Reporter() {
     next_ = UINT64_MAX;
   }
   thread_.join();
+  if (fd_dir_ != nullptr) closedir(fd_dir_);
+}
+
+int64_t Reporter::OpenFds() {
+  // The directory stays open from the start: when the process is out of descriptors, which
+  // is when this count matters, opening it would fail.
+  if (fd_dir_ == nullptr) return -1;
+  rewinddir(fd_dir_);
+  int64_t n = 0;
+  while (const dirent* entry = readdir(fd_dir_)) {
+    if (entry->d_name[0] != '.') ++n;
+  }
+  return n - 1;  // not the one this directory stream holds
 }
 
 void Reporter::Deliver(int worker, std::unique_ptr<Window> window, bool last) {
@@ -87,6 +102,7 @@ void Reporter::Run() {
       ++next_;
     }
     merged.index = k;
+    merged.open_fds = OpenFds();
     v1::Interval interval;
     merged.ToProto(&interval);
     double cpu_now = ProcessCpuSeconds();

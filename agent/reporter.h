@@ -5,6 +5,8 @@
 #ifndef STAMPEDE_AGENT_REPORTER_H_
 #define STAMPEDE_AGENT_REPORTER_H_
 
+#include <dirent.h>
+
 #include <deque>
 #include <functional>
 #include <memory>
@@ -35,6 +37,8 @@ class Reporter : public WindowSink {
     uint64_t last_index = 0;
   };
   void Run();
+  // Descriptors this process holds (-1 if unknown); on the reporter's thread only.
+  int64_t OpenFds();
   // Whether interval k can be emitted: each worker has delivered it or has
   // finished before it.
   bool Ready(uint64_t k) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -46,6 +50,7 @@ class Reporter : public WindowSink {
   absl::Mutex mu_;
   std::vector<PerWorker> workers_ ABSL_GUARDED_BY(mu_);
   uint64_t next_ ABSL_GUARDED_BY(mu_) = 0;
+  DIR* fd_dir_ = nullptr;  // /proc/self/fd, open for the reporter's life
   std::thread thread_;
 };
 

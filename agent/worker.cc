@@ -161,6 +161,13 @@ bool Worker::Finished() const {
 
 void Worker::Run() {
   int64_t next_boundary = start_ns_ + interval_ns_;
+  {
+    timespec cpu;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    window_cpu_ns_ =
+        static_cast<int64_t>(cpu.tv_sec) * 1'000'000'000 + cpu.tv_nsec;
+    window_started_ns_ = std::max(start_ns_, EventLoop::MonoNowNs());
+  }
   for (size_t s = 0; s < pools_.size(); ++s) {
     pools_[s].ended = spec_.scenarios[s].model != Model::kClosed;
   }
@@ -176,7 +183,7 @@ void Worker::Run() {
         pool.thinking.clear();
         pool.ended = true;
       }
-      window_->sends_skipped += static_cast<int64_t>(waiting_);
+      window_->skipped_behind_schedule += static_cast<int64_t>(waiting_);
       waiting_ = 0;
       if (now >= stop_at) break;
     }
@@ -219,7 +226,7 @@ void Worker::Arrive(size_t s, int64_t now_ns) {
     return;
   }
   if (waiting_ == wait_line_.size()) {
-    ++window_->sends_skipped;
+    ++window_->skipped_connection_cap;
     return;
   }
   wait_line_[(wait_head_ + waiting_) % wait_line_.size()] = {pacers_[s].next_ns,
@@ -291,7 +298,7 @@ void Worker::StartIteration(size_t s, uint32_t m, int64_t now_ns) {
     return;
   if (!transports_[s]
            ->HasCapacity()) {  // cannot happen with a connection per VU
-    ++window_->sends_skipped;
+    ++window_->skipped_connection_cap;
     return;
   }
   if (pool.quota != UINT64_MAX) --pool.quota;
@@ -373,6 +380,19 @@ void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
 }
 
 void Worker::CloseWindow(bool last) {
+  // This thread's CPU (user + system) over the window: near 1 means the worker,
+  // not the target, set the pace.
+  timespec cpu;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+  const int64_t cpu_ns =
+      static_cast<int64_t>(cpu.tv_sec) * 1'000'000'000 + cpu.tv_nsec;
+  const int64_t now_ns = EventLoop::MonoNowNs();
+  if (window_started_ns_ > 0 && now_ns > window_started_ns_) {
+    window_->worker_busy = static_cast<double>(cpu_ns - window_cpu_ns_) /
+                           static_cast<double>(now_ns - window_started_ns_);
+  }
+  window_cpu_ns_ = cpu_ns;
+  window_started_ns_ = now_ns;
   window_->index = window_index_++;
   window_->queued = static_cast<int64_t>(waiting_);
   for (const auto& t : transports_) {

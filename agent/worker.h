@@ -108,6 +108,9 @@ class Worker : private Transport::Listener {
   std::mt19937_64 rng_;
   std::unique_ptr<Window> window_;
   uint64_t window_index_ = 0;
+  int64_t window_started_ns_ =
+      0;                       // CLOCK_MONOTONIC, when the open window began
+  int64_t window_cpu_ns_ = 0;  // this thread's CPU time then
   int64_t start_ns_ = 0;
   int64_t interval_ns_ = 0;
   std::atomic<int64_t> stop_deadline_ns_{0};  // 0: not stopping

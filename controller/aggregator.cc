@@ -1,5 +1,7 @@
 #include "controller/aggregator.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace stampede::controller {
@@ -54,6 +56,14 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
     view->agents.insert(agent);
     view->sends_skipped += interval.agent().sends_skipped();
     view->vus += interval.agent().vus();
+    const v1::AgentStats& self = interval.agent();
+    view->in_flight += self.in_flight();
+    view->local_errors += self.local_errors();
+    view->open_fds += self.open_fds();
+    view->max_worker_busy =
+        std::max(view->max_worker_busy, self.max_worker_busy());
+    common::Histogram lag;
+    if (lag.DecodeFrom(self.schedule_lag()).ok()) view->schedule_lag.Merge(lag);
   }
   AgentTotals& totals = agents_[agent];
   ++totals.intervals;

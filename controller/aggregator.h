@@ -42,7 +42,13 @@ struct IntervalView {
   int64_t sends_skipped = 0;
   int64_t vus = 0;
   common::Histogram latency;  // all requests of the interval
-  std::set<size_t> agents;    // who reported it
+  // The generators' reports on themselves.
+  common::Histogram schedule_lag;
+  int64_t in_flight = 0;
+  int64_t local_errors = 0;
+  int64_t open_fds = 0;
+  double max_worker_busy = 0;
+  std::set<size_t> agents;  // who reported it
 };
 
 struct AgentTotals {

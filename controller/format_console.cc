@@ -55,10 +55,8 @@ std::string FormatLiveLine(const v1::IntervalResult& i, double p95_ms,
       FormatMillis(p95_ms), FormatMillis(i.p99_ms()), error_pct,
       i.agents_reported(), agents_expected);
   if (i.vus() > 0) absl::StrAppend(&line, "  vus ", i.vus());
-  if (i.sends_skipped() > 0) {
-    absl::StrAppend(&line,
-                    absl::StrFormat("  WARNING generator skipped %d sends",
-                                    i.sends_skipped()));
+  if (i.generator_limited()) {
+    absl::StrAppend(&line, "  WARNING generator-limited: ", i.generator_note());
   }
   return line + "\n";
 }
@@ -120,6 +118,12 @@ std::string FormatSummary(const v1::RunResult& r) {
     absl::StrAppend(&out, " ", a.id(), "=", a.requests(),
                     a.state() == "finished" ? "" : " ",
                     a.state() == "finished" ? "" : a.state());
+  }
+  if (r.generator_limited_intervals() > 0) {
+    absl::StrAppend(
+        &out, "\n\n  WARNING: the generator, not the target, was the limit in ",
+        r.generator_limited_intervals(), " of ", r.intervals_size(),
+        " intervals (see the live lines, or intervals[].generator_note)");
   }
   if (r.insecure_control_plane()) {
     out +=

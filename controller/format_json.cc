@@ -160,7 +160,8 @@ std::string FormatJson(const v1::RunResult& r) {
       .String("started_at", r.started_at())
       .Number("duration_s", r.duration_s())
       .String("message", r.message())
-      .Bool("insecure_control_plane", r.insecure_control_plane());
+      .Bool("insecure_control_plane", r.insecure_control_plane())
+      .Int("generator_limited_intervals", r.generator_limited_intervals());
   WriteSummary(w, "summary", r.summary());
   w.BeginArray("scenarios");
   for (const v1::ScenarioResult& s : r.scenarios()) {
@@ -207,6 +208,14 @@ std::string FormatJson(const v1::RunResult& r) {
         .Int("agents_reported", i.agents_reported())
         .Int("sends_skipped", i.sends_skipped())
         .Int("vus", i.vus())
+        .Number("schedule_lag_p99_ms", i.schedule_lag_p99_ms())
+        .Number("schedule_lag_max_ms", i.schedule_lag_max_ms())
+        .Int("in_flight", i.in_flight())
+        .Int("local_errors", i.local_errors())
+        .Number("generator_busy", i.generator_busy())
+        .Int("open_fds", i.open_fds())
+        .Bool("generator_limited", i.generator_limited())
+        .String("generator_note", i.generator_note())
         .End();
   }
   w.End().End();

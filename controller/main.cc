@@ -51,6 +51,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run_cmd->add_flag("--insecure", run.insecure,
                     "allow a non-loopback --listen without mTLS");
+  run_cmd->add_flag(
+      "--strict", run.strict,
+      "fail (exit 7) when the generator, not the target, was the limit");
   run_cmd->add_option("--agent-binary", run.agent_binary,
                       "stampede-agent to spawn (default: beside this binary)");
   run_cmd

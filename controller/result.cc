@@ -1,6 +1,7 @@
 #include "controller/result.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "controller/thresholds.h"
 
 namespace stampede::controller {
@@ -20,6 +21,23 @@ void FillLatency(const common::Histogram& h, v1::LatencySummary* out) {
 }
 
 }  // namespace
+
+void JudgeGenerator(v1::IntervalResult* r) {
+  std::vector<std::string> why;
+  if (r->sends_skipped() > 0)
+    why.push_back(absl::StrCat(r->sends_skipped(), " sends skipped"));
+  if (r->local_errors() > 0) {
+    why.push_back(
+        absl::StrCat(r->local_errors(), " sends failed on local limits"));
+  }
+  if (r->generator_busy() >= kSaturatedWorkerBusy) {
+    why.push_back(absl::StrCat("a worker thread was ",
+                               static_cast<int>(r->generator_busy() * 100),
+                               "% busy"));
+  }
+  r->set_generator_limited(!why.empty());
+  r->set_generator_note(absl::StrJoin(why, "; "));
+}
 
 v1::Summary SummaryOf(const Cell& cell, double duration_s) {
   v1::Summary s;
@@ -89,8 +107,12 @@ v1::RunResult BuildResult(const RunFacts& facts) {
     agent->set_sends_skipped(totals.sends_skipped);
     if (facts.agents[a].state == "lost") ++lost;
   }
-  for (const v1::IntervalResult& i : facts.intervals)
+  int64_t limited = 0;
+  for (const v1::IntervalResult& i : facts.intervals) {
     *result.add_intervals() = i;
+    if (i.generator_limited()) ++limited;
+  }
+  result.set_generator_limited_intervals(limited);
 
   if (facts.aborted) {
     result.set_status("aborted");
@@ -106,6 +128,12 @@ v1::RunResult BuildResult(const RunFacts& facts) {
     result.set_status("failed");
     result.set_exit_code(kExitThresholds);
     result.set_message("thresholds failed");
+  } else if (facts.strict && limited > 0) {
+    result.set_status("failed");
+    result.set_exit_code(kExitSaturated);
+    result.set_message(
+        absl::StrCat("the generator, not the target, was the limit in ",
+                     limited, " intervals (--strict)"));
   } else {
     result.set_status("passed");
     result.set_exit_code(kExitPassed);

@@ -41,9 +41,19 @@ struct RunFacts {
   std::vector<AgentFacts> agents;  // indexed like the aggregator's agents
   std::vector<v1::IntervalResult> intervals;
   bool insecure = false;  // --insecure with a non-loopback listen
+  bool strict = false;    // --strict: a generator-limited run fails with exit 7
   bool aborted = false;
   std::string abort_reason;
 };
+
+// A worker thread busier than this (CPU share of an interval) was the limit
+// itself.
+inline constexpr double kSaturatedWorkerBusy = 0.9;
+
+// Marks the interval generator_limited, with a note saying why, when the
+// generator rather than the target set the pace: sends it skipped, sends it
+// failed on its own limits, or a worker thread that was saturated.
+void JudgeGenerator(v1::IntervalResult* interval);
 
 v1::Summary SummaryOf(const Cell& cell, double duration_s);
 v1::RunResult BuildResult(const RunFacts& facts);

@@ -323,6 +323,15 @@ void Controller::EmitIntervals(bool force_all) {
     r.set_agents_reported(view->agents.size());
     r.set_sends_skipped(view->sends_skipped);
     r.set_vus(view->vus);
+    r.set_schedule_lag_p99_ms(
+        static_cast<double>(view->schedule_lag.ValueAtPercentile(99)) / 1000.0);
+    r.set_schedule_lag_max_ms(static_cast<double>(view->schedule_lag.Max()) /
+                              1000.0);
+    r.set_in_flight(view->in_flight);
+    r.set_local_errors(view->local_errors);
+    r.set_generator_busy(view->max_worker_busy);
+    r.set_open_fds(view->open_fds);
+    JudgeGenerator(&r);
     Print(FormatLiveLine(
         r, static_cast<double>(view->latency.ValueAtPercentile(95)) / 1000.0,
         agents_.size()));
@@ -424,6 +433,7 @@ int Controller::Finish() {
   facts.intervals = intervals_;
   facts.insecure = !IsLoopbackListen(
       options_.listen.empty() ? std::string("127.0.0.1:0") : options_.listen);
+  facts.strict = options_.strict;
   facts.aborted = aborted_;
   facts.abort_reason = abort_reason_;
   v1::RunResult result = BuildResult(facts);

@@ -20,6 +20,7 @@ struct RunOptions {
   std::string listen;     // empty: 127.0.0.1:0 for local agents
   int expect_agents = 0;  // > 0: wait for remote agents instead of spawning
   bool insecure = false;  // allow a non-loopback listen without mTLS
+  bool strict = false;    // a generator-limited run fails (exit 7)
   absl::Duration registration_timeout = absl::Seconds(60);
   std::string
       agent_binary;  // for local agents; default: beside this executable

@@ -148,6 +148,13 @@ TEST_P(EveryTransport, MergedCountsEqualWhatTheTargetServed) {
   EXPECT_GT(r.summary().latency_ms().p50(), 0);
   EXPECT_LE(r.summary().latency_ms().p50(), r.summary().latency_ms().p99());
   EXPECT_GE(r.intervals_size(), 4);
+  // A light run: the generator kept up, and said so.
+  EXPECT_EQ(r.generator_limited_intervals(), 0);
+  for (const v1::IntervalResult& i : r.intervals()) {
+    EXPECT_FALSE(i.generator_limited()) << i.generator_note();
+    EXPECT_LT(i.generator_busy(), 0.9);
+    EXPECT_GT(i.open_fds(), 0);
+  }
   ASSERT_EQ(r.thresholds_size(), 2);
   EXPECT_TRUE(r.thresholds(0).passed());
   EXPECT_EQ(r.thresholds(0).expression(), "p(95) latency < 2s");
@@ -382,7 +389,8 @@ scenarios:
 TEST_P(EveryTransport, OutOfFileDescriptorsIsTheGeneratorsErrorNotTheTargets) {
   // 100 fds for each process: the agent runs out long before 400 connections.
   Child controller({"/bin/sh", "-c",
-                    "ulimit -n 100 && exec " + Command(PlanFile(R"(
+                    "ulimit -n 100 && exec " +
+                        Command(PlanFile(R"(
 defaults: { base_url: "http://127.0.0.1:$PORT" }
 scenarios:
   - name: s
@@ -391,12 +399,23 @@ scenarios:
     load: { arrival_rate: { stages: [ {to: 400/s, over: 0s}, {hold: 1s} ] } }
     requests: [ { path: /delay/700 } ]
 )"),
-                                                       1)},
+                                1) +
+                        " --strict"},
                    log_file());
   RunOutcome run = Collect(controller.Wait(60));
-  ASSERT_EQ(run.exit_code, 0) << run.log;
+  // --strict: a run the generator limited fails with its own exit code.
+  ASSERT_EQ(run.exit_code, 7) << run.log;
   ASSERT_TRUE(run.has_result) << run.log;
   const v1::RunResult& r = run.result;
+  EXPECT_EQ(r.status(), "failed");
+  ASSERT_GE(r.generator_limited_intervals(), 1);
+  ASSERT_GE(r.intervals_size(), 1);
+  EXPECT_TRUE(r.intervals(0).generator_limited());
+  EXPECT_NE(r.intervals(0).generator_note().find("failed on local limits"),
+            std::string::npos);
+  EXPECT_GT(r.intervals(0).open_fds(), 50);
+  EXPECT_NE(run.log.find("WARNING generator-limited"), std::string::npos)
+      << run.log;
   ASSERT_TRUE(r.summary().error_ids().contains("local_emfile")) << run.log;
   const int64_t local = r.summary().error_ids().at("local_emfile");
   EXPECT_GT(local, 0);

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "controller/result.h"
 #include "gtest/gtest.h"
 
 namespace stampede::controller {
@@ -92,9 +93,24 @@ TEST(Format, LiveLineShowsRatesPercentilesAndSkippedSends) {
   EXPECT_NE(line.find("agents 1/2"), std::string::npos) << line;
   EXPECT_EQ(line.find("WARNING"), std::string::npos) << line;
   i.set_sends_skipped(17);
+  JudgeGenerator(&i);
   line = FormatLiveLine(i, 3.5, 2);
-  EXPECT_NE(line.find("WARNING generator skipped 17 sends"), std::string::npos)
+  EXPECT_NE(line.find("WARNING generator-limited: 17 sends skipped"),
+            std::string::npos)
       << line;
+}
+
+TEST(Format, GeneratorIsJudgedBySkipsLocalFailuresAndBusyWorkers) {
+  v1::IntervalResult i;
+  i.set_generator_busy(0.5);
+  JudgeGenerator(&i);
+  EXPECT_FALSE(i.generator_limited());
+  i.set_generator_busy(0.97);
+  i.set_local_errors(3);
+  JudgeGenerator(&i);
+  EXPECT_TRUE(i.generator_limited());
+  EXPECT_EQ(i.generator_note(),
+            "3 sends failed on local limits; a worker thread was 97% busy");
 }
 
 }  // namespace
