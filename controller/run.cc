@@ -18,6 +18,7 @@
 #include "controller/format.h"
 #include "controller/hub.h"
 #include "controller/local_agents.h"
+#include "controller/report.h"
 #include "controller/result.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
@@ -445,9 +446,9 @@ int Controller::Finish() {
   Print(FormatSummary(result));
   int code = result.exit_code();
   for (const auto& [format, file] : options_.outputs) {
-    if (format == "json" && !WriteFile(file, FormatJson(result))) {
-      std::fprintf(stderr, "--out json=%s: cannot write the file\n",
-                   file.c_str());
+    if (!WriteFile(file, Render(format, result))) {
+      std::fprintf(stderr, "--out %s=%s: cannot write the file\n",
+                   format.c_str(), file.c_str());
       code = kExitInternal;
     }
   }

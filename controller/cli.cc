@@ -1,0 +1,138 @@
+#include "controller/cli.h"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "common/logging.h"
+#include "common/version.h"
+#include "controller/report.h"
+#include "controller/result.h"
+#include "controller/run.h"
+
+namespace stampede::controller {
+
+int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
+  CLI::App app{
+      "stampede: distributed load testing with exact, cluster-wide results"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(common::kVersion));
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+  app.footer(
+      "Exit codes: 0 passed, 1 internal error, 2 invalid plan or flags, 3 "
+      "thresholds failed "
+      "(or a regression), 4 aborted, 5 not enough agents, 6 agents lost, 7 "
+      "generator "
+      "saturated (--strict).");
+
+  RunOptions run;
+  std::vector<std::string> outs;
+  double registration_timeout_s = 60;
+  CLI::App* run_cmd = app.add_subcommand("run", "run a test plan");
+  run_cmd->add_option("plan", run.plan_file, "plan file (YAML or JSON)")
+      ->required();
+  run_cmd
+      ->add_option("--local-agents", run.local_agents,
+                   "local agent processes to spawn (default: one per core)")
+      ->check(CLI::Range(1, 256));
+  run_cmd->add_option(
+      "--listen", run.listen,
+      "control-plane address (default 127.0.0.1:0 for local agents)");
+  run_cmd
+      ->add_option(
+          "--expect-agents", run.expect_agents,
+          "wait for this many remote agents instead of spawning local ones")
+      ->check(CLI::Range(1, 100000));
+  run_cmd
+      ->add_option("--registration-timeout", registration_timeout_s,
+                   "seconds to wait for --expect-agents agents")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  run_cmd->add_flag("--insecure", run.insecure,
+                    "allow a non-loopback --listen without mTLS");
+  run_cmd->add_flag(
+      "--strict", run.strict,
+      "fail (exit 7) when the generator, not the target, was the limit");
+  run_cmd->add_option("--agent-binary", run.agent_binary,
+                      "stampede-agent to spawn (default: beside this binary)");
+  run_cmd
+      ->add_option("--agent-log-level", run.agent_log_level,
+                   "log level of local agents")
+      ->capture_default_str();
+  run_cmd->add_option(
+      "--out", outs,
+      "write the result: FORMAT=FILE, FORMAT json|md|junit|csv|summary "
+      "(repeatable)");
+
+  std::string validate_file;
+  CLI::App* validate_cmd =
+      app.add_subcommand("validate", "check a plan; exit 0 or 2");
+  validate_cmd->add_option("plan", validate_file, "plan file (YAML or JSON)")
+      ->required();
+
+  std::string report_file, report_format = "summary", report_out;
+  CLI::App* report_cmd = app.add_subcommand(
+      "report", "re-render a result written by --out json=FILE");
+  report_cmd->add_option("result", report_file, "result JSON")->required();
+  report_cmd->add_option("--format", report_format, "json|md|junit|csv|summary")
+      ->check(CLI::IsMember({"json", "md", "junit", "csv", "summary"}))
+      ->capture_default_str();
+  report_cmd->add_option("--output", report_out,
+                         "file to write (default: stdout)");
+
+  std::vector<std::string> compare_files;
+  std::string max_regression = "20%";
+  CLI::App* compare_cmd = app.add_subcommand(
+      "compare", "compare a result with a baseline; exit 3 on a regression");
+  compare_cmd->add_option("results", compare_files, "BASELINE.json NEW.json")
+      ->required()
+      ->expected(2);
+  compare_cmd
+      ->add_option(
+          "--max-regression", max_regression,
+          "worse than this is a regression (rps, error rate, p50/p95/p99)")
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitPassed : kExitInvalid;
+  }
+  if (absl::Status s = common::InitLogging("stampede", log_level); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return kExitInvalid;
+  }
+  if (validate_cmd->parsed()) return Validate(validate_file);
+  if (report_cmd->parsed())
+    return ReportCommand(report_file, report_format, report_out);
+  if (compare_cmd->parsed()) {
+    return CompareCommand(compare_files[0], compare_files[1], max_regression);
+  }
+
+  for (const std::string& out : outs) {
+    size_t eq = out.find('=');
+    std::string format = out.substr(0, eq);
+    if (eq == std::string::npos || eq + 1 == out.size() || !IsFormat(format)) {
+      std::fprintf(
+          stderr,
+          "--out %s: expected FORMAT=FILE, FORMAT json|md|junit|csv|summary\n",
+          out.c_str());
+      return kExitInvalid;
+    }
+    run.outputs.emplace_back(format, out.substr(eq + 1));
+  }
+  if (run.expect_agents > 0 && run.local_agents > 0) {
+    std::fprintf(stderr,
+                 "--local-agents and --expect-agents exclude each other\n");
+    return kExitInvalid;
+  }
+  run.registration_timeout = absl::Seconds(registration_timeout_s);
+  run.signals = signals;
+  return Run(run);
+}
+
+}  // namespace stampede::controller

@@ -1,0 +1,152 @@
+// Markdown, JUnit XML and CSV renderings of a RunResult.
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "common/units.h"
+#include "controller/format.h"
+
+namespace stampede::controller {
+namespace {
+
+using common::FormatMillis;
+
+std::string Percent(double fraction) {
+  return absl::StrFormat("%.2f%%", fraction * 100);
+}
+
+std::string XmlEscape(const std::string& s) {
+  return absl::StrReplaceAll(s, {{"&", "&amp;"},
+                                 {"<", "&lt;"},
+                                 {">", "&gt;"},
+                                 {"\"", "&quot;"},
+                                 {"'", "&apos;"}});
+}
+
+std::string MdEscape(const std::string& s) {
+  return absl::StrReplaceAll(s, {{"|", "\\|"}});
+}
+
+std::string MdRow(const std::string& scenario, const std::string& request,
+                  const v1::Summary& s) {
+  const v1::LatencySummary& l = s.latency_ms();
+  return absl::StrCat(
+      "| ", MdEscape(scenario), " | ", MdEscape(request), " | ", s.requests(),
+      " | ", absl::StrFormat("%.1f", s.rps()), " | ", Percent(s.error_rate()),
+      " | ", FormatMillis(l.p50()), " | ", FormatMillis(l.p95()), " | ",
+      FormatMillis(l.p99()), " | ", FormatMillis(l.max()), " |\n");
+}
+
+}  // namespace
+
+std::string FormatMarkdown(const v1::RunResult& r) {
+  std::string out = absl::StrCat(
+      "# Load test report: ", r.plan_name().empty() ? "run" : r.plan_name(),
+      "\n\n");
+  absl::StrAppend(
+      &out, "**Result: ", r.status(), "** (exit ", r.exit_code(), ")",
+      r.message().empty() ? "" : absl::StrCat(": ", r.message()), "\n\n");
+  out += "## Test configuration\n\n";
+  absl::StrAppend(&out, "| | |\n| --- | --- |\n", "| run | `", r.run_id(),
+                  "` |\n", "| started | ", r.started_at(), " |\n",
+                  "| duration | ", absl::StrFormat("%.1f s", r.duration_s()),
+                  " |\n", "| agents | ", r.agents_size(), " |\n",
+                  "| scenarios | ", r.scenarios_size(), " |\n\n");
+  out += "## Results\n\n";
+  out +=
+      "| scenario | request | requests | rps | errors | p50 ms | p95 ms | p99 "
+      "ms | max ms |\n";
+  out += "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+  for (const v1::ScenarioResult& sc : r.scenarios()) {
+    for (const v1::RequestResult& q : sc.requests())
+      out += MdRow(sc.name(), q.name(), q.summary());
+  }
+  out += MdRow("**total**", "", r.summary());
+  if (r.thresholds_size() > 0) {
+    out +=
+        "\n## Thresholds\n\n| threshold | actual | verdict |\n| --- | ---: | "
+        "--- |\n";
+    for (const v1::ThresholdResult& t : r.thresholds()) {
+      absl::StrAppend(&out, "| `", MdEscape(t.expression()), "` | ",
+                      t.actual_text(), " | ", t.passed() ? "PASS" : "**FAIL**",
+                      " |\n");
+    }
+  }
+  std::string issues;
+  std::map<std::string, int64_t> errors(r.summary().error_ids().begin(),
+                                        r.summary().error_ids().end());
+  for (const auto& [id, n] : errors) {
+    absl::StrAppend(
+        &issues, "- ", n, " × `", id, "`",
+        id.rfind("local_", 0) == 0 ? " (the generator's own limit)" : "", "\n");
+  }
+  for (const v1::AgentResult& a : r.agents()) {
+    if (a.state() != "finished") {
+      absl::StrAppend(&issues, "- agent `", a.id(), "` was ", a.state(), "\n");
+    }
+  }
+  if (r.generator_limited_intervals() > 0) {
+    absl::StrAppend(&issues,
+                    "- the generator, not the target, was the limit in ",
+                    r.generator_limited_intervals(), " of ", r.intervals_size(),
+                    " intervals\n");
+  }
+  if (r.insecure_control_plane()) {
+    issues +=
+        "- the control plane left loopback without encryption (`--insecure`)\n";
+  }
+  absl::StrAppend(&out, "\n## Issues found\n\n",
+                  issues.empty() ? "None.\n" : issues);
+  return out;
+}
+
+std::string FormatJunit(const v1::RunResult& r) {
+  int failures = 0;
+  for (const v1::ThresholdResult& t : r.thresholds())
+    failures += t.passed() ? 0 : 1;
+  const std::string suite =
+      XmlEscape(r.plan_name().empty() ? "stampede" : r.plan_name());
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  absl::StrAppend(&out, "<testsuites name=\"stampede\" tests=\"",
+                  r.thresholds_size(), "\" failures=\"", failures, "\">\n");
+  absl::StrAppend(&out, "  <testsuite name=\"", suite, "\" tests=\"",
+                  r.thresholds_size(), "\" failures=\"", failures, "\" time=\"",
+                  absl::StrFormat("%.3f", r.duration_s()), "\">\n");
+  for (const v1::ThresholdResult& t : r.thresholds()) {
+    absl::StrAppend(&out, "    <testcase classname=\"", suite,
+                    ".thresholds\" name=\"", XmlEscape(t.expression()), "\"");
+    if (t.passed()) {
+      out += "/>\n";
+    } else {
+      absl::StrAppend(&out, ">\n      <failure message=\"actual ",
+                      XmlEscape(t.actual_text()), "\">",
+                      XmlEscape(t.expression()), " was not met: actual ",
+                      XmlEscape(t.actual_text()),
+                      "</failure>\n    </testcase>\n");
+    }
+  }
+  out += "  </testsuite>\n</testsuites>\n";
+  return out;
+}
+
+std::string FormatCsv(const v1::RunResult& r) {
+  std::string out =
+      "t,rps,target_rps,p50_ms,p99_ms,requests,errors,agents_reported,vus,"
+      "sends_skipped,"
+      "schedule_lag_p99_ms,generator_busy,generator_limited\n";
+  for (const v1::IntervalResult& i : r.intervals()) {
+    absl::StrAppend(
+        &out,
+        absl::StrFormat("%g,%g,%g,%g,%g,", i.t(), i.rps(), i.target_rps(),
+                        i.p50_ms(), i.p99_ms()),
+        i.requests(), ",", i.errors(), ",", i.agents_reported(), ",", i.vus(),
+        ",", i.sends_skipped(), ",",
+        absl::StrFormat("%g,%g,", i.schedule_lag_p99_ms(), i.generator_busy()),
+        i.generator_limited() ? "true" : "false", "\n");
+  }
+  return out;
+}
+
+}  // namespace stampede::controller
