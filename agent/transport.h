@@ -38,6 +38,14 @@ struct Outcome {
   common::ErrorId error = common::ErrorId::kNone;
   int64_t bytes_in = 0;
   int64_t bytes_out = 0;
+  // Phase timings in ns; kNotTimed when the phase did not happen for this
+  // request (e.g. no DNS, connect or TLS on a reused connection).
+  static constexpr int64_t kNotTimed = -1;
+  int64_t dns_ns = kNotTimed;      // name resolution for a new connection
+  int64_t connect_ns = kNotTimed;  // TCP connect of a new connection
+  int64_t tls_ns = kNotTimed;      // TLS handshake of a new connection
+  // From the request's last byte written to the response's first byte read.
+  int64_t ttfb_ns = kNotTimed;
 };
 
 class Transport {

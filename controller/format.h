@@ -17,11 +17,13 @@ std::string FormatJson(const v1::RunResult& result);
 // thresholds, agents, and the verdict.
 std::string FormatSummary(const v1::RunResult& result);
 
-// A capacity report in Markdown: configuration, results table, thresholds with PASS/FAIL,
-// and issues found (errors by id, lost agents, generator-limited intervals).
+// A capacity report in Markdown: configuration, results table, thresholds with
+// PASS/FAIL, and issues found (errors by id, lost agents, generator-limited
+// intervals).
 std::string FormatMarkdown(const v1::RunResult& result);
 
-// JUnit XML for CI: one test case per threshold, failed when the threshold failed.
+// JUnit XML for CI: one test case per threshold, failed when the threshold
+// failed.
 std::string FormatJunit(const v1::RunResult& result);
 
 // The interval time series as CSV, one row per interval, with a header row.
