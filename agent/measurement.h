@@ -37,7 +37,7 @@ struct Window {
   common::Histogram schedule_lag;  // µs, actual send - intended send
   int64_t skipped_connection_cap =
       0;  // the wait line for a connection was full
-  int64_t skipped_behind_schedule = 0;  // still waiting when the run stopped
+  int64_t skipped_behind_schedule = 0;  // later than max_lateness, or still waiting at the stop
   double worker_busy =
       0;  // this worker's CPU share of the window; merged: the max
   int64_t open_fds = 0;   // set by the reporter

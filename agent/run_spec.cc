@@ -37,6 +37,9 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
           prepare.interval());
   if (interval_ms > 0) spec->interval = absl::Milliseconds(interval_ms);
   const v1::TestPlan& plan = prepare.plan();
+  auto ns = [](const google::protobuf::Duration& d) {
+    return google::protobuf::util::TimeUtil::DurationToNanoseconds(d);
+  };
   for (int s = 0; s < plan.scenarios_size(); ++s) {
     const v1::Scenario& scenario = plan.scenarios(s);
     if (!scenario.load().has_arrival_rate() && !scenario.load().has_vus()) {
@@ -55,9 +58,6 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
       for (const v1::VuStage& stage : vus.stages()) {
         out.max_vus = std::max<double>(out.max_vus, stage.to());
       }
-      auto ns = [](const google::protobuf::Duration& d) {
-        return google::protobuf::util::TimeUtil::DurationToNanoseconds(d);
-      };
       switch (vus.think_time().kind_case()) {
         case v1::ThinkTime::kConstant:
           out.think = ScenarioSpec::Think::kConstant;
@@ -81,6 +81,8 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
     out.schedule = std::make_unique<common::ArrivalSchedule>(
         common::ArrivalSchedule::ForLoad(scenario.load()));
     out.max_connections = std::max<uint32_t>(1, scenario.max_connections());
+    if (scenario.has_max_lateness())
+      out.max_lateness_ns = ns(scenario.max_lateness());
     uint64_t weight_sum = 0;
     for (int r = 0; r < scenario.requests_size(); ++r) {
       const v1::Request& request = scenario.requests(r);

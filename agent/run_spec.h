@@ -28,6 +28,8 @@ struct ScenarioSpec {
   size_t max_connections = 256;             // open model, for this whole agent
   bool poisson = false;         // open model: random (exponential) gaps
   int64_t start_offset_ns = 0;  // start_after
+  // Open model: an arrival later than this is skipped, not sent.
+  int64_t max_lateness_ns = 100'000'000;
   std::string name;
   std::string transport;  // "", auto, native or curl
 

@@ -183,8 +183,12 @@ void Worker::Run() {
         pool.thinking.clear();
         pool.ended = true;
       }
-      window_->skipped_behind_schedule += static_cast<int64_t>(waiting_);
-      waiting_ = 0;
+      while (waiting_ > 0) {
+        const Waiting& w = wait_line_[wait_head_];
+        Skip(*w.request, w.intended_ns, now);
+        wait_head_ = (wait_head_ + 1) % wait_line_.size();
+        --waiting_;
+      }
       if (now >= stop_at) break;
     }
     while (now >= next_boundary) {
@@ -221,6 +225,10 @@ void Worker::Arrive(size_t s, int64_t now_ns) {
   const PreparedRequest& request = spec_.scenarios[s].RequestFor(
       common::SliceArrival(spec_.share_index, spec_.share_count, index_,
                            workers_, pacers_[s].m));
+  if (now_ns - pacers_[s].next_ns > spec_.scenarios[s].max_lateness_ns) {
+    Skip(request, pacers_[s].next_ns, now_ns);  // the generator fell behind
+    return;
+  }
   if (waiting_ == 0 && transports_[s]->HasCapacity()) {
     SendNow(request, pacers_[s].next_ns, now_ns, Sent::kNoVu);
     return;
@@ -232,6 +240,15 @@ void Worker::Arrive(size_t s, int64_t now_ns) {
   wait_line_[(wait_head_ + waiting_) % wait_line_.size()] = {pacers_[s].next_ns,
                                                              &request};
   ++waiting_;
+}
+
+void Worker::Skip(const PreparedRequest& request, int64_t intended_ns,
+                  int64_t now_ns) {
+  ++window_->skipped_behind_schedule;
+  // The arrival waited this long and was never served: a lower bound of its
+  // latency, which the corrected latency must not leave out.
+  window_->requests[request.scenario][request.request].latency.Record(
+      (now_ns - intended_ns) / 1000);
 }
 
 void Worker::SendNow(const PreparedRequest& request, int64_t intended_ns,
@@ -367,15 +384,22 @@ void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
   }
   // A connection came free: the head of the line goes first (its wait counts).
   // The line holds all open scenarios; only a head whose scenario has room can
-  // go.
+  // go. Arrivals later than their scenario's max_lateness are skipped, not
+  // sent: after a stall the target gets no burst of catch-up sends.
   while (waiting_ > 0) {
     Waiting& head = wait_line_[wait_head_];
-    Transport& t = *transports_[head.request->scenario];
-    if (!t.HasCapacity()) break;
+    const size_t s = head.request->scenario;
+    const bool late =
+        done_ns - head.intended_ns > spec_.scenarios[s].max_lateness_ns;
+    if (!late && !transports_[s]->HasCapacity()) break;
     Waiting w = head;
     wait_head_ = (wait_head_ + 1) % wait_line_.size();
     --waiting_;
-    SendNow(*w.request, w.intended_ns, done_ns, Sent::kNoVu);
+    if (late) {
+      Skip(*w.request, w.intended_ns, done_ns);
+    } else {
+      SendNow(*w.request, w.intended_ns, done_ns, Sent::kNoVu);
+    }
   }
 }
 

@@ -76,6 +76,9 @@ class Worker : private Transport::Listener {
     bool ended = false;
   };
 
+  // Counts an arrival not sent (behind_schedule) and records its wait.
+  void Skip(const PreparedRequest& request, int64_t intended_ns,
+            int64_t now_ns);
   absl::StatusOr<std::unique_ptr<Transport>> MakeTransport(
       const ScenarioSpec& scenario, size_t max_connections);
   void Run();

@@ -27,6 +27,7 @@ constexpr double kMaxRatePerSecond = 10'000'000;
 constexpr uint32_t kMaxWeight = 1'000'000;
 constexpr uint32_t kMaxConnections = 100'000;
 constexpr uint32_t kDefaultMaxConnections = 256;
+constexpr absl::Duration kDefaultMaxLateness = absl::Milliseconds(100);
 constexpr absl::Duration kMaxScenarioDuration = absl::Hours(24);
 constexpr uint32_t kMaxVus = 1'000'000;
 constexpr absl::Duration kDefaultTimeout = absl::Seconds(10);
@@ -245,6 +246,14 @@ class Validator {
         Add(path + ".start_after", "start_after must not be negative");
       } else if (start > kMaxScenarioDuration) {
         Add(path + ".start_after", "start_after is beyond the limit of 24h");
+      }
+    }
+    if (scenario.has_max_lateness()) {
+      const absl::Duration late = ToDuration(scenario.max_lateness());
+      if (late < absl::ZeroDuration()) {
+        Add(path + ".max_lateness", "max_lateness must not be negative");
+      } else if (late > kMaxScenarioDuration) {
+        Add(path + ".max_lateness", "max_lateness is beyond the limit of 24h");
       }
     }
     if (scenario.max_connections() > kMaxConnections) {
@@ -581,6 +590,8 @@ void NormalizePlan(v1::TestPlan* plan) {
     }
     if (scenario.max_connections() == 0)
       scenario.set_max_connections(kDefaultMaxConnections);
+    if (!scenario.has_max_lateness())
+      SetDuration(kDefaultMaxLateness, scenario.mutable_max_lateness());
     for (v1::Request& request : *scenario.mutable_requests()) {
       if (request.method().empty()) request.set_method("GET");
       if (request.weight() == 0) request.set_weight(1);

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -177,6 +178,7 @@ enum class Route {
   kStatus,
   kStats,
   kStatsReset,
+  kFreeze,
   kNotFound,
   kBadParameter,
 };
@@ -215,6 +217,9 @@ Pending RouteFor(absl::string_view path, Pending pending) {
     pending.route = Route::kStats;
   } else if (path == "/stats/reset") {
     pending.route = Route::kStatsReset;
+  } else if (absl::ConsumePrefix(&path, "/fault/freeze/")) {
+    bool ok = ParseBoundedDecimal(path, kMaxDelayMs, &n);
+    pending.route = ok ? Route::kFreeze : Route::kBadParameter;
   } else {
     pending.route = Route::kNotFound;
   }
@@ -460,7 +465,7 @@ struct Conn {
   size_t Unsent() const { return out.size() - out_off + x_remaining; }
 };
 
-enum class TimerKind { kDelay, kLinger, kResumeAccept };
+enum class TimerKind { kDelay, kLinger, kResumeAccept, kThaw };
 
 struct Timer {
   absl::Duration deadline;
@@ -521,6 +526,11 @@ class EventLoop {
   }
 
   ThreadStats& stats() { return stats_; }
+  // Holds every load request (not /stats or /fault) unanswered until
+  // `until_ns` (CLOCK_MONOTONIC); thread-safe.
+  void Freeze(int64_t until_ns) {
+    frozen_until_ns_.store(until_ns, std::memory_order_relaxed);
+  }
 
   void Run() {
     std::string name = absl::StrCat("target-", index_);
@@ -649,8 +659,12 @@ class EventLoop {
     }
     if (!conn.waiting) return;
     conn.waiting = false;
-    Respond(conn, 200, kTextPlain, "ok", 0, /*count=*/true);
-    Advance(conn);
+    if (timer.kind == TimerKind::kThaw) {
+      Dispatch(conn);  // the request held by a freeze, as if it just came
+    } else {
+      Respond(conn, 200, kTextPlain, "ok", 0, /*count=*/true);
+    }
+    if (!conn.waiting) Advance(conn);
   }
 
   void OnConnEvent(Conn& conn, uint32_t events) {
@@ -788,6 +802,17 @@ class EventLoop {
   // Answers conn.pending, whose body (if any) has been discarded.
   void Dispatch(Conn& conn) {
     const Pending& p = conn.pending;
+    // While frozen, every request but /stats* and /fault* is held unanswered.
+    const bool control = p.route == Route::kStats ||
+                         p.route == Route::kStatsReset ||
+                         p.route == Route::kFreeze;
+    const absl::Duration frozen_until =
+        absl::Nanoseconds(frozen_until_ns_.load(std::memory_order_relaxed));
+    if (!control && MonotonicNow() < frozen_until) {
+      conn.waiting = true;
+      AddTimer(frozen_until - MonotonicNow(), conn.id, TimerKind::kThaw);
+      return;
+    }
     switch (p.route) {
       case Route::kOk:
         Respond(conn, 200, kTextPlain, "ok", 0, true);
@@ -816,6 +841,14 @@ class EventLoop {
         for (const auto& peer : *peers_) peer->stats().Reset();
         Respond(conn, 200, kJson, "{\"reset\":true}", 0, false);
         return;
+      case Route::kFreeze: {
+        const int64_t until = absl::ToInt64Nanoseconds(
+            MonotonicNow() + absl::Milliseconds(p.arg));
+        for (const auto& peer : *peers_) peer->Freeze(until);
+        Respond(conn, 200, kJson, absl::StrCat("{\"frozen_ms\":", p.arg, "}"),
+                0, false);
+        return;
+      }
       case Route::kNotFound:
         Respond(conn, 404, kTextPlain, "not found", 0, true);
         return;
@@ -889,6 +922,7 @@ class EventLoop {
   const int listen_fd_;
   const int index_;
   const std::vector<std::unique_ptr<EventLoop>>* const peers_;
+  std::atomic<int64_t> frozen_until_ns_{0};
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   int timer_fd_ = -1;

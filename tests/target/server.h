@@ -35,7 +35,8 @@ struct ServerOptions {
 class EventLoop;  // Defined in server.cc.
 
 // Routes: "/" -> "ok"; "/bytes/N"; "/delay/MS"; "/status/CODE"; "/stats";
-// "/stats/reset".
+// "/stats/reset"; "/fault/freeze/MS" (every thread holds load requests
+// unanswered for MS milliseconds, as a stalled server would).
 class Server {
  public:
   // Binds every listener, so that port() is known (and connectable) before
