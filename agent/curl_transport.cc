@@ -178,6 +178,30 @@ void CurlTransport::DrainDone() {
   }
 }
 
+namespace {
+
+// libcurl's phase times are cumulative µs from the transfer's start; the
+// connection phases count only when this transfer opened the connection.
+void ReadTimings(CURL* easy, Outcome* outcome) {
+  curl_off_t lookup = 0, connect = 0, tls = 0, pretransfer = 0, first = 0;
+  long new_connections = 0;
+  curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &new_connections);
+  curl_easy_getinfo(easy, CURLINFO_NAMELOOKUP_TIME_T, &lookup);
+  curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect);
+  curl_easy_getinfo(easy, CURLINFO_APPCONNECT_TIME_T, &tls);
+  curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+  curl_easy_getinfo(easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
+  if (new_connections > 0 && connect > 0) {
+    outcome->dns_ns = lookup * 1000;
+    outcome->connect_ns = (connect - lookup) * 1000;
+    if (tls > 0) outcome->tls_ns = (tls - connect) * 1000;
+  }
+  if (first > 0 && first >= pretransfer)
+    outcome->ttfb_ns = (first - pretransfer) * 1000;
+}
+
+}  // namespace
+
 void CurlTransport::Complete(CURLMsg* msg) {
   const int64_t done_ns = EventLoop::MonoNowNs();
   Slot* slot = nullptr;
@@ -195,6 +219,7 @@ void CurlTransport::Complete(CURLMsg* msg) {
   curl_easy_getinfo(slot->easy, CURLINFO_SIZE_DOWNLOAD_T, &body_bytes);
   outcome.bytes_in = header_bytes + body_bytes;
   outcome.bytes_out = request_bytes;
+  ReadTimings(slot->easy, &outcome);
   curl_multi_remove_handle(multi_, slot->easy);
   Sent sent = slot->sent;
   slot->sent.request = nullptr;

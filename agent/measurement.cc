@@ -10,6 +10,10 @@ namespace stampede::agent {
 void RequestMetrics::Merge(const RequestMetrics& other) {
   latency.Merge(other.latency);
   service_time.Merge(other.service_time);
+  dns.Merge(other.dns);
+  connect.Merge(other.connect);
+  tls.Merge(other.tls);
+  ttfb.Merge(other.ttfb);
   requests += other.requests;
   errors += other.errors;
   bytes_in += other.bytes_in;
@@ -23,6 +27,10 @@ void RequestMetrics::Merge(const RequestMetrics& other) {
 void RequestMetrics::Reset() {
   latency.Reset();
   service_time.Reset();
+  dns.Reset();
+  connect.Reset();
+  tls.Reset();
+  ttfb.Reset();
   requests = errors = bytes_in = bytes_out = 0;
   statuses.fill(0);
   transport_errors.fill(0);
@@ -64,12 +72,17 @@ void Window::ToProto(v1::Interval* out) const {
   for (size_t s = 0; s < requests.size(); ++s) {
     for (size_t r = 0; r < requests[s].size(); ++r) {
       const RequestMetrics& m = requests[s][r];
-      if (m.requests == 0) continue;
+      // Arrivals skipped unsent leave only their wait in `latency`.
+      if (m.requests == 0 && m.latency.Count() == 0) continue;
       v1::RequestStats* stats = out->add_stats();
       stats->set_scenario(s);
       stats->set_request(r);
       stats->set_latency(m.latency.Encode());
       stats->set_service_time(m.service_time.Encode());
+      if (m.dns.Count() > 0) stats->set_dns(m.dns.Encode());
+      if (m.connect.Count() > 0) stats->set_connect(m.connect.Encode());
+      if (m.tls.Count() > 0) stats->set_tls(m.tls.Encode());
+      if (m.ttfb.Count() > 0) stats->set_ttfb(m.ttfb.Encode());
       stats->set_requests(m.requests);
       stats->set_errors(m.errors);
       stats->set_bytes_in(m.bytes_in);

@@ -18,6 +18,11 @@ namespace stampede::agent {
 struct RequestMetrics {
   common::Histogram latency;       // µs from intended start
   common::Histogram service_time;  // µs from actual send
+  // Phases, µs; dns/connect/tls only for requests that opened a connection.
+  common::Histogram dns;
+  common::Histogram connect;
+  common::Histogram tls;
+  common::Histogram ttfb;  // last byte written -> first byte read
   int64_t requests = 0;
   int64_t errors = 0;
   int64_t bytes_in = 0;
@@ -37,7 +42,8 @@ struct Window {
   common::Histogram schedule_lag;  // µs, actual send - intended send
   int64_t skipped_connection_cap =
       0;  // the wait line for a connection was full
-  int64_t skipped_behind_schedule = 0;  // later than max_lateness, or still waiting at the stop
+  int64_t skipped_behind_schedule =
+      0;  // later than max_lateness, or still waiting at the stop
   double worker_busy =
       0;  // this worker's CPU share of the window; merged: the max
   int64_t open_fds = 0;   // set by the reporter

@@ -37,8 +37,8 @@ Reporter::~Reporter() {
 }
 
 int64_t Reporter::OpenFds() {
-  // The directory stays open from the start: when the process is out of descriptors, which
-  // is when this count matters, opening it would fail.
+  // The directory stays open from the start: when the process is out of
+  // descriptors, which is when this count matters, opening it would fail.
   if (fd_dir_ == nullptr) return -1;
   rewinddir(fd_dir_);
   int64_t n = 0;

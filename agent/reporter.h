@@ -37,7 +37,8 @@ class Reporter : public WindowSink {
     uint64_t last_index = 0;
   };
   void Run();
-  // Descriptors this process holds (-1 if unknown); on the reporter's thread only.
+  // Descriptors this process holds (-1 if unknown); on the reporter's thread
+  // only.
   int64_t OpenFds();
   // Whether interval k can be emitted: each worker has delivered it or has
   // finished before it.

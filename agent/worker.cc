@@ -367,6 +367,10 @@ void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
     ++m.requests;
     m.latency.Record((done_ns - sent.intended_ns) / 1000);
     m.service_time.Record((done_ns - sent.sent_ns) / 1000);
+    if (outcome.dns_ns >= 0) m.dns.Record(outcome.dns_ns / 1000);
+    if (outcome.connect_ns >= 0) m.connect.Record(outcome.connect_ns / 1000);
+    if (outcome.tls_ns >= 0) m.tls.Record(outcome.tls_ns / 1000);
+    if (outcome.ttfb_ns >= 0) m.ttfb.Record(outcome.ttfb_ns / 1000);
     if (outcome.status > 0 &&
         outcome.status < static_cast<int>(m.statuses.size())) {
       ++m.statuses[outcome.status];

@@ -9,6 +9,10 @@ namespace stampede::controller {
 void Cell::Merge(const Cell& other) {
   latency.Merge(other.latency);
   service_time.Merge(other.service_time);
+  dns.Merge(other.dns);
+  connect.Merge(other.connect);
+  tls.Merge(other.tls);
+  ttfb.Merge(other.ttfb);
   requests += other.requests;
   errors += other.errors;
   bytes_in += other.bytes_in;
@@ -40,6 +44,12 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
       return st;
     if (absl::Status st = c.service_time.DecodeFrom(s.service_time()); !st.ok())
       return st;
+    for (auto [bytes, h] :
+         {std::pair{&s.dns(), &c.dns}, std::pair{&s.connect(), &c.connect},
+          std::pair{&s.tls(), &c.tls}, std::pair{&s.ttfb(), &c.ttfb}}) {
+      if (bytes->empty()) continue;
+      if (absl::Status st = h->DecodeFrom(*bytes); !st.ok()) return st;
+    }
     c.requests = s.requests();
     c.errors = s.errors();
     c.bytes_in = s.bytes_in();

@@ -24,6 +24,7 @@ namespace stampede::controller {
 struct Cell {
   common::Histogram latency;
   common::Histogram service_time;
+  common::Histogram dns, connect, tls, ttfb;  // phases, see RequestStats
   int64_t requests = 0;
   int64_t errors = 0;
   int64_t bytes_in = 0;

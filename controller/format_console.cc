@@ -61,6 +61,44 @@ std::string FormatLiveLine(const v1::IntervalResult& i, double p95_ms,
   return line + "\n";
 }
 
+namespace {
+
+std::string Table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i)
+      widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) out += Row(row, widths);
+  return out;
+}
+
+// Where the time went, for the requests that had phases timed.
+std::string PhaseTable(const v1::RunResult& r) {
+  auto pair = [](const v1::LatencySummary& l, bool timed) -> std::string {
+    return timed ? absl::StrFormat("%.3g / %.3g", l.p50(), l.p95()) : "-";
+  };
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"scenario", "request", "new conns", "connect p50/p95",
+                  "tls p50/p95", "ttfb p50/p95", "ttfb p99"});
+  for (const v1::ScenarioResult& sc : r.scenarios()) {
+    for (const v1::RequestResult& q : sc.requests()) {
+      if (!q.summary().has_phases_ms()) continue;
+      const v1::PhaseTimings& p = q.summary().phases_ms();
+      rows.push_back(
+          {sc.name(), q.name(), absl::StrCat(p.new_connections()),
+           pair(p.connect(), p.has_connect()), pair(p.tls(), p.has_tls()),
+           pair(p.ttfb(), p.has_ttfb()),
+           p.has_ttfb() ? absl::StrFormat("%.3g", p.ttfb().p99()) : "-"});
+    }
+  }
+  if (rows.size() == 1) return "";
+  return "\n  phases (ms):\n" + Table(rows);
+}
+
+}  // namespace
+
 std::string FormatSummary(const v1::RunResult& r) {
   std::string out;
   const v1::Summary& s = r.summary();
@@ -82,12 +120,8 @@ std::string FormatSummary(const v1::RunResult& r) {
       rows.push_back(SummaryCells(sc.name(), "(all)", sc.summary()));
   }
   rows.push_back(SummaryCells("total", "", s));
-  std::vector<size_t> widths(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i)
-      widths[i] = std::max(widths[i], row[i].size());
-  }
-  for (const auto& row : rows) out += Row(row, widths);
+  out += Table(rows);
+  out += PhaseTable(r);
 
   if (!s.error_ids().empty()) {
     out += "\n  errors by id:";

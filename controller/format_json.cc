@@ -144,7 +144,17 @@ void WriteSummary(JsonWriter& w, std::string_view key, const v1::Summary& s) {
   w.BeginObject("error_ids");
   for (const auto& [id, n] : errors) w.Int(id, n);
   w.End();
-  w.Int("bytes_in", s.bytes_in()).Int("bytes_out", s.bytes_out()).End();
+  w.Int("bytes_in", s.bytes_in()).Int("bytes_out", s.bytes_out());
+  if (s.has_phases_ms()) {
+    const v1::PhaseTimings& p = s.phases_ms();
+    w.BeginObject("phases_ms").Int("new_connections", p.new_connections());
+    if (p.has_dns()) WriteLatency(w, "dns", p.dns());
+    if (p.has_connect()) WriteLatency(w, "connect", p.connect());
+    if (p.has_tls()) WriteLatency(w, "tls", p.tls());
+    if (p.has_ttfb()) WriteLatency(w, "ttfb", p.ttfb());
+    w.End();
+  }
+  w.End();
 }
 
 }  // namespace

@@ -50,6 +50,17 @@ v1::Summary SummaryOf(const Cell& cell, double duration_s) {
                            : 0);
   FillLatency(cell.latency, s.mutable_latency_ms());
   FillLatency(cell.service_time, s.mutable_service_time_ms());
+  if (cell.dns.Count() + cell.connect.Count() + cell.tls.Count() +
+          cell.ttfb.Count() >
+      0) {
+    v1::PhaseTimings* phases = s.mutable_phases_ms();
+    phases->set_new_connections(cell.connect.Count());
+    if (cell.dns.Count() > 0) FillLatency(cell.dns, phases->mutable_dns());
+    if (cell.connect.Count() > 0)
+      FillLatency(cell.connect, phases->mutable_connect());
+    if (cell.tls.Count() > 0) FillLatency(cell.tls, phases->mutable_tls());
+    if (cell.ttfb.Count() > 0) FillLatency(cell.ttfb, phases->mutable_ttfb());
+  }
   for (const auto& [code, n] : cell.statuses)
     (*s.mutable_statuses())[absl::StrCat(code)] = n;
   for (const auto& [id, n] : cell.error_ids) (*s.mutable_error_ids())[id] = n;

@@ -45,6 +45,13 @@ v1::RunResult SampleResult() {
   v1::RequestResult* q = sc->add_requests();
   q->set_name("GET /");
   *q->mutable_summary() = *s;
+  v1::PhaseTimings* phases = q->mutable_summary()->mutable_phases_ms();
+  phases->set_new_connections(64);
+  phases->mutable_connect()->set_p50(0.08);
+  phases->mutable_connect()->set_p95(0.2);
+  phases->mutable_ttfb()->set_p50(0.35);
+  phases->mutable_ttfb()->set_p95(2.25);
+  phases->mutable_ttfb()->set_p99(12.5);
   v1::ThresholdResult* t = r.add_thresholds();
   t->set_expression("p(95) latency < 2ms");
   t->set_passed(false);
