@@ -18,7 +18,10 @@ void RequestMetrics::Merge(const RequestMetrics& other) {
   errors += other.errors;
   bytes_in += other.bytes_in;
   bytes_out += other.bytes_out;
-  for (size_t i = 0; i < statuses.size(); ++i) statuses[i] += other.statuses[i];
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    statuses[i] += other.statuses[i];
+    unexpected_statuses[i] += other.unexpected_statuses[i];
+  }
   for (size_t i = 0; i < transport_errors.size(); ++i) {
     transport_errors[i] += other.transport_errors[i];
   }
@@ -33,6 +36,7 @@ void RequestMetrics::Reset() {
   ttfb.Reset();
   requests = errors = bytes_in = bytes_out = 0;
   statuses.fill(0);
+  unexpected_statuses.fill(0);
   transport_errors.fill(0);
 }
 
@@ -90,9 +94,9 @@ void Window::ToProto(v1::Interval* out) const {
       for (size_t code = 0; code < m.statuses.size(); ++code) {
         if (m.statuses[code] == 0) continue;
         (*stats->mutable_status_counts())[code] = m.statuses[code];
-        if (code >= 400) {
+        if (m.unexpected_statuses[code] > 0) {
           (*stats->mutable_error_counts())[absl::StrCat("http_", code)] =
-              m.statuses[code];
+              m.unexpected_statuses[code];
         }
       }
       for (size_t e = 1; e < m.transport_errors.size(); ++e) {

@@ -28,6 +28,7 @@ struct RequestMetrics {
   int64_t bytes_in = 0;
   int64_t bytes_out = 0;
   std::array<int64_t, 600> statuses{};
+  std::array<int64_t, 600> unexpected_statuses{};  // errors, as http_<code>
   std::array<int64_t, static_cast<size_t>(common::ErrorId::kCount)>
       transport_errors{};
 
@@ -56,7 +57,7 @@ struct Window {
   void Shape(const std::vector<size_t>& requests_per_scenario);
   void Merge(const Window& other);
   void Reset();
-  // The wire form; statuses >= 400 and transport errors become error ids.
+  // The wire form; unexpected statuses and transport errors become error ids.
   void ToProto(v1::Interval* out) const;
 };
 

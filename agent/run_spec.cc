@@ -81,6 +81,13 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
     out.schedule = std::make_unique<common::ArrivalSchedule>(
         common::ArrivalSchedule::ForLoad(scenario.load()));
     out.max_connections = std::max<uint32_t>(1, scenario.max_connections());
+    for (uint32_t code : scenario.expected_statuses()) {
+      if (code < out.expected_statuses.size()) out.expected_statuses.set(code);
+    }
+    if (scenario.expected_statuses().empty()) {
+      for (size_t code = 100; code < 400; ++code)
+        out.expected_statuses.set(code);
+    }
     if (scenario.has_max_lateness())
       out.max_lateness_ns = ns(scenario.max_lateness());
     uint64_t weight_sum = 0;

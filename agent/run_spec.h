@@ -4,6 +4,7 @@
 #ifndef STAMPEDE_AGENT_RUN_SPEC_H_
 #define STAMPEDE_AGENT_RUN_SPEC_H_
 
+#include <bitset>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -28,6 +29,8 @@ struct ScenarioSpec {
   size_t max_connections = 256;             // open model, for this whole agent
   bool poisson = false;         // open model: random (exponential) gaps
   int64_t start_offset_ns = 0;  // start_after
+  // Statuses that are not errors (default 100-399).
+  std::bitset<600> expected_statuses;
   // Open model: an arrival later than this is skipped, not sent.
   int64_t max_lateness_ns = 100'000'000;
   std::string name;

@@ -371,12 +371,15 @@ void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
     if (outcome.connect_ns >= 0) m.connect.Record(outcome.connect_ns / 1000);
     if (outcome.tls_ns >= 0) m.tls.Record(outcome.tls_ns / 1000);
     if (outcome.ttfb_ns >= 0) m.ttfb.Record(outcome.ttfb_ns / 1000);
+    bool unexpected = false;
     if (outcome.status > 0 &&
         outcome.status < static_cast<int>(m.statuses.size())) {
       ++m.statuses[outcome.status];
+      unexpected = !spec_.scenarios[sent.request->scenario]
+                        .expected_statuses[outcome.status];
+      if (unexpected) ++m.unexpected_statuses[outcome.status];
     }
-    if (outcome.error != common::ErrorId::kNone || outcome.status >= 400)
-      ++m.errors;
+    if (outcome.error != common::ErrorId::kNone || unexpected) ++m.errors;
     m.bytes_in += outcome.bytes_in;
     m.bytes_out += outcome.bytes_out;
   }

@@ -248,6 +248,13 @@ class Validator {
         Add(path + ".start_after", "start_after is beyond the limit of 24h");
       }
     }
+    for (int i = 0; i < scenario.expected_statuses_size(); ++i) {
+      const uint32_t code = scenario.expected_statuses(i);
+      if (code < 100 || code > 599) {
+        Add(absl::StrCat(path, ".expected_statuses[", i, "]"),
+            absl::StrCat("status ", code, " is not an HTTP status (100-599)"));
+      }
+    }
     if (scenario.has_max_lateness()) {
       const absl::Duration late = ToDuration(scenario.max_lateness());
       if (late < absl::ZeroDuration()) {

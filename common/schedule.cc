@@ -118,7 +118,8 @@ std::optional<double> ArrivalSchedule::TimeOf(uint64_t j) const {
 }
 
 std::optional<double> ArrivalSchedule::TimeAtCumulative(double target) const {
-  // The last arrival may sit exactly at the end (area j + 0.5): allow for rounding.
+  // The last arrival may sit exactly at the end (area j + 0.5): allow for
+  // rounding.
   if (!(target >= 0) || target > area_ + 1e-9) return std::nullopt;
   // The last segment whose start count is below the target holds it.
   auto it = std::upper_bound(

@@ -210,6 +210,35 @@ thresholds:
       run.result.thresholds(1).passed());  // filtered to the healthy request
 }
 
+// Rate limiting as part of the test: 429 is expected, so only the 503s and
+// the 302 (not in the list) are errors.
+TEST_F(EndToEnd, ExpectedStatusesAreNotErrors) {
+  RunOutcome run = Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    expected_statuses: [200, 429]
+    load: { arrival_rate: { stages: [ {to: 40/s, over: 0s}, {hold: 2s} ] } }
+    requests:
+      - { name: ok, path: / }
+      - { name: limited, path: /status/429 }
+      - { name: broken, path: /status/503 }
+      - { name: moved, path: /status/302 }
+thresholds:
+  - { metric: error_rate, request: limited, lt: 1% }
+)");
+  EXPECT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::Summary& s = run.result.summary();
+  EXPECT_EQ(s.requests(), 80);
+  EXPECT_EQ(s.statuses().at("429"), 20);
+  EXPECT_EQ(s.errors(), 40);
+  EXPECT_EQ(s.error_ids().at("http_503"), 20);
+  EXPECT_EQ(s.error_ids().at("http_302"), 20);
+  EXPECT_EQ(s.error_ids().count("http_429"), 0u);
+  EXPECT_TRUE(run.result.thresholds(0).passed());
+}
+
 TEST_F(EndToEnd, ScenariosStartAtTheirOffsetsAndPoissonKeepsTheRateOnAverage) {
   RunOutcome run = Run(R"(
 defaults: { base_url: "http://127.0.0.1:$PORT" }
