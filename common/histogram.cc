@@ -203,7 +203,8 @@ absl::Status Histogram::DecodeFrom(std::string_view bytes) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Histogram> Histogram::Decode(std::string_view bytes) {
+template <typename Fn>
+absl::Status Histogram::Walk(std::string_view bytes, Fn&& fn) {
   if (bytes.empty()) {
     return absl::InvalidArgumentError(
         "histogram: empty input, missing version byte");
@@ -214,10 +215,10 @@ absl::StatusOr<Histogram> Histogram::Decode(std::string_view bytes) {
         absl::StrCat("histogram: unsupported version ", version, ", want ",
                      kEncodingVersion));
   }
-  Histogram h;
   size_t pos = 1;
   bool first = true;
   uint64_t prev = 0;
+  int64_t total = 0;
   while (pos < bytes.size()) {
     absl::StatusOr<uint64_t> gap = ReadVarint(bytes, pos, "bucket gap");
     if (!gap.ok()) return gap.status();
@@ -241,16 +242,38 @@ absl::StatusOr<Histogram> Histogram::Decode(std::string_view bytes) {
           absl::StrCat("histogram: negative count for bucket ", index));
     }
     const int64_t c = static_cast<int64_t>(*count);
-    if (h.total_ > std::numeric_limits<int64_t>::max() - c) {
+    if (total > std::numeric_limits<int64_t>::max() - c) {
       return absl::InvalidArgumentError(
           "histogram: total count overflows 64 bits");
     }
-    h.counts_[index] = c;
-    h.total_ += c;
+    total += c;
+    fn(static_cast<size_t>(index), c);
     prev = index;
     first = false;
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Histogram> Histogram::Decode(std::string_view bytes) {
+  Histogram h;
+  absl::Status s = Walk(bytes, [&h](size_t index, int64_t count) {
+    h.counts_[index] = count;
+    h.total_ += count;
+  });
+  if (!s.ok()) return s;
   return h;
+}
+
+absl::Status Histogram::Validate(std::string_view bytes) {
+  return Walk(bytes, [](size_t, int64_t) {});
+}
+
+absl::Status Histogram::MergeEncoded(std::string_view bytes) {
+  if (absl::Status s = Validate(bytes); !s.ok()) return s;
+  return Walk(bytes, [this](size_t index, int64_t count) {
+    counts_[index] += count;
+    total_ += count;
+  });
 }
 
 }  // namespace stampede::common

@@ -58,12 +58,22 @@ class Histogram {
   // input.
   absl::Status DecodeFrom(std::string_view bytes);
   static absl::StatusOr<Histogram> Decode(std::string_view bytes);
+  // Whether `bytes` decodes; nothing is kept.
+  static absl::Status Validate(std::string_view bytes);
+  // Adds an encoded histogram without decoding it into a temporary; on error
+  // nothing is added.
+  absl::Status MergeEncoded(std::string_view bytes);
 
   bool operator==(const Histogram& other) const {
     return total_ == other.total_ && counts_ == other.counts_;
   }
 
  private:
+  // Checks `bytes` and calls fn(index, count) for each bucket in order; stops
+  // at the first error (after fn may have seen earlier buckets).
+  template <typename Fn>
+  static absl::Status Walk(std::string_view bytes, Fn&& fn);
+
   std::vector<int64_t> counts_;
   int64_t total_ = 0;
   int64_t clamped_ = 0;

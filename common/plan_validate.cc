@@ -110,7 +110,8 @@ std::string UrlProblem(absl::string_view url) {
 }
 
 bool IsLatencyMetric(absl::string_view metric) {
-  return metric == "latency" || metric == "service_time";
+  return metric == "latency" || metric == "service_time" || metric == "ttfb" ||
+         metric == "connect";
 }
 
 class Validator {
@@ -449,12 +450,23 @@ class Validator {
         IsLatencyMetric(metric) || metric == "error_rate" || metric == "rps";
     if (metric.empty()) {
       Add(path + ".metric",
-          "a threshold needs a metric: latency, service_time, error_rate or "
-          "rps");
+          "a threshold needs a metric: latency, service_time, ttfb, connect, "
+          "error_rate or rps");
     } else if (!known_metric) {
       Add(path + ".metric",
           absl::StrCat("unknown metric ", Quote(metric),
-                       "; use latency, service_time, error_rate or rps"));
+                       "; use latency, service_time, ttfb, connect, error_rate "
+                       "or rps"));
+    }
+    if (threshold.has_grace() &&
+        ToDuration(threshold.grace()) < absl::ZeroDuration()) {
+      Add(path + ".grace", "grace must not be negative");
+    }
+    if (threshold.has_for_() &&
+        ToDuration(threshold.for_()) < absl::Seconds(1)) {
+      Add(path + ".for",
+          "for must be at least 1s (one interval): it is a window of "
+          "intervals");
     }
 
     const std::pair<const char*, const std::string*> comparisons[] = {
@@ -502,14 +514,12 @@ class Validator {
     } else if (known_metric) {
       if (has_p) {
         Add(path + ".p",
-            absl::StrCat("p applies only to latency and service_time, not to ",
-                         metric));
+            absl::StrCat("p applies only to latency metrics, not to ", metric));
       }
       if (has_stat) {
         Add(path + ".stat",
-            absl::StrCat(
-                "stat applies only to latency and service_time, not to ",
-                metric));
+            absl::StrCat("stat applies only to latency metrics, not to ",
+                         metric));
       }
     }
 

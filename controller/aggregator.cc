@@ -1,6 +1,8 @@
 #include "controller/aggregator.h"
 
 #include <algorithm>
+#include <array>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -21,41 +23,51 @@ void Cell::Merge(const Cell& other) {
   for (const auto& [id, n] : other.error_ids) error_ids[id] += n;
 }
 
-Aggregator::Aggregator(const v1::TestPlan& plan, size_t agents)
-    : agents_(agents) {
+Aggregator::Aggregator(const v1::TestPlan& plan, size_t agents, bool keep_stats)
+    : agents_(agents), keep_stats_(keep_stats) {
   for (const v1::Scenario& s : plan.scenarios())
     cells_.emplace_back(s.requests_size());
 }
 
+namespace {
+
+// The encoded histograms of `s` with the Cell field each one adds to.
+auto HistogramsOf(const v1::RequestStats& s, Cell* c) {
+  return std::array{std::pair{&s.latency(), &c->latency},
+                    std::pair{&s.service_time(), &c->service_time},
+                    std::pair{&s.dns(), &c->dns},
+                    std::pair{&s.connect(), &c->connect},
+                    std::pair{&s.tls(), &c->tls},
+                    std::pair{&s.ttfb(), &c->ttfb}};
+}
+
+void AddCounts(const v1::RequestStats& s, Cell* c) {
+  c->requests += s.requests();
+  c->errors += s.errors();
+  c->bytes_in += s.bytes_in();
+  c->bytes_out += s.bytes_out();
+  for (const auto& [code, n] : s.status_counts()) c->statuses[code] += n;
+  for (const auto& [id, n] : s.error_counts()) c->error_ids[id] += n;
+}
+
+}  // namespace
+
 absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
-  // Decode and check everything before merging anything, so bad data leaves no
-  // trace.
-  std::vector<Cell> decoded(interval.stats_size());
-  for (int i = 0; i < interval.stats_size(); ++i) {
-    const v1::RequestStats& s = interval.stats(i);
+  // Check everything before merging anything, so bad data leaves no trace.
+  // Histograms are added from their wire form: no dense temporaries.
+  for (const v1::RequestStats& s : interval.stats()) {
     if (s.scenario() >= cells_.size() ||
         s.request() >= cells_[s.scenario()].size()) {
       return absl::InvalidArgumentError(
           absl::StrCat("interval ", interval.index(), ": no request ",
                        s.scenario(), "/", s.request(), " in the plan"));
     }
-    Cell& c = decoded[i];
-    if (absl::Status st = c.latency.DecodeFrom(s.latency()); !st.ok())
-      return st;
-    if (absl::Status st = c.service_time.DecodeFrom(s.service_time()); !st.ok())
-      return st;
-    for (auto [bytes, h] :
-         {std::pair{&s.dns(), &c.dns}, std::pair{&s.connect(), &c.connect},
-          std::pair{&s.tls(), &c.tls}, std::pair{&s.ttfb(), &c.ttfb}}) {
+    for (const std::string* bytes : {&s.latency(), &s.service_time(), &s.dns(),
+                                     &s.connect(), &s.tls(), &s.ttfb()}) {
       if (bytes->empty()) continue;
-      if (absl::Status st = h->DecodeFrom(*bytes); !st.ok()) return st;
+      if (absl::Status st = common::Histogram::Validate(*bytes); !st.ok())
+        return st;
     }
-    c.requests = s.requests();
-    c.errors = s.errors();
-    c.bytes_in = s.bytes_in();
-    c.bytes_out = s.bytes_out();
-    for (const auto& [code, n] : s.status_counts()) c.statuses[code] += n;
-    for (const auto& [id, n] : s.error_counts()) c.error_ids[id] += n;
   }
   const bool late = interval.index() < next_index_;
   if (late) ++late_;
@@ -72,21 +84,26 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
     view->open_fds += self.open_fds();
     view->max_worker_busy =
         std::max(view->max_worker_busy, self.max_worker_busy());
-    common::Histogram lag;
-    if (lag.DecodeFrom(self.schedule_lag()).ok()) view->schedule_lag.Merge(lag);
+    if (!self.schedule_lag().empty())
+      view->schedule_lag.MergeEncoded(self.schedule_lag()).IgnoreError();
   }
   AgentTotals& totals = agents_[agent];
   ++totals.intervals;
   totals.sends_skipped += interval.agent().sends_skipped();
-  for (int i = 0; i < interval.stats_size(); ++i) {
-    const v1::RequestStats& s = interval.stats(i);
-    cells_[s.scenario()][s.request()].Merge(decoded[i]);
-    totals.requests += decoded[i].requests;
-    totals.errors += decoded[i].errors;
+  for (const v1::RequestStats& s : interval.stats()) {
+    Cell& cell = cells_[s.scenario()][s.request()];
+    for (const auto& [bytes, h] : HistogramsOf(s, &cell)) {
+      if (!bytes->empty()) h->MergeEncoded(*bytes).IgnoreError();  // checked
+    }
+    AddCounts(s, &cell);
+    totals.requests += s.requests();
+    totals.errors += s.errors();
     if (view != nullptr) {
-      view->requests += decoded[i].requests;
-      view->errors += decoded[i].errors;
-      view->latency.Merge(decoded[i].latency);
+      view->requests += s.requests();
+      view->errors += s.errors();
+      if (!s.latency().empty())
+        view->latency.MergeEncoded(s.latency()).IgnoreError();
+      if (keep_stats_) view->stats.push_back(s);
     }
   }
   return absl::OkStatus();

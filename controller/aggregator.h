@@ -50,6 +50,9 @@ struct IntervalView {
   int64_t open_fds = 0;
   double max_worker_busy = 0;
   std::set<size_t> agents;  // who reported it
+  // Every agent's per-request stats of the interval, when the aggregator
+  // keeps them (for thresholds judged on a window).
+  std::vector<v1::RequestStats> stats;
 };
 
 struct AgentTotals {
@@ -61,7 +64,8 @@ struct AgentTotals {
 
 class Aggregator {
  public:
-  Aggregator(const v1::TestPlan& plan, size_t agents);
+  // `keep_stats`: each IntervalView also carries the raw per-request stats.
+  Aggregator(const v1::TestPlan& plan, size_t agents, bool keep_stats = false);
 
   // Merges one agent's interval. Rejects (and ignores) undecodable or
   // out-of-plan data.
@@ -87,6 +91,7 @@ class Aggregator {
   std::map<uint64_t, IntervalView> pending_;
   uint64_t next_index_ = 0;
   int64_t late_ = 0;
+  bool keep_stats_ = false;
 };
 
 }  // namespace stampede::controller

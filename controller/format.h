@@ -29,6 +29,10 @@ std::string FormatJunit(const v1::RunResult& result);
 // The interval time series as CSV, one row per interval, with a header row.
 std::string FormatCsv(const v1::RunResult& result);
 
+// What the live judging added to a threshold's verdict: "" or, e.g., "failed
+// at 12s, aborted the run".
+std::string ThresholdNote(const v1::ThresholdResult& threshold);
+
 // One live line: elapsed, target and achieved rate, p50/p95/p99, error %,
 // agents reporting.
 std::string FormatLiveLine(const v1::IntervalResult& interval, double p95_ms,

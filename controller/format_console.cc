@@ -99,6 +99,12 @@ std::string PhaseTable(const v1::RunResult& r) {
 
 }  // namespace
 
+std::string ThresholdNote(const v1::ThresholdResult& t) {
+  if (t.failed_at_s() <= 0) return "";
+  return absl::StrCat("failed at ", absl::StrFormat("%g", t.failed_at_s()), "s",
+                      t.aborted() ? ", aborted the run" : "");
+}
+
 std::string FormatSummary(const v1::RunResult& r) {
   std::string out;
   const v1::Summary& s = r.summary();
@@ -143,8 +149,10 @@ std::string FormatSummary(const v1::RunResult& r) {
   if (r.thresholds_size() > 0) {
     out += "\n  thresholds:\n";
     for (const v1::ThresholdResult& t : r.thresholds()) {
+      const std::string note = ThresholdNote(t);
       absl::StrAppend(&out, "    ", t.passed() ? "PASS" : "FAIL", "  ",
-                      t.expression(), "  (actual ", t.actual_text(), ")\n");
+                      t.expression(), "  (actual ", t.actual_text(),
+                      note.empty() ? "" : "; ", note, ")\n");
     }
   }
   out += "\n  agents:";

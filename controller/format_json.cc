@@ -192,6 +192,8 @@ std::string FormatJson(const v1::RunResult& r) {
         .Bool("passed", t.passed())
         .Number("actual", t.actual())
         .String("actual_text", t.actual_text())
+        .Number("failed_at_s", t.failed_at_s())
+        .Bool("aborted", t.aborted())
         .End();
   }
   w.End().BeginArray("agents");

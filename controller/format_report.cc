@@ -69,8 +69,10 @@ std::string FormatMarkdown(const v1::RunResult& r) {
         "\n## Thresholds\n\n| threshold | actual | verdict |\n| --- | ---: | "
         "--- |\n";
     for (const v1::ThresholdResult& t : r.thresholds()) {
+      const std::string note = ThresholdNote(t);
       absl::StrAppend(&out, "| `", MdEscape(t.expression()), "` | ",
                       t.actual_text(), " | ", t.passed() ? "PASS" : "**FAIL**",
+                      note.empty() ? "" : " (", note, note.empty() ? "" : ")",
                       " |\n");
     }
   }
@@ -120,11 +122,12 @@ std::string FormatJunit(const v1::RunResult& r) {
     if (t.passed()) {
       out += "/>\n";
     } else {
-      absl::StrAppend(&out, ">\n      <failure message=\"actual ",
-                      XmlEscape(t.actual_text()), "\">",
-                      XmlEscape(t.expression()), " was not met: actual ",
-                      XmlEscape(t.actual_text()),
-                      "</failure>\n    </testcase>\n");
+      absl::StrAppend(
+          &out, ">\n      <failure message=\"actual ",
+          XmlEscape(t.actual_text()), "\">", XmlEscape(t.expression()),
+          " was not met: actual ", XmlEscape(t.actual_text()),
+          ThresholdNote(t).empty() ? "" : "; ", XmlEscape(ThresholdNote(t)),
+          "</failure>\n    </testcase>\n");
     }
   }
   out += "  </testsuite>\n</testsuites>\n";

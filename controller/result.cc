@@ -100,8 +100,10 @@ v1::RunResult BuildResult(const RunFacts& facts) {
   *result.mutable_summary() = SummaryOf(all, facts.duration_s);
 
   bool thresholds_passed = true;
-  for (v1::ThresholdResult& t :
-       EvaluateThresholds(plan, cells, facts.duration_s)) {
+  std::vector<v1::ThresholdResult> thresholds =
+      EvaluateThresholds(plan, cells, facts.duration_s);
+  if (facts.live != nullptr) facts.live->Finish(&thresholds);
+  for (v1::ThresholdResult& t : thresholds) {
     thresholds_passed = thresholds_passed && t.passed();
     *result.add_thresholds() = std::move(t);
   }

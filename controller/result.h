@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "controller/aggregator.h"
+#include "controller/live_thresholds.h"
 #include "stampede/v1/plan.pb.h"
 #include "stampede/v1/result.pb.h"
 
@@ -44,6 +45,7 @@ struct RunFacts {
   bool strict = false;    // --strict: a generator-limited run fails with exit 7
   bool aborted = false;
   std::string abort_reason;
+  const LiveThresholds* live = nullptr;  // the verdicts judged during the run
 };
 
 // A worker thread busier than this (CPU share of an interval) was the limit

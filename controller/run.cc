@@ -17,6 +17,7 @@
 #include "controller/aggregator.h"
 #include "controller/format.h"
 #include "controller/hub.h"
+#include "controller/live_thresholds.h"
 #include "controller/local_agents.h"
 #include "controller/report.h"
 #include "controller/result.h"
@@ -124,6 +125,7 @@ class Controller {
   absl::Time start_at_;
   absl::Time end_at_;
   std::unique_ptr<Aggregator> aggregator_;
+  std::unique_ptr<LiveThresholds> live_;
   std::vector<v1::IntervalResult> intervals_;
   bool aborted_ = false;
   std::string abort_reason_;
@@ -337,6 +339,19 @@ void Controller::EmitIntervals(bool force_all) {
         r, static_cast<double>(view->latency.ValueAtPercentile(95)) / 1000.0,
         agents_.size()));
     intervals_.push_back(std::move(r));
+    for (const LiveThresholds::Change& c :
+         live_->OnInterval(*view, aggregator_->cells())) {
+      Print(absl::StrCat(
+          "  threshold ", c.failing ? "FAILING" : "passing again", " at ",
+          absl::StrFormat("%g", c.t_s), "s: ", c.result.expression(),
+          " (actual ", c.result.actual_text(), ")\n"));
+    }
+    if (live_->aborted_by() && !aborted_ && !force_all) {
+      aborted_ = true;
+      abort_reason_ = live_->AbortReason();
+      Print(absl::StrCat("\n", abort_reason_, ": stopping agents\n"));
+      StopAll(abort_reason_);
+    }
   }
 }
 
@@ -437,6 +452,7 @@ int Controller::Finish() {
   facts.strict = options_.strict;
   facts.aborted = aborted_;
   facts.abort_reason = abort_reason_;
+  facts.live = live_.get();
   v1::RunResult result = BuildResult(facts);
   if (aggregator_->late_intervals() > 0) {
     spdlog::warn(
@@ -492,7 +508,9 @@ int Controller::Execute() {
     hub_.Send(a.session, std::move(msg));
     a.state = AgentState::kRunning;
   }
-  aggregator_ = std::make_unique<Aggregator>(plan_, agents_.size());
+  aggregator_ = std::make_unique<Aggregator>(plan_, agents_.size(),
+                                             NeedsIntervalStats(plan_));
+  live_ = std::make_unique<LiveThresholds>(plan_, options_.interval);
   Print(absl::StrCat("run ", run_id_, ": plan ",
                      plan_.name().empty() ? "(unnamed)" : plan_.name(), ", ",
                      agents_.size(), " agents, starting in ",

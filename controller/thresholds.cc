@@ -21,7 +21,8 @@ Comparison ComparisonOf(const v1::Threshold& t) {
 }
 
 bool IsLatency(const v1::Threshold& t) {
-  return t.metric() == "latency" || t.metric() == "service_time";
+  return t.metric() == "latency" || t.metric() == "service_time" ||
+         t.metric() == "ttfb" || t.metric() == "connect";
 }
 
 // The threshold's bound in the unit `actual` is reported in: ms, fraction, or
@@ -71,54 +72,74 @@ std::string ThresholdExpression(const v1::Threshold& t) {
   return out;
 }
 
+bool Matches(const v1::TestPlan& plan, const v1::Threshold& t, size_t s,
+             size_t r) {
+  const v1::Scenario& scenario = plan.scenarios(static_cast<int>(s));
+  return (t.scenario().empty() || scenario.name() == t.scenario()) &&
+         (t.request().empty() ||
+          scenario.requests(static_cast<int>(r)).name() == t.request());
+}
+
+const common::Histogram* MetricHistogram(const v1::Threshold& t,
+                                         const Cell& cell) {
+  if (t.metric() == "latency") return &cell.latency;
+  if (t.metric() == "service_time") return &cell.service_time;
+  if (t.metric() == "ttfb") return &cell.ttfb;
+  if (t.metric() == "connect") return &cell.connect;
+  return nullptr;
+}
+
+common::Histogram* MetricHistogram(const v1::Threshold& t, Cell* cell) {
+  return const_cast<common::Histogram*>(
+      MetricHistogram(t, static_cast<const Cell&>(*cell)));
+}
+
+v1::ThresholdResult Judge(const v1::Threshold& t, const Cell& merged,
+                          double duration_s, bool* has_data) {
+  double actual = 0;
+  std::string actual_text;
+  // No data cannot show a latency bound was kept, nor an error-rate one.
+  bool data = merged.requests > 0;
+  if (const common::Histogram* h = MetricHistogram(t, merged)) {
+    double us = t.stat() == "mean" ? h->Mean()
+                : t.stat() == "max"
+                    ? static_cast<double>(h->Max())
+                    : static_cast<double>(h->ValueAtPercentile(t.p()));
+    actual = us / 1000.0;
+    actual_text = absl::StrCat(common::FormatMillis(actual), "ms");
+    data = h->Count() > 0;
+  } else if (t.metric() == "error_rate") {
+    actual = merged.requests > 0 ? static_cast<double>(merged.errors) /
+                                       static_cast<double>(merged.requests)
+                                 : 0;
+    actual_text = absl::StrFormat("%.3f%%", actual * 100);
+  } else {
+    actual =
+        duration_s > 0 ? static_cast<double>(merged.requests) / duration_s : 0;
+    actual_text = absl::StrFormat("%.1f/s", actual);
+  }
+  Comparison c = ComparisonOf(t);
+  v1::ThresholdResult out;
+  out.set_expression(ThresholdExpression(t));
+  out.set_actual(actual);
+  out.set_actual_text(actual_text);
+  out.set_passed(data && Compare(actual, c.op, Bound(t, *c.value)));
+  if (has_data != nullptr) *has_data = data;
+  return out;
+}
+
 std::vector<v1::ThresholdResult> EvaluateThresholds(
     const v1::TestPlan& plan, const std::vector<std::vector<Cell>>& cells,
     double duration_s) {
   std::vector<v1::ThresholdResult> results;
   for (const v1::Threshold& t : plan.thresholds()) {
     Cell merged;
-    for (int s = 0; s < plan.scenarios_size(); ++s) {
-      if (!t.scenario().empty() && plan.scenarios(s).name() != t.scenario())
-        continue;
-      for (int r = 0; r < plan.scenarios(s).requests_size(); ++r) {
-        if (!t.request().empty() &&
-            plan.scenarios(s).requests(r).name() != t.request()) {
-          continue;
-        }
-        merged.Merge(cells[s][r]);
+    for (size_t s = 0; s < cells.size(); ++s) {
+      for (size_t r = 0; r < cells[s].size(); ++r) {
+        if (Matches(plan, t, s, r)) merged.Merge(cells[s][r]);
       }
     }
-    double actual = 0;
-    std::string actual_text;
-    if (IsLatency(t)) {
-      const common::Histogram& h =
-          t.metric() == "latency" ? merged.latency : merged.service_time;
-      double us = t.stat() == "mean" ? h.Mean()
-                  : t.stat() == "max"
-                      ? static_cast<double>(h.Max())
-                      : static_cast<double>(h.ValueAtPercentile(t.p()));
-      actual = us / 1000.0;
-      actual_text = absl::StrCat(common::FormatMillis(actual), "ms");
-    } else if (t.metric() == "error_rate") {
-      actual = merged.requests > 0 ? static_cast<double>(merged.errors) /
-                                         static_cast<double>(merged.requests)
-                                   : 0;
-      actual_text = absl::StrFormat("%.3f%%", actual * 100);
-    } else {
-      actual = duration_s > 0
-                   ? static_cast<double>(merged.requests) / duration_s
-                   : 0;
-      actual_text = absl::StrFormat("%.1f/s", actual);
-    }
-    Comparison c = ComparisonOf(t);
-    v1::ThresholdResult out;
-    out.set_expression(ThresholdExpression(t));
-    out.set_actual(actual);
-    out.set_actual_text(actual_text);
-    // No data cannot show a latency bound was kept, nor an error-rate one.
-    bool has_data = merged.requests > 0;
-    out.set_passed(has_data && Compare(actual, c.op, Bound(t, *c.value)));
-    results.push_back(std::move(out));
+    results.push_back(Judge(t, merged, duration_s));
   }
   return results;
 }

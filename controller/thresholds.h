@@ -15,6 +15,22 @@ namespace stampede::controller {
 // "p(95) latency{scenario=browse} < 500ms", as reports show it.
 std::string ThresholdExpression(const v1::Threshold& threshold);
 
+// Whether the threshold's scenario/request filter takes plan request (s, r).
+bool Matches(const v1::TestPlan& plan, const v1::Threshold& t, size_t s,
+             size_t r);
+
+// The histogram of `cell` the threshold's metric reads; null for error_rate
+// and rps.
+const common::Histogram* MetricHistogram(const v1::Threshold& t,
+                                         const Cell& cell);
+common::Histogram* MetricHistogram(const v1::Threshold& t, Cell* cell);
+
+// Judges one threshold on `merged` (its filter already applied), covering
+// `duration_s` seconds (for rps). `has_data` tells whether there was anything
+// to judge: no data cannot show a bound was kept.
+v1::ThresholdResult Judge(const v1::Threshold& t, const Cell& merged,
+                          double duration_s, bool* has_data = nullptr);
+
 // `cells` is [scenario][request] of merged data; `duration_s` the run's length
 // (for rps). The plan must be valid (ValidatePlan), so every value parses.
 std::vector<v1::ThresholdResult> EvaluateThresholds(

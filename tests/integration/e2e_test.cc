@@ -210,6 +210,43 @@ thresholds:
       run.result.thresholds(1).passed());  // filtered to the healthy request
 }
 
+// The seeds' rule, judged live on merged data: an error rate above the bound
+// stops a 30 s run within seconds, with exit 4 and the threshold named.
+TEST_F(EndToEnd, AbortThresholdStopsTheRunEarlyAndSaysWhy) {
+  RunOutcome run = Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    load: { arrival_rate: { stages: [ {to: 50/s, over: 0s}, {hold: 30s} ] } }
+    requests:
+      - { name: ok, path: / }
+      - { name: broken, path: /status/503 }
+thresholds:
+  - { metric: error_rate, lt: 10%, for: 2s, abort: true, grace: 1s }
+  - { metric: latency, p: 99, lt: 10s }
+)");
+  EXPECT_EQ(run.exit_code, 4) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  EXPECT_EQ(r.status(), "aborted");
+  EXPECT_EQ(r.message(),
+            "threshold error_rate < 10% failed at 2s (actual 50.000%): aborted")
+      << run.log;
+  ASSERT_EQ(r.thresholds_size(), 2);
+  EXPECT_FALSE(r.thresholds(0).passed());
+  EXPECT_TRUE(r.thresholds(0).aborted());
+  EXPECT_DOUBLE_EQ(r.thresholds(0).failed_at_s(), 2);
+  EXPECT_TRUE(r.thresholds(1).passed());
+  EXPECT_FALSE(r.thresholds(1).aborted());
+  // Stopped long before the plan's 30 s, and nothing sent went uncounted.
+  EXPECT_LT(r.duration_s(), 10);
+  EXPECT_LT(r.summary().requests(), 500);
+  EXPECT_EQ(r.summary().requests(), target_->Served());
+  EXPECT_NE(run.log.find("threshold FAILING at 2s: error_rate < 10%"),
+            std::string::npos)
+      << run.log;
+}
+
 // Rate limiting as part of the test: 429 is expected, so only the 503s and
 // the 302 (not in the list) are errors.
 TEST_F(EndToEnd, ExpectedStatusesAreNotErrors) {

@@ -472,3 +472,27 @@ TEST(HistogramDecodeTest, RandomBytesNeverBreakIt) {
 
 }  // namespace
 }  // namespace stampede::common
+
+namespace stampede::common {
+namespace {
+
+TEST(HistogramMergeEncoded, EqualsDecodeThenMergeAndBadInputAddsNothing) {
+  Histogram a, b;
+  a.RecordN(100, 3);
+  a.Record(250'000);
+  b.RecordN(100, 2);
+  b.Record(7);
+  Histogram expected = a;
+  expected.Merge(b);
+  ASSERT_TRUE(a.MergeEncoded(b.Encode()).ok());
+  EXPECT_EQ(a, expected);
+
+  std::string bad = b.Encode();
+  bad.push_back('\xff');  // a varint that never ends
+  EXPECT_FALSE(Histogram::Validate(bad).ok());
+  EXPECT_FALSE(a.MergeEncoded(bad).ok());
+  EXPECT_EQ(a, expected);  // the good buckets before the error were not added
+}
+
+}  // namespace
+}  // namespace stampede::common

@@ -1,0 +1,141 @@
+#include "controller/live_thresholds.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/units.h"
+#include "controller/thresholds.h"
+
+namespace stampede::controller {
+namespace {
+
+double Seconds(const google::protobuf::Duration& d) {
+  return static_cast<double>(d.seconds()) + d.nanos() * 1e-9;
+}
+
+}  // namespace
+
+bool NeedsIntervalStats(const v1::TestPlan& plan) {
+  return std::any_of(plan.thresholds().begin(), plan.thresholds().end(),
+                     [](const v1::Threshold& t) { return t.has_for_(); });
+}
+
+LiveThresholds::LiveThresholds(const v1::TestPlan& plan,
+                               absl::Duration interval)
+    : plan_(plan),
+      interval_s_(absl::ToDoubleSeconds(interval)),
+      states_(plan.thresholds_size()) {}
+
+LiveThresholds::Slice LiveThresholds::SliceOf(const v1::Threshold& t,
+                                              const IntervalView& view) const {
+  Slice slice;
+  Cell scratch;  // only its metric histogram is used
+  common::Histogram* h = MetricHistogram(t, &scratch);
+  for (const v1::RequestStats& s : view.stats) {
+    if (!Matches(plan_, t, s.scenario(), s.request())) continue;
+    slice.requests += s.requests();
+    slice.errors += s.errors();
+    if (h == nullptr) continue;
+    const std::string& bytes = t.metric() == "latency"        ? s.latency()
+                               : t.metric() == "service_time" ? s.service_time()
+                               : t.metric() == "ttfb"         ? s.ttfb()
+                                                              : s.connect();
+    if (!bytes.empty()) h->MergeEncoded(bytes).IgnoreError();  // checked
+  }
+  if (h != nullptr && h->Count() > 0) slice.histogram = h->Encode();
+  return slice;
+}
+
+Cell LiveThresholds::WindowCell(const v1::Threshold& t,
+                                const State& state) const {
+  Cell cell;
+  common::Histogram* h = MetricHistogram(t, &cell);
+  for (const Slice& slice : state.window) {
+    cell.requests += slice.requests;
+    cell.errors += slice.errors;
+    if (h != nullptr && !slice.histogram.empty())
+      h->MergeEncoded(slice.histogram).IgnoreError();
+  }
+  return cell;
+}
+
+std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
+    const IntervalView& view, const std::vector<std::vector<Cell>>& cells) {
+  std::vector<Change> changes;
+  const double t_s = interval_s_ * static_cast<double>(view.index + 1);
+  for (int i = 0; i < plan_.thresholds_size(); ++i) {
+    const v1::Threshold& t = plan_.thresholds(i);
+    State& state = states_[i];
+    Cell merged;
+    double duration_s = t_s;
+    if (t.has_for_()) {
+      const size_t slices = std::max<size_t>(
+          1,
+          static_cast<size_t>(std::llround(Seconds(t.for_()) / interval_s_)));
+      state.window.push_back(SliceOf(t, view));
+      while (state.window.size() > slices) state.window.pop_front();
+      if (state.window.size() < slices) continue;  // not a full window yet
+      merged = WindowCell(t, state);
+      duration_s = interval_s_ * static_cast<double>(slices);
+    } else {
+      for (size_t s = 0; s < cells.size(); ++s) {
+        for (size_t r = 0; r < cells[s].size(); ++r) {
+          if (Matches(plan_, t, s, r)) merged.Merge(cells[s][r]);
+        }
+      }
+    }
+    if (t_s < Seconds(t.grace())) continue;
+    bool has_data = false;
+    v1::ThresholdResult result = Judge(t, merged, duration_s, &has_data);
+    state.judged = true;
+    // Live, no data yet is not a failure: nothing has crossed the bound.
+    const bool failing = has_data && !result.passed();
+    if (failing == state.failing) continue;
+    state.failing = failing;
+    if (failing && state.first_failed_s == 0) {
+      state.first_failed_s = t_s;
+      state.first_failure = result;
+      if (t.abort() && !aborted_by_) aborted_by_ = static_cast<size_t>(i);
+    }
+    changes.push_back({static_cast<size_t>(i), failing, t_s, result});
+  }
+  return changes;
+}
+
+std::string LiveThresholds::AbortReason() const {
+  if (!aborted_by_) return "";
+  const State& state = states_[*aborted_by_];
+  return absl::StrCat("threshold ", state.first_failure.expression(),
+                      " failed at ", common::FormatMillis(state.first_failed_s),
+                      "s (actual ", state.first_failure.actual_text(),
+                      "): aborted");
+}
+
+void LiveThresholds::Finish(
+    std::vector<v1::ThresholdResult>* final_results) const {
+  for (size_t i = 0; i < final_results->size() && i < states_.size(); ++i) {
+    const State& state = states_[i];
+    v1::ThresholdResult& out = (*final_results)[i];
+    const bool windowed = plan_.thresholds(static_cast<int>(i)).has_for_();
+    // Judged on full windows: passed only if no window failed.
+    if (windowed && state.judged && state.first_failed_s == 0)
+      out.set_passed(true);
+    if (state.first_failed_s > 0) {
+      out.set_failed_at_s(state.first_failed_s);
+      if (windowed) {
+        // A sustained condition: once a full window failed, the run failed,
+        // and the numbers shown are that window's.
+        out.set_passed(false);
+        out.set_actual(state.first_failure.actual());
+        out.set_actual_text(state.first_failure.actual_text());
+      }
+    }
+    if (aborted_by_ == i) {
+      out.set_aborted(true);
+      out.set_passed(false);
+    }
+  }
+}
+
+}  // namespace stampede::controller

@@ -1,0 +1,79 @@
+// Judges the plan's thresholds while the run goes, on every merged interval:
+// on all data so far, or, for a threshold with `for`, on the last `for` of
+// data once the run has that much; none before its `grace`. Says when a
+// threshold starts or stops failing, and which `abort: true` threshold failed
+// first. Not thread-safe: used from the run's thread only.
+#ifndef STAMPEDE_CONTROLLER_LIVE_THRESHOLDS_H_
+#define STAMPEDE_CONTROLLER_LIVE_THRESHOLDS_H_
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "controller/aggregator.h"
+#include "stampede/v1/plan.pb.h"
+#include "stampede/v1/result.pb.h"
+
+namespace stampede::controller {
+
+// Whether any threshold of `plan` is judged on a window (the aggregator must
+// then keep each interval's stats).
+bool NeedsIntervalStats(const v1::TestPlan& plan);
+
+class LiveThresholds {
+ public:
+  // `plan` must be valid and outlive this.
+  LiveThresholds(const v1::TestPlan& plan, absl::Duration interval);
+
+  struct Change {
+    size_t threshold = 0;  // index into plan.thresholds
+    bool failing = false;  // it started failing (or passes again)
+    double t_s = 0;        // seconds since the start, at the interval's end
+    v1::ThresholdResult result;  // as judged then
+  };
+
+  // Judges every threshold after the merged interval `view` (its stats kept if
+  // NeedsIntervalStats), given all merged `cells` so far. Returns what changed.
+  std::vector<Change> OnInterval(const IntervalView& view,
+                                 const std::vector<std::vector<Cell>>& cells);
+
+  // The first `abort: true` threshold that failed, if one did.
+  std::optional<size_t> aborted_by() const { return aborted_by_; }
+  // "p(95) latency < 500ms failed at 12s (actual 612ms)" for the abort.
+  std::string AbortReason() const;
+
+  // Folds the live verdicts into the final ones (judged on the whole run, in
+  // plan order): a windowed threshold fails if any full window failed, every
+  // threshold that failed live says when, and the abort is marked.
+  void Finish(std::vector<v1::ThresholdResult>* final_results) const;
+
+ private:
+  // One interval's data for one windowed threshold, filtered and compact.
+  struct Slice {
+    int64_t requests = 0;
+    int64_t errors = 0;
+    std::string histogram;  // the metric's, encoded; empty for counts
+  };
+  struct State {
+    bool failing = false;
+    bool judged = false;        // judged live at least once
+    double first_failed_s = 0;  // 0: never failed live
+    v1::ThresholdResult first_failure;
+    std::deque<Slice> window;  // windowed thresholds: the last `for` slices
+  };
+
+  Slice SliceOf(const v1::Threshold& t, const IntervalView& view) const;
+  Cell WindowCell(const v1::Threshold& t, const State& state) const;
+
+  const v1::TestPlan& plan_;
+  const double interval_s_;
+  std::vector<State> states_;
+  std::optional<size_t> aborted_by_;
+};
+
+}  // namespace stampede::controller
+
+#endif  // STAMPEDE_CONTROLLER_LIVE_THRESHOLDS_H_

@@ -1,0 +1,132 @@
+// Thresholds judged while the run goes: on all data so far, or on a sliding
+// window; after a grace; an abort threshold names itself and when it failed.
+#include "controller/live_thresholds.h"
+
+#include "common/histogram.h"
+#include "controller/thresholds.h"
+#include "gtest/gtest.h"
+
+namespace stampede::controller {
+namespace {
+
+class LiveThresholdsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    v1::Scenario* s = plan_.add_scenarios();
+    s->set_name("api");
+    s->add_requests()->set_name("GET /");
+    cells_.resize(1, std::vector<Cell>(1));
+  }
+
+  // One second of merged data: `requests` at `latency_us`, `errors` of them
+  // failed. Adds it to the cumulative cells as the aggregator would.
+  IntervalView Second(int64_t requests, int64_t errors, int64_t latency_us) {
+    IntervalView view;
+    view.index = next_index_++;
+    v1::RequestStats stats;
+    common::Histogram h;
+    h.RecordN(latency_us, requests);
+    stats.set_latency(h.Encode());
+    stats.set_requests(requests);
+    stats.set_errors(errors);
+    view.stats.push_back(stats);
+    cells_[0][0].latency.Merge(h);
+    cells_[0][0].requests += requests;
+    cells_[0][0].errors += errors;
+    return view;
+  }
+
+  v1::TestPlan plan_;
+  std::vector<std::vector<Cell>> cells_;
+  uint64_t next_index_ = 0;
+};
+
+TEST_F(LiveThresholdsTest, WindowFailsOnlyWhenAFullWindowCrossesAndRecovers) {
+  v1::Threshold* t = plan_.add_thresholds();
+  t->set_metric("error_rate");
+  t->set_lt("1%");
+  t->mutable_for_()->set_seconds(3);
+  LiveThresholds live(plan_, absl::Seconds(1));
+
+  // 5 % errors in the first second: the window is not full yet.
+  EXPECT_TRUE(live.OnInterval(Second(100, 5, 1000), cells_).empty());
+  EXPECT_TRUE(live.OnInterval(Second(100, 0, 1000), cells_).empty());
+  // Full window: 5 errors of 300 = 1.7 % >= 1 %: failing, at t = 3 s.
+  auto changes = live.OnInterval(Second(100, 0, 1000), cells_);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_TRUE(changes[0].failing);
+  EXPECT_DOUBLE_EQ(changes[0].t_s, 3);
+  EXPECT_NEAR(changes[0].result.actual(), 5.0 / 300, 1e-9);
+  // The bad second leaves the window: passing again.
+  changes = live.OnInterval(Second(100, 0, 1000), cells_);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_FALSE(changes[0].failing);
+  EXPECT_FALSE(live.aborted_by());
+
+  // Over the whole run 5 of 400 (1.25 %) also fails; a window that failed
+  // fails the run either way, and says when.
+  std::vector<v1::ThresholdResult> final_results =
+      EvaluateThresholds(plan_, cells_, 4);
+  live.Finish(&final_results);
+  EXPECT_FALSE(final_results[0].passed());
+  EXPECT_DOUBLE_EQ(final_results[0].failed_at_s(), 3);
+  EXPECT_FALSE(final_results[0].aborted());
+}
+
+TEST_F(LiveThresholdsTest, WindowedThresholdPassesWhenNoWindowFailed) {
+  v1::Threshold* t = plan_.add_thresholds();
+  t->set_metric("error_rate");
+  t->set_lt("1%");
+  t->mutable_for_()->set_seconds(2);
+  LiveThresholds live(plan_, absl::Seconds(1));
+  // 0.5 % errors in every window of two seconds.
+  for (int i = 0; i < 4; ++i)
+    EXPECT_TRUE(
+        live.OnInterval(Second(200, i % 2 == 0 ? 2 : 0, 1000), cells_).empty());
+  std::vector<v1::ThresholdResult> final_results =
+      EvaluateThresholds(plan_, cells_, 4);
+  live.Finish(&final_results);
+  EXPECT_TRUE(final_results[0].passed());
+  EXPECT_EQ(final_results[0].failed_at_s(), 0);
+}
+
+TEST_F(LiveThresholdsTest, AbortAfterGraceNamesTheThresholdAndTheTime) {
+  v1::Threshold* t = plan_.add_thresholds();
+  t->set_metric("latency");
+  t->set_p(95);
+  t->set_lt("500ms");
+  t->set_abort(true);
+  t->mutable_grace()->set_seconds(2);
+  LiveThresholds live(plan_, absl::Seconds(1));
+  // Slow from the start, but not judged before 2 s.
+  EXPECT_TRUE(live.OnInterval(Second(10, 0, 800'000), cells_).empty());
+  EXPECT_FALSE(live.aborted_by());
+  auto changes = live.OnInterval(Second(10, 0, 800'000), cells_);
+  ASSERT_EQ(changes.size(), 1u);
+  ASSERT_TRUE(live.aborted_by());
+  EXPECT_EQ(*live.aborted_by(), 0u);
+  EXPECT_EQ(live.AbortReason(),
+            "threshold p(95) latency < 500ms failed at 2s (actual 800ms): "
+            "aborted");
+  std::vector<v1::ThresholdResult> final_results =
+      EvaluateThresholds(plan_, cells_, 2);
+  live.Finish(&final_results);
+  EXPECT_FALSE(final_results[0].passed());
+  EXPECT_TRUE(final_results[0].aborted());
+  EXPECT_DOUBLE_EQ(final_results[0].failed_at_s(), 2);
+}
+
+TEST_F(LiveThresholdsTest, NoDataIsNotAFailureWhileRunning) {
+  v1::Threshold* t = plan_.add_thresholds();
+  t->set_metric("latency");
+  t->set_p(99);
+  t->set_lt("1s");
+  t->set_abort(true);
+  LiveThresholds live(plan_, absl::Seconds(1));
+  IntervalView empty;
+  EXPECT_TRUE(live.OnInterval(empty, cells_).empty());
+  EXPECT_FALSE(live.aborted_by());
+}
+
+}  // namespace
+}  // namespace stampede::controller
