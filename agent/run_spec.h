@@ -29,7 +29,9 @@ struct ScenarioSpec {
   bool poisson = false;         // open model: random (exponential) gaps
   int64_t start_offset_ns = 0;  // start_after
   std::string name;
-  std::string transport;  // "", auto, native or curl
+  std::string transport;                  // "", auto, native or curl
+  std::string http_version;               // "", "1.1" or "2" (h2c)
+  size_t max_streams_per_connection = 0;  // HTTP/2; 0: the engine's default
 
   // Closed model.
   double max_vus = 0;  // the highest VU level any stage reaches (plan-wide)
