@@ -305,7 +305,10 @@ void H2Transport::OnConnectionEvents(Connection* c, uint32_t events) {
       Read(c, (events & (EPOLLRDHUP | EPOLLHUP)) != 0);
     if ((events & EPOLLOUT) != 0) MarkDirty(c);
   }
-  Settle();
+  // Frames wait for the end of the loop's turn (OnDeadline, due at once
+  // while a connection is dirty): what all the events of one poll started
+  // goes out in one send per connection.
+  Settle(false);
 }
 
 void H2Transport::Read(Connection* c, bool peer_closed) {
@@ -402,7 +405,7 @@ void H2Transport::MarkDirty(Connection* c) {
   dirty_.push_back(c);
 }
 
-void H2Transport::Settle() {
+void H2Transport::Settle(bool flush) {
   if (settling_) return;
   settling_ = true;
   do {
@@ -420,13 +423,13 @@ void H2Transport::Settle() {
       }
     }
     // Flushing may end streams, whose listener may send more.
-    for (size_t i = 0; i < dirty_.size(); ++i) {
+    for (size_t i = 0; flush && i < dirty_.size(); ++i) {
       Connection* c = dirty_[i];
       c->dirty = false;
       ErrorId error = Flush(c);
       if (error != ErrorId::kNone) FailConnection(c, error);
     }
-    dirty_.clear();
+    if (flush) dirty_.clear();
     if (drained_) {
       drained_ = false;
       for (auto& slot : connections_) {
@@ -438,7 +441,7 @@ void H2Transport::Settle() {
         }
       }
     }
-  } while (pump_ || !dirty_.empty());
+  } while (pump_ || (flush && !dirty_.empty()));
   settling_ = false;
 }
 

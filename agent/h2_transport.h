@@ -91,9 +91,9 @@ class H2Transport : public Transport {
   // Writes what nghttp2 has to send; kNone, or why the connection failed.
   common::ErrorId Flush(Connection* c);
   void MarkDirty(Connection* c);
-  // After any event or send: assigns waiting streams, flushes dirty
-  // connections, closes drained ones, until nothing is left to do.
-  void Settle();
+  // After events and sends: assigns waiting streams, flushes dirty
+  // connections (if `flush`), closes drained ones, until nothing is left.
+  void Settle(bool flush = true);
   // Ends every stream of the connection (or retries those that may be) and
   // closes it.
   void FailConnection(Connection* c, common::ErrorId error);
