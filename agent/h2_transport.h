@@ -6,7 +6,16 @@
 // SETTINGS_MAX_CONCURRENT_STREAMS) streams, and a request that finds no room
 // waits for it inside the transport (its wait counts in its latency). Stream
 // slots are preallocated; beyond nghttp2's own, nothing is allocated per
-// request. Not thread-safe: owned by one worker, called on its loop's thread.
+// request. Timings: connect_ns goes to the first stream put on a new
+// connection (kNotTimed on the others); ttfb_ns runs from the moment the
+// request's last frame (END_STREAM) was serialised for the socket, which is
+// written right after unless the socket is full, to the first response
+// HEADERS read for the stream (the time of the recv that brought it).
+// bytes_in/out count the stream's HEADERS and DATA frames with their 9-byte
+// headers; connection-level frames are no request's. Errors: RST_STREAM,
+// GOAWAY and protocol errors are http_protocol, socket errors map through
+// ErrorIdFromErrno, timeouts are request_timeout (the stream is reset).
+// Not thread-safe: owned by one worker, called on its loop's thread.
 #ifndef STAMPEDE_AGENT_H2_TRANSPORT_H_
 #define STAMPEDE_AGENT_H2_TRANSPORT_H_
 

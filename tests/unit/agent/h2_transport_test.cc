@@ -252,6 +252,22 @@ TEST_F(NginxTest, GoawayAfterKeepaliveRequestsLosesNothing) {
   EXPECT_GE(client.transport->connections_opened(), 30u);
 }
 
+TEST_F(NginxTest, ServersStreamLimitIsHonouredAndTheRestWait) {
+  nginx_.reset();
+  Start("http2_max_concurrent_streams 4;");
+  Client client(16, 16);
+  PreparedRequest r = Request(nginx_->port(), "/");
+  client.transport->Prepare(r);
+  client.RunClosedLoop(r, 16, 200);
+  for (const Done& d : client.recorder.done) {
+    EXPECT_EQ(d.outcome.error, ErrorId::kNone);
+    EXPECT_EQ(d.outcome.status, 200);
+  }
+  // One connection (16 / 16), never more than 4 streams on it at once.
+  EXPECT_EQ(client.transport->connections_opened(), 1u);
+  EXPECT_EQ(nginx_->LogLines(200).size(), 200u);
+}
+
 // --- Failure paths ---
 
 TEST(H2TransportTest, ClosedPortIsRefused) {
