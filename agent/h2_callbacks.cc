@@ -1,3 +1,5 @@
+// nghttp2's callbacks for H2Transport (they see its private parts through the
+// nested Callbacks struct), and its stream lists: waiting line and deadlines.
 #include <algorithm>
 #include <cstring>
 
