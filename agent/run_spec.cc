@@ -50,6 +50,8 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
     out.poisson = scenario.load().arrival_rate().spacing() == "poisson";
     out.name = scenario.name();
     out.transport = scenario.transport();
+    out.http_version = scenario.http_version();
+    out.max_streams_per_connection = scenario.max_streams_per_connection();
     out.start_offset_ns =
         absl::ToInt64Nanoseconds(common::ScenarioStart(scenario));
     if (scenario.load().has_vus()) {

@@ -34,7 +34,9 @@ struct ScenarioSpec {
   // Open model: an arrival later than this is skipped, not sent.
   int64_t max_lateness_ns = 100'000'000;
   std::string name;
-  std::string transport;  // "", auto, native or curl
+  std::string transport;                  // "", auto, native or curl
+  std::string http_version;               // "", "1.1" or "2" (h2c)
+  size_t max_streams_per_connection = 0;  // HTTP/2; 0: the engine's default
 
   // Closed model.
   double max_vus = 0;  // the highest VU level any stage reaches (plan-wide)

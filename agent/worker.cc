@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "agent/curl_transport.h"
+#include "agent/h2_transport.h"
 #include "agent/http1_transport.h"
 #include "common/schedule.h"
 
@@ -84,6 +85,24 @@ absl::Status Worker::Init() {
 
 absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
     const ScenarioSpec& scenario, size_t max_connections) {
+  if (scenario.http_version == "2") {
+    // HTTP/2: max_connections is the number of streams in flight.
+    for (const PreparedRequest& r : scenario.requests) {
+      const std::string why = H2Transport::Unsupported(r);
+      if (!why.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("scenario ", scenario.name, ": HTTP/2 cannot serve ",
+                         r.method, " ", r.url, ": ", why));
+      }
+    }
+    auto t =
+        H2Transport::Create(loop_.get(), this, max_connections,
+                            scenario.max_streams_per_connection > 0
+                                ? scenario.max_streams_per_connection
+                                : H2Transport::kDefaultStreamsPerConnection);
+    if (!t.ok()) return t.status();
+    return std::unique_ptr<Transport>(std::move(*t));
+  }
   const auto unsupported = std::find_if_not(
       scenario.requests.begin(), scenario.requests.end(),
       [](const PreparedRequest& r) { return Http1Transport::Supports(r); });

@@ -28,6 +28,7 @@ constexpr uint32_t kMaxWeight = 1'000'000;
 constexpr uint32_t kMaxConnections = 100'000;
 constexpr uint32_t kDefaultMaxConnections = 256;
 constexpr absl::Duration kDefaultMaxLateness = absl::Milliseconds(100);
+constexpr uint32_t kMaxStreamsPerConnection = 10'000;
 constexpr absl::Duration kMaxScenarioDuration = absl::Hours(24);
 constexpr uint32_t kMaxVus = 1'000'000;
 constexpr absl::Duration kDefaultTimeout = absl::Seconds(10);
@@ -264,10 +265,47 @@ class Validator {
         Add(path + ".max_lateness", "max_lateness is beyond the limit of 24h");
       }
     }
+    CheckHttpVersion(scenario, path);
     if (scenario.max_connections() > kMaxConnections) {
       Add(path + ".max_connections",
           absl::StrCat("max_connections ", scenario.max_connections(),
                        " is above the limit of ", kMaxConnections));
+    }
+  }
+
+  void CheckHttpVersion(const v1::Scenario& scenario, const std::string& path) {
+    const std::string& version = scenario.http_version();
+    const bool h2 = version == "2";
+    if (!version.empty() && version != "1.1" && !h2) {
+      Add(path + ".http_version",
+          absl::StrCat("unknown http_version ", Quote(version),
+                       "; use 1.1 or 2"));
+    }
+    if (scenario.max_streams_per_connection() > 0 && !h2) {
+      Add(path + ".max_streams_per_connection",
+          "max_streams_per_connection applies only to http_version \"2\"");
+    } else if (scenario.max_streams_per_connection() >
+               kMaxStreamsPerConnection) {
+      Add(path + ".max_streams_per_connection",
+          absl::StrCat("max_streams_per_connection is above the limit of ",
+                       kMaxStreamsPerConnection));
+    }
+    if (!h2) return;
+    if (scenario.transport() == "curl") {
+      Add(path + ".transport",
+          "transport curl cannot carry http_version \"2\": Debian's libcurl "
+          "7.88 fails h2c on reused connections (curl issue 10634); use auto");
+    }
+    bool https = absl::StartsWith(scenario.base_url().empty()
+                                      ? plan_.defaults().base_url()
+                                      : scenario.base_url(),
+                                  "https://");
+    for (const v1::Request& request : scenario.requests())
+      https = https || absl::StartsWith(request.path(), "https://");
+    if (https) {
+      Add(path + ".http_version",
+          "http_version \"2\" runs h2c on http:// only; HTTP/2 over TLS "
+          "(https://) is not supported yet");
     }
   }
 

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -577,6 +578,81 @@ scenarios:
   EXPECT_NE(stat(marker.c_str(), &st), 0)
       << "an agent was started for an invalid plan";
   EXPECT_EQ(target_->Served(), 0);
+}
+
+// HTTP/2 against a real h2c server: nginx, since the reference target speaks
+// HTTP/1.1 only. What nginx logged is what it served.
+class Http2EndToEnd : public EndToEnd {
+ protected:
+  void SetUp() override {
+    EndToEnd::SetUp();
+    nginx_ = std::make_unique<Nginx>(dir_);
+  }
+  // Runs `plan` with $H2PORT replaced by nginx's port.
+  RunOutcome RunH2(const std::string& plan) {
+    return Run(
+        absl::StrReplaceAll(plan, {{"$H2PORT", absl::StrCat(nginx_->port())}}));
+  }
+  std::unique_ptr<Nginx> nginx_;
+};
+
+TEST_F(Http2EndToEnd, CountsEqualWhatNginxServedOverHttp2) {
+  RunOutcome run = RunH2(R"(
+defaults: { base_url: "http://127.0.0.1:$H2PORT" }
+scenarios:
+  - name: h2
+    http_version: "2"
+    load: { arrival_rate: { stages: [ {to: 200/s, over: 0s}, {hold: 3s} ] } }
+    requests:
+      - { name: ok, path: /, weight: 3 }
+      - { name: missing, path: /status/404, weight: 1 }
+)");
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  const std::vector<std::string> lines = nginx_->LogLines(600);
+  EXPECT_EQ(r.summary().requests(), 600);
+  EXPECT_EQ(r.summary().requests(), static_cast<int64_t>(lines.size()));
+  int served_404 = 0;
+  for (const std::string& line : lines) {
+    EXPECT_NE(line.find(" HTTP/2.0 "), std::string::npos) << line;
+    if (line.find(" 404 /status/404") != std::string::npos) ++served_404;
+  }
+  EXPECT_EQ(served_404, 150);
+  EXPECT_EQ(r.summary().statuses().at("200"), 450);
+  EXPECT_EQ(r.summary().statuses().at("404"), 150);
+  EXPECT_EQ(r.summary().errors(), 150);
+  EXPECT_EQ(r.summary().error_ids().at("http_404"), 150);
+  ASSERT_EQ(r.agents_size(), 2);
+  for (const v1::AgentResult& a : r.agents()) EXPECT_GT(a.requests(), 0);
+}
+
+TEST_F(Http2EndToEnd, ManyStreamsShareFewConnections) {
+  // 64 VUs, 16 streams per connection; nginx ends a connection with GOAWAY
+  // after 1000 requests (keepalive_requests), which costs nothing either.
+  RunOutcome run = RunH2(R"(
+defaults: { base_url: "http://127.0.0.1:$H2PORT" }
+scenarios:
+  - name: h2
+    http_version: "2"
+    max_streams_per_connection: 16
+    load:
+      vus: { stages: [ {to: 64, over: 0s}, {hold: 60s} ], shared_iterations: 4000 }
+    requests: [ { path: /many } ]
+)");
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const std::vector<std::string> lines = nginx_->LogLines(4000);
+  EXPECT_EQ(run.result.summary().requests(), 4000);
+  EXPECT_EQ(static_cast<int64_t>(lines.size()), 4000);
+  EXPECT_EQ(run.result.summary().errors(), 0);
+  std::set<std::string> connections;
+  for (const std::string& line : lines) {
+    EXPECT_NE(line.find(" HTTP/2.0 200 /many"), std::string::npos) << line;
+    connections.insert(line.substr(0, line.find(' ')));
+  }
+  // 4 connections at a time (64 / 16), renewed every 1000 requests at most.
+  EXPECT_LE(connections.size(), 16u);
 }
 
 }  // namespace

@@ -126,4 +126,99 @@ long long Target::Served() {
   return std::stoll(m[1].str());
 }
 
+namespace {
+
+// A port that was free a moment ago (bound to 0, then released).
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+bool Accepts(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+constexpr char kNginx[] = "/usr/sbin/nginx";
+
+}  // namespace
+
+Nginx::Nginx(const std::string& dir, const std::string& extra_http_config)
+    : dir_(dir) {
+  if (access(kNginx, X_OK) != 0) {
+    throw std::runtime_error(
+        "nginx is not installed (/usr/sbin/nginx): HTTP/2 tests need Debian's "
+        "nginx-light; run scripts/setup");
+  }
+  // The port may be taken between FreePort and nginx's bind: try again then.
+  for (int attempt = 0; attempt < 5 && port_ == 0; ++attempt) {
+    const int port = FreePort();
+    WriteFile(dir + "/nginx.conf",
+              "daemon off;\nmaster_process off;\nworker_processes 1;\n"
+              "pid " +
+                  dir + "/nginx.pid;\nerror_log " + dir +
+                  "/error.log;\nevents { worker_connections 1024; }\n"
+                  "http {\n"
+                  "  log_format h2 '$connection $server_protocol $status "
+                  "$request_uri';\n"
+                  "  access_log " +
+                  dir + "/access.log h2;\n" + "  client_body_temp_path " + dir +
+                  "/body;\n" + "  proxy_temp_path " + dir + "/proxy;\n" +
+                  "  fastcgi_temp_path " + dir + "/fastcgi;\n" +
+                  "  uwsgi_temp_path " + dir + "/uwsgi;\n" +
+                  "  scgi_temp_path " + dir + "/scgi;\n" + extra_http_config +
+                  "\n  server {\n    listen 127.0.0.1:" + std::to_string(port) +
+                  " http2;\n"
+                  "    location / { return 200 \"ok\"; }\n"
+                  "    location /status/ { return 404; }\n  }\n}\n");
+    child_ = std::make_unique<Child>(
+        std::vector<std::string>{kNginx, "-p", dir, "-e", dir + "/error.log",
+                                 "-c", dir + "/nginx.conf"},
+        dir + "/nginx.out");
+    for (int i = 0; i < 500; ++i) {
+      if (Accepts(port)) {
+        port_ = port;
+        break;
+      }
+      if (child_->Wait(0) >= 0) break;  // exited: the port was taken?
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (port_ == 0) child_.reset();
+  }
+  if (port_ == 0) {
+    throw std::runtime_error("nginx did not start: " +
+                             ReadFile(dir + "/error.log"));
+  }
+}
+
+std::vector<std::string> Nginx::LogLines(size_t at_least) const {
+  std::vector<std::string> lines;
+  for (int i = 0; i < 500; ++i) {
+    lines.clear();
+    std::istringstream in(ReadFile(dir_ + "/access.log"));
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) lines.push_back(line);
+    }
+    if (lines.size() >= at_least) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return lines;
+}
+
 }  // namespace stampede::testing

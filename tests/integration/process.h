@@ -4,6 +4,7 @@
 #ifndef STAMPEDE_TESTS_INTEGRATION_PROCESS_H_
 #define STAMPEDE_TESTS_INTEGRATION_PROCESS_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,25 @@ class Target {
 
  private:
   Child child_;
+  int port_ = 0;
+};
+
+// nginx (Debian's nginx-light) on 127.0.0.1 speaking h2c with prior knowledge,
+// as a child process with its files in `dir`: `location /` returns 200 "ok",
+// `/status/` 404. Each request is logged as "CONNECTION PROTOCOL STATUS URI".
+// Throws (so a test fails, never skips) when nginx is not installed.
+class Nginx {
+ public:
+  explicit Nginx(const std::string& dir,
+                 const std::string& extra_http_config = "");
+  int port() const { return port_; }
+  // The access log's lines, once there are at least `at_least` (nginx logs a
+  // request just after answering it) or after a few seconds.
+  std::vector<std::string> LogLines(size_t at_least = 0) const;
+
+ private:
+  std::string dir_;
+  std::unique_ptr<Child> child_;
   int port_ = 0;
 };
 

@@ -1,0 +1,43 @@
+// What the HTTP/2 engine sends for one plan request, built once at Prepare:
+// the header block (pseudo-headers first, lower-case names) and the resolved
+// address. Plain data; thread-compatible.
+#ifndef STAMPEDE_AGENT_H2_REQUEST_H_
+#define STAMPEDE_AGENT_H2_REQUEST_H_
+
+#include <nghttp2/nghttp2.h>
+#include <sys/socket.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "agent/transport.h"
+#include "common/errors.h"
+
+namespace stampede::agent {
+
+struct H2Request {
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::vector<nghttp2_nv> nva;  // points into `fields`: do not copy or move
+  std::string body;
+  bool has_body = false;
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+
+  H2Request() = default;
+  H2Request(const H2Request&) = delete;
+  H2Request& operator=(const H2Request&) = delete;
+};
+
+// "" when the HTTP/2 engine serves `request`: an http:// URL with a numeric
+// host or "localhost", a valid method and headers. Else why not (https://
+// included: h2 over TLS is not supported yet).
+std::string H2Unsupported(const PreparedRequest& request);
+
+// Fills `out` and resolves the host (blocking). kNone, kTransportOther for a
+// request the engine cannot serve, or kDnsFailure.
+common::ErrorId BuildH2Request(const PreparedRequest& request, H2Request* out);
+
+}  // namespace stampede::agent
+
+#endif  // STAMPEDE_AGENT_H2_REQUEST_H_
