@@ -48,9 +48,10 @@ bool IsToken(std::string_view s) {
 }
 
 struct Url {
+  bool https = false;
   std::string host;  // without brackets
   bool bracketed = false;
-  std::string port = "80";
+  std::string port;
   std::string authority;  // as written, for the Host header
   std::string target;     // path and query
 };
@@ -59,9 +60,18 @@ std::optional<Url> ParseUrl(std::string_view url) {
   for (char c : url) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return std::nullopt;
   }
-  if (url.size() < 7 || !EqualsIgnoreCase(url.substr(0, 7), "http://"))
+  Url out;
+  if (url.size() >= 7 && EqualsIgnoreCase(url.substr(0, 7), "http://")) {
+    url.remove_prefix(7);
+    out.port = std::string("80");
+  } else if (url.size() >= 8 &&
+             EqualsIgnoreCase(url.substr(0, 8), "https://")) {
+    url.remove_prefix(8);
+    out.https = true;
+    out.port = std::string("443");
+  } else {
     return std::nullopt;
-  url.remove_prefix(7);
+  }
   size_t end = url.find_first_of("/?#");
   std::string_view authority = url.substr(0, end);
   std::string_view rest =
@@ -69,7 +79,6 @@ std::optional<Url> ParseUrl(std::string_view url) {
   // Credentials in the URL would need an auth scheme: not this engine's job.
   if (authority.empty() || authority.find('@') != std::string_view::npos)
     return std::nullopt;
-  Url out;
   std::string_view host, port;
   if (authority.front() == '[') {
     size_t close = authority.find(']');
@@ -101,10 +110,12 @@ std::optional<Url> ParseUrl(std::string_view url) {
   out.host = std::string(host);
   out.authority = std::string(authority);
   rest = rest.substr(0, rest.find('#'));
+  // Temporaries, not assignments from literals: GCC 12 -O3 warns falsely
+  // (-Wrestrict) about those in this function.
   if (rest.empty()) {
-    out.target = "/";
+    out.target = std::string("/");
   } else if (rest.front() == '?') {
-    out.target = "/" + std::string(rest);
+    out.target.assign(1, '/').append(rest);
   } else {
     out.target = std::string(rest);
   }
@@ -243,7 +254,13 @@ struct Http1Transport::Target {
 // One socket slot. A connection is in at most one intrusive list through
 // prev/next: its endpoint's idle list, or the deadline list while in flight.
 struct Http1Transport::Connection final : EventLoop::Handler {
-  enum class State : uint8_t { kClosed, kConnecting, kIdle, kBusy };
+  enum class State : uint8_t {
+    kClosed,
+    kConnecting,
+    kHandshaking,
+    kIdle,
+    kBusy
+  };
 
   explicit Connection(Http1Transport* t) : owner(t) {}
   void OnEvents(int, uint32_t events) override {
@@ -254,11 +271,13 @@ struct Http1Transport::Connection final : EventLoop::Handler {
   int fd = -1;
   int endpoint = -1;
   State state = State::kClosed;
-  uint32_t events = 0;   // registered with the loop; 0: not registered
-  bool writing = false;  // the request is not all written yet
-  bool retried = false;  // the request already moved to a new connection
-  bool linked = false;   // in the deadline list
-  uint64_t served = 0;   // responses completed on this socket
+  uint32_t events = 0;         // registered with the loop; 0: not registered
+  bool writing = false;        // the request is not all written yet
+  bool retried = false;        // the request already moved to a new connection
+  bool linked = false;         // in the deadline list
+  bool https = false;          // this socket speaks TLS
+  bool tls_wants_out = false;  // a TLS read is waiting for writability
+  uint64_t served = 0;         // responses completed on this socket
   const Target* target = nullptr;
   Sent sent;
   size_t written = 0;
@@ -266,24 +285,42 @@ struct Http1Transport::Connection final : EventLoop::Handler {
   int64_t bytes_out = 0;
   int64_t attempt_in = 0;  // bytes received on the current socket
   int64_t deadline_ns = 0;
+  // Phase timings of the current request (Outcome's), and their starts.
+  int64_t phase_start_ns = 0;  // connect, then handshake
+  int64_t written_ns = 0;      // the request's last byte went out
+  int64_t connect_ns = Outcome::kNotTimed;
+  int64_t tls_ns = Outcome::kNotTimed;
+  int64_t ttfb_ns = Outcome::kNotTimed;
   Connection* prev = nullptr;
   Connection* next = nullptr;
   Http1ResponseParser parser;
+  tls::Connection tls;
 };
 
 absl::StatusOr<std::unique_ptr<Http1Transport>> Http1Transport::Create(
-    EventLoop* loop, Listener* listener, size_t max_connections) {
+    EventLoop* loop, Listener* listener, size_t max_connections,
+    const tls::ClientOptions& tls_options) {
   if (max_connections == 0)
     return absl::InvalidArgumentError("http1 transport: no connections");
-  return std::unique_ptr<Http1Transport>(
-      new Http1Transport(loop, listener, max_connections));
+  std::unique_ptr<Http1Transport> t(
+      new Http1Transport(loop, listener, max_connections, tls_options));
+  // Only the plan's own CA file is worth refusing a plan over, up front.
+  if (!tls_options.ca_file.empty()) {
+    auto context = tls::ClientContext::Create(t->tls_options_);
+    if (!context.ok()) return context.status();
+    t->tls_context_ = std::move(*context);
+  }
+  return t;
 }
 
 Http1Transport::Http1Transport(EventLoop* loop, Listener* listener,
-                               size_t max_connections)
+                               size_t max_connections,
+                               const tls::ClientOptions& tls_options)
     : loop_(loop),
       listener_(listener),
+      tls_options_(tls_options),
       read_buffer_(new char[kReadBufferSize]) {
+  if (tls_options_.alpn.empty()) tls_options_.alpn = {"http/1.1"};
   connections_.reserve(max_connections);
   closed_.reserve(max_connections);
   failures_.reserve(max_connections);
@@ -295,7 +332,8 @@ Http1Transport::Http1Transport(EventLoop* loop, Listener* listener,
 }
 
 Http1Transport::~Http1Transport() {
-  for (auto& c : connections_) CloseSocket(c.get());
+  for (auto& c : connections_)
+    CloseSocket(c.get(), c->state == Connection::State::kIdle);
 }
 
 bool Http1Transport::Supports(const PreparedRequest& request) {
@@ -323,9 +361,21 @@ void Http1Transport::Prepare(const PreparedRequest& request) {
     t.error = ErrorId::kDnsFailure;
     return;
   }
+  if (url->https && tls_context_ == nullptr) {
+    auto context = tls::ClientContext::Create(tls_options_);
+    if (!context.ok()) {
+      t.error = ErrorId::kTlsError;
+      return;
+    }
+    tls_context_ = std::move(*context);
+  }
   t.wire = std::move(*wire);
+  // TLS connections are only interchangeable for the same name: it is what
+  // SNI says and what the certificate is checked against.
   for (size_t i = 0; i < endpoints_.size(); ++i) {
-    if (SameAddress(endpoints_[i].addr, addr)) {
+    const Endpoint& e = endpoints_[i];
+    if (SameAddress(e.addr, addr) && e.https == url->https &&
+        (!url->https || e.host == url->host)) {
       t.endpoint = static_cast<int>(i);
       return;
     }
@@ -333,6 +383,11 @@ void Http1Transport::Prepare(const PreparedRequest& request) {
   Endpoint& e = endpoints_.emplace_back();
   e.addr = addr;
   e.addr_len = len;
+  e.https = url->https;
+  if (e.https) {
+    e.host = url->host;
+    e.sessions = std::make_unique<tls::SessionCache>();
+  }
   t.endpoint = static_cast<int>(endpoints_.size() - 1);
 }
 
@@ -359,6 +414,8 @@ void Http1Transport::Send(const Sent& sent) {
     c->retried = false;
     c->bytes_in = 0;
     c->bytes_out = 0;
+    c->connect_ns = c->tls_ns = c->ttfb_ns = Outcome::kNotTimed;
+    c->written_ns = 0;
     c->deadline_ns =
         target.timeout_ns > 0 ? sent.sent_ns + target.timeout_ns : 0;
     c->parser.Reset(target.head);
@@ -390,7 +447,7 @@ Http1Transport::Connection* Http1Transport::Acquire(int endpoint) {
       if (other.idle != nullptr) {
         c = other.idle;
         RemoveIdle(c);
-        CloseSocket(c);
+        CloseSocket(c, true);
         break;
       }
     }
@@ -426,17 +483,21 @@ ErrorId Http1Transport::Connect(Connection* c) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   ++connections_opened_;
   c->fd = fd;
+  c->https = ep.https;
+  c->tls_wants_out = false;
   c->served = 0;
   c->written = 0;
   c->writing = true;
   c->attempt_in = 0;
+  c->written_ns = 0;
+  c->tls_ns = Outcome::kNotTimed;
+  c->phase_start_ns = EventLoop::MonoNowNs();
   int rc =
       connect(fd, reinterpret_cast<const sockaddr*>(&ep.addr), ep.addr_len);
   if (rc == 0) {
-    c->state = Connection::State::kBusy;
     if (!loop_->Add(fd, EPOLLIN | kEdge, c)) return ErrorId::kLocalOther;
     c->events = EPOLLIN;
-    return Write(c);
+    return OnConnected(c);
   }
   // EINTR: the connect goes on in the background, as with EINPROGRESS.
   if (errno == EINPROGRESS || errno == EINTR) {
@@ -448,7 +509,73 @@ ErrorId Http1Transport::Connect(Connection* c) {
   return ConnectError(errno);
 }
 
+ErrorId Http1Transport::OnConnected(Connection* c) {
+  const int64_t now = EventLoop::MonoNowNs();
+  c->connect_ns = now - c->phase_start_ns;
+  if (!c->https) {
+    c->state = Connection::State::kBusy;
+    return Write(c);
+  }
+  // One SSL object per connection, made when it opens.
+  const Endpoint& ep = endpoints_[c->endpoint];
+  if (!c->tls.Open(*tls_context_, c->fd, ep.host, ep.sessions.get()))
+    return ErrorId::kLocalOther;
+  c->state = Connection::State::kHandshaking;
+  c->phase_start_ns = now;
+  return Handshake(c);
+}
+
+ErrorId Http1Transport::Handshake(Connection* c) {
+  switch (c->tls.Handshake()) {
+    case tls::Io::kOk:
+      c->tls_ns = EventLoop::MonoNowNs() - c->phase_start_ns;
+      ++tls_handshakes_;
+      if (c->tls.resumed()) ++tls_resumed_;
+      c->state = Connection::State::kBusy;
+      return Write(c);
+    case tls::Io::kWantRead:
+      Watch(c, EPOLLIN);
+      return ErrorId::kNone;
+    case tls::Io::kWantWrite:
+      Watch(c, EPOLLIN | EPOLLOUT);
+      return ErrorId::kNone;
+    case tls::Io::kEof:
+    case tls::Io::kError:
+      break;
+  }
+  return c->tls.error();
+}
+
+ErrorId Http1Transport::WriteTls(Connection* c) {
+  const std::string& wire = c->target->wire;
+  while (c->written < wire.size()) {
+    size_t n = 0;
+    switch (
+        c->tls.Write(wire.data() + c->written, wire.size() - c->written, &n)) {
+      case tls::Io::kOk:
+        c->written += n;
+        c->bytes_out += static_cast<int64_t>(n);
+        continue;
+      case tls::Io::kWantWrite:
+        Watch(c, EPOLLIN | EPOLLOUT);
+        return ErrorId::kNone;
+      case tls::Io::kWantRead:  // every event retries the write
+        Watch(c, EPOLLIN | (c->tls_wants_out ? EPOLLOUT : 0u));
+        return ErrorId::kNone;
+      case tls::Io::kEof:
+        return ErrorId::kTcpReset;
+      case tls::Io::kError:
+        return c->tls.error();
+    }
+  }
+  c->writing = false;
+  c->written_ns = EventLoop::MonoNowNs();
+  Watch(c, EPOLLIN | (c->tls_wants_out ? EPOLLOUT : 0u));
+  return ErrorId::kNone;
+}
+
 ErrorId Http1Transport::Write(Connection* c) {
+  if (c->https) return WriteTls(c);
   const std::string& wire = c->target->wire;
   while (c->written < wire.size()) {
     ssize_t n = send(c->fd, wire.data() + c->written, wire.size() - c->written,
@@ -466,6 +593,7 @@ ErrorId Http1Transport::Write(Connection* c) {
     return IoError(n < 0 ? errno : EPIPE);
   }
   c->writing = false;
+  c->written_ns = EventLoop::MonoNowNs();
   Watch(c, EPOLLIN);
   return ErrorId::kNone;
 }
@@ -488,12 +616,26 @@ void Http1Transport::OnConnectionEvents(Connection* c, uint32_t events) {
         return;
       }
       if ((events & EPOLLOUT) == 0) return;
-      c->state = Connection::State::kBusy;
-      ErrorId error = Write(c);
-      if (error != ErrorId::kNone) Fail(c, error, true);
+      ErrorId error = OnConnected(c);
+      if (error != ErrorId::kNone) Fail(c, error, !c->https);
+      return;
+    }
+    case Connection::State::kHandshaking: {
+      ErrorId error = Handshake(c);
+      if (error != ErrorId::kNone) Fail(c, error, false);
       return;
     }
     case Connection::State::kBusy:
+      if (c->https) {
+        // OpenSSL may hold decrypted bytes or want either direction: every
+        // event tries both; a call with nothing to do costs one EAGAIN.
+        if (!ReadTls(c)) return;
+        if (c->writing) {
+          ErrorId error = Write(c);
+          if (error != ErrorId::kNone) Fail(c, error, true);
+        }
+        return;
+      }
       // Read first: a server may answer (and close) before taking the body.
       if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0 &&
           !Read(c, (events & (EPOLLRDHUP | EPOLLHUP)) != 0)) {
@@ -508,6 +650,18 @@ void Http1Transport::OnConnectionEvents(Connection* c, uint32_t events) {
 }
 
 void Http1Transport::OnIdleEvents(Connection* c) {
+  if (c->https) {
+    // Records that carry no data (a session ticket, say) keep it idle.
+    size_t n = 0;
+    if (c->tls.Read(read_buffer_.get(), kReadBufferSize, &n) ==
+        tls::Io::kWantRead) {
+      return;
+    }
+    RemoveIdle(c);
+    CloseSocket(c);
+    closed_.push_back(c);
+    return;
+  }
   ssize_t n;
   do {
     n = recv(c->fd, read_buffer_.get(), kReadBufferSize, 0);
@@ -524,6 +678,8 @@ bool Http1Transport::Read(Connection* c, bool peer_closed) {
   while (true) {
     ssize_t n = recv(c->fd, buffer, kReadBufferSize, 0);
     if (n > 0) {
+      if (c->attempt_in == 0 && c->written_ns != 0)
+        c->ttfb_ns = EventLoop::MonoNowNs() - c->written_ns;
       size_t used = c->parser.Feed(buffer, static_cast<size_t>(n));
       c->attempt_in += n;
       c->bytes_in += static_cast<int64_t>(used);
@@ -532,8 +688,7 @@ bool Http1Transport::Read(Connection* c, bool peer_closed) {
           // Bytes past the response were never asked for: no reuse then;
           // nor while the request is still being written.
           Finish(c, ErrorId::kNone,
-                 c->parser.keep_alive() && used == static_cast<size_t>(n) &&
-                     !c->writing && !peer_closed);
+                 Reusable(c, used, static_cast<size_t>(n), peer_closed));
           return false;
         case Http1ResponseParser::State::kError:
           Finish(c, ErrorId::kHttpProtocol, false);
@@ -562,6 +717,71 @@ bool Http1Transport::Read(Connection* c, bool peer_closed) {
   }
 }
 
+bool Http1Transport::ReadTls(Connection* c) {
+  char* buffer = read_buffer_.get();
+  while (true) {
+    size_t n = 0;
+    tls::Io io = c->tls.Read(buffer, kReadBufferSize, &n);
+    if (io == tls::Io::kOk) {
+      if (c->attempt_in == 0 && c->written_ns != 0)
+        c->ttfb_ns = EventLoop::MonoNowNs() - c->written_ns;
+      size_t used = c->parser.Feed(buffer, n);
+      c->attempt_in += static_cast<int64_t>(n);
+      c->bytes_in += static_cast<int64_t>(used);
+      switch (c->parser.state()) {
+        case Http1ResponseParser::State::kComplete:
+          Finish(c, ErrorId::kNone, Reusable(c, used, n, false));
+          return false;
+        case Http1ResponseParser::State::kError:
+          Finish(c, ErrorId::kHttpProtocol, false);
+          return false;
+        case Http1ResponseParser::State::kNeedMore:
+          // Edge-triggered: only WANT_READ says the socket is drained.
+          continue;
+      }
+    }
+    switch (io) {
+      case tls::Io::kOk:
+        break;
+      case tls::Io::kWantRead:
+        if (c->tls_wants_out) {
+          c->tls_wants_out = false;
+          Watch(c, EPOLLIN | (c->writing ? EPOLLOUT : 0u));
+        }
+        return true;
+      case tls::Io::kWantWrite:
+        c->tls_wants_out = true;
+        Watch(c, EPOLLIN | EPOLLOUT);
+        return true;
+      case tls::Io::kEof:
+        c->parser.OnEof();
+        if (c->parser.state() == Http1ResponseParser::State::kComplete) {
+          Finish(c, ErrorId::kNone, false);
+        } else {
+          Fail(c, ErrorId::kTcpReset, true);
+        }
+        return false;
+      case tls::Io::kError:
+        Fail(c, c->tls.error(), true);
+        return false;
+    }
+  }
+}
+
+bool Http1Transport::Reusable(Connection* c, size_t used, size_t n,
+                              bool peer_closed) {
+  // Bytes past the response were never asked for: no reuse then; nor while
+  // the request is still being written.
+  if (!c->parser.keep_alive() || used != n || c->writing || peer_closed)
+    return false;
+  if (!c->https || !c->tls.HasBufferedInput()) return true;
+  // Bytes OpenSSL holds raise no new edge once idle: look at them now. Only
+  // records without data (a session ticket, say) leave it reusable.
+  size_t more = 0;
+  return c->tls.Read(read_buffer_.get(), kReadBufferSize, &more) ==
+         tls::Io::kWantRead;
+}
+
 void Http1Transport::Fail(Connection* c, ErrorId error, bool retryable) {
   // The server closed a kept-alive connection before it saw the request:
   // what browsers and wrk do is to try once more on a new connection.
@@ -570,6 +790,7 @@ void Http1Transport::Fail(Connection* c, ErrorId error, bool retryable) {
     c->retried = true;
     CloseSocket(c);
     c->parser.Reset(c->target->head);
+    c->ttfb_ns = Outcome::kNotTimed;
     error = Connect(c);
     if (error == ErrorId::kNone) return;
   }
@@ -582,6 +803,9 @@ void Http1Transport::Finish(Connection* c, ErrorId error, bool keep) {
   outcome.error = error;
   outcome.bytes_in = c->bytes_in;
   outcome.bytes_out = c->bytes_out;
+  outcome.connect_ns = c->connect_ns;
+  outcome.tls_ns = c->tls_ns;
+  outcome.ttfb_ns = c->ttfb_ns;
   const Sent sent = c->sent;
   UnlinkDeadline(c);
   c->target = nullptr;
@@ -590,7 +814,7 @@ void Http1Transport::Finish(Connection* c, ErrorId error, bool keep) {
     c->state = Connection::State::kIdle;
     PushIdle(c);
   } else {
-    CloseSocket(c);
+    CloseSocket(c, error == ErrorId::kNone);
     closed_.push_back(c);
   }
   --busy_;
@@ -630,7 +854,8 @@ void Http1Transport::Watch(Connection* c, uint32_t events) {
   c->events = events;
 }
 
-void Http1Transport::CloseSocket(Connection* c) {
+void Http1Transport::CloseSocket(Connection* c, bool clean) {
+  c->tls.Close(clean);
   if (c->fd >= 0) {
     if (c->events != 0) loop_->Remove(c->fd);
     close(c->fd);
