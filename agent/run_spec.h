@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/tls.h"
 #include "agent/transport.h"
 #include "common/schedule.h"
 #include "stampede/v1/agent.pb.h"
@@ -29,7 +30,8 @@ struct ScenarioSpec {
   bool poisson = false;         // open model: random (exponential) gaps
   int64_t start_offset_ns = 0;  // start_after
   std::string name;
-  std::string transport;  // "", auto, native or curl
+  std::string transport;   // "", auto, native or curl
+  tls::ClientOptions tls;  // for https:// requests, every transport
 
   // Closed model.
   double max_vus = 0;  // the highest VU level any stage reaches (plan-wide)
