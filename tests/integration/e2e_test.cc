@@ -423,6 +423,24 @@ scenarios:
   EXPECT_EQ(r.scenarios(1).summary().error_ids().size(), 1u);
 }
 
+// The CA file is read where the load is made: an agent without it says so.
+TEST_F(EndToEnd, AgentRefusesAPlanWhoseCaFileItCannotRead) {
+  RunOutcome run = Run(R"(
+defaults: { base_url: "https://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    tls: { ca_file: /nonexistent/stampede-ca.pem }
+    load: { arrival_rate: { stages: [ {to: 10/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: / } ]
+)");
+  EXPECT_NE(run.exit_code, 0) << run.log;
+  EXPECT_NE(run.log.find("tls.ca_file /nonexistent/stampede-ca.pem cannot be "
+                         "read on this agent"),
+            std::string::npos)
+      << run.log;
+  EXPECT_EQ(target_->Served(), 0);
+}
+
 TEST_P(EveryTransport, OutOfFileDescriptorsIsTheGeneratorsErrorNotTheTargets) {
   // 100 fds for each process: the agent runs out long before 400 connections.
   Child controller({"/bin/sh", "-c",
