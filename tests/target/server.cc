@@ -564,7 +564,7 @@ class EventLoop {
  private:
   EventLoop(int listen_fd, int index,
             const std::vector<std::unique_ptr<EventLoop>>* peers, SSL_CTX* tls)
-      : listen_fd_(listen_fd), index_(index), peers_(peers), tls_(tls) {}
+      : tls_(tls), listen_fd_(listen_fd), index_(index), peers_(peers) {}
 
   void OnAccept() {
     for (int i = 0; i < kAcceptBatch; ++i) {
@@ -950,10 +950,10 @@ class EventLoop {
     conns_.erase(conn.id);
   }
 
+  SSL_CTX* const tls_;  // Null: plain HTTP.
   const int listen_fd_;
   const int index_;
   const std::vector<std::unique_ptr<EventLoop>>* const peers_;
-  SSL_CTX* const tls_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   int timer_fd_ = -1;
