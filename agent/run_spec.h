@@ -25,13 +25,14 @@ struct ScenarioSpec {
   // Arrivals (open) or the VU level (closed) over time.
   std::unique_ptr<common::ArrivalSchedule> schedule;
   std::vector<PreparedRequest> requests;
+  // For https:// requests, on every transport.
+  tls::ClientOptions tls;
   std::vector<uint64_t> cumulative_weight;  // running sum of request weights
   size_t max_connections = 256;             // open model, for this whole agent
   bool poisson = false;         // open model: random (exponential) gaps
   int64_t start_offset_ns = 0;  // start_after
   std::string name;
-  std::string transport;   // "", auto, native or curl
-  tls::ClientOptions tls;  // for https:// requests, every transport
+  std::string transport;  // "", auto, native or curl
 
   // Closed model.
   double max_vus = 0;  // the highest VU level any stage reaches (plan-wide)
