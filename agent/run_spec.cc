@@ -48,6 +48,15 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
           "scenario ", scenario.name(), ": no load model this agent runs"));
     }
     ScenarioSpec out;
+    out.tls.insecure_skip_verify = scenario.tls().insecure_skip_verify();
+    out.tls.ca_file = scenario.tls().ca_file();
+    // The plan was validated where it was written; the file is this agent's.
+    if (!out.tls.ca_file.empty() &&
+        access(out.tls.ca_file.c_str(), R_OK) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "scenario ", scenario.name(), ": tls.ca_file ", out.tls.ca_file,
+          " cannot be read on this agent: ", strerror(errno)));
+    }
     out.poisson = scenario.load().arrival_rate().spacing() == "poisson";
     out.name = scenario.name();
     out.transport = scenario.transport();
@@ -85,15 +94,6 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
     out.schedule = std::make_unique<common::ArrivalSchedule>(
         common::ArrivalSchedule::ForLoad(scenario.load()));
     out.max_connections = std::max<uint32_t>(1, scenario.max_connections());
-    out.tls.insecure_skip_verify = scenario.tls().insecure_skip_verify();
-    out.tls.ca_file = scenario.tls().ca_file();
-    // The plan was validated where it was written; the file is this agent's.
-    if (!out.tls.ca_file.empty() &&
-        access(out.tls.ca_file.c_str(), R_OK) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "scenario ", scenario.name(), ": tls.ca_file ", out.tls.ca_file,
-          " cannot be read on this agent: ", strerror(errno)));
-    }
     uint64_t weight_sum = 0;
     for (int r = 0; r < scenario.requests_size(); ++r) {
       const v1::Request& request = scenario.requests(r);
