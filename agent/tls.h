@@ -2,7 +2,8 @@
 // later): a context per transport (trust, verification, ALPN), a session cache
 // per endpoint so reconnects resume, and a per-connection wrapper that drives a
 // non-blocking socket from an epoll loop. Not thread-safe: every object here
-// belongs to one worker thread.
+// belongs to one worker thread. The process must ignore SIGPIPE (OpenSSL
+// writes to sockets with write(2)), as stampede-agent's main does.
 #ifndef STAMPEDE_AGENT_TLS_H_
 #define STAMPEDE_AGENT_TLS_H_
 
