@@ -387,8 +387,8 @@ scenarios:
 }
 
 // HTTPS through either transport: the target's counts exactly, with the plan's
-// CA file; without it, the self-signed certificate is refused, once per
-// request.
+// CA file or with verification off; with neither, the self-signed certificate
+// is refused, once per request.
 TEST_P(EveryTransport, HttpsCountsEqualWhatTheTargetServed) {
   const std::string tls_dir = dir_ + "/tls";
   ASSERT_EQ(mkdir(tls_dir.c_str(), 0700), 0);
@@ -410,14 +410,23 @@ scenarios:
                                     https.port(), R"("
     load: { arrival_rate: { stages: [ {to: 10/s, over: 0s}, {hold: 1s} ] } }
     requests: [ { path: / } ]
+  - name: unchecked
+    transport: $TRANSPORT
+    base_url: "https://127.0.0.1:)",
+                                    https.port(), R"("
+    tls: { insecure_skip_verify: true }
+    load: { arrival_rate: { stages: [ {to: 10/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: / } ]
 )"));
   ASSERT_EQ(run.exit_code, 0) << run.log;
   ASSERT_TRUE(run.has_result) << run.log;
   const v1::RunResult& r = run.result;
-  ASSERT_EQ(r.scenarios_size(), 2);
+  ASSERT_EQ(r.scenarios_size(), 3);
   EXPECT_EQ(r.scenarios(0).summary().requests(), 100);
   EXPECT_EQ(r.scenarios(0).summary().errors(), 0);
-  EXPECT_EQ(https.Served(), 100);
+  EXPECT_EQ(r.scenarios(2).summary().requests(), 10);
+  EXPECT_EQ(r.scenarios(2).summary().errors(), 0);
+  EXPECT_EQ(https.Served(), 110);
   EXPECT_EQ(r.scenarios(1).summary().requests(), 10);
   EXPECT_EQ(r.scenarios(1).summary().error_ids().at("tls_certificate"), 10);
   EXPECT_EQ(r.scenarios(1).summary().error_ids().size(), 1u);

@@ -130,13 +130,13 @@ std::string HttpGet(int port, const std::string& path, bool tls) {
   return body == std::string::npos ? "" : response.substr(body + 4);
 }
 
-TestCert MakeTestCert(const std::string& dir) {
+TestCert MakeTestCert(const std::string& dir, const std::string& san) {
   TestCert out{dir + "/cert.pem", dir + "/key.pem"};
-  Child openssl({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048",
-                 "-nodes", "-subj", "/CN=localhost", "-addext",
-                 "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "1",
-                 "-keyout", out.key, "-out", out.cert},
-                dir + "/openssl.log");
+  Child openssl(
+      {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+       "-subj", "/CN=localhost", "-addext", "subjectAltName=" + san, "-days",
+       "1", "-keyout", out.key, "-out", out.cert},
+      dir + "/openssl.log");
   if (openssl.Wait(60) != 0)
     throw std::runtime_error("openssl req failed: " +
                              ReadFile(dir + "/openssl.log"));

@@ -37,13 +37,14 @@ void WriteFile(const std::string& path, const std::string& content);
 // failure). `tls`: over HTTPS, without checking the certificate.
 std::string HttpGet(int port, const std::string& path, bool tls = false);
 
-// A self-signed certificate for "localhost" and 127.0.0.1 (valid one day),
-// made with the openssl command line in `dir`.
+// A self-signed certificate for the names in `san` (by default "localhost"
+// and 127.0.0.1), valid one day, made with the openssl command line in `dir`.
 struct TestCert {
   std::string cert;  // PEM; also the CA file that trusts it
   std::string key;
 };
-TestCert MakeTestCert(const std::string& dir);
+TestCert MakeTestCert(const std::string& dir,
+                      const std::string& san = "DNS:localhost,IP:127.0.0.1");
 
 // The reference target on 127.0.0.1 with a port of its choosing; with `cert`,
 // it serves HTTPS.

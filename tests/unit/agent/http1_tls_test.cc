@@ -175,6 +175,23 @@ TEST_F(HttpsTest, UntrustedCertificateFailsUnlessVerificationIsOff) {
   EXPECT_EQ(Stat(target_->Stats(), "requests"), 6);
 }
 
+TEST(HttpsNameTest, ATrustedCertificateForAnotherNameIsRefused) {
+  std::string dir = stampede::testing::MakeTempDir();
+  stampede::testing::TestCert other =
+      stampede::testing::MakeTestCert(dir, "DNS:elsewhere.test");
+  stampede::testing::Target target(dir, &other);
+  tls::ClientOptions trusting;
+  trusting.ca_file = other.cert;  // the chain is trusted; the name is wrong
+  Client client(1, trusting);
+  client.Run(Get("https", "127.0.0.1", target.port(), "/"), 2, 1);
+  client.Run(Get("https", "localhost", target.port(), "/"), 2, 1);
+  ASSERT_EQ(client.recorder.done.size(), 4u);
+  for (const Outcome& o : client.recorder.done) {
+    EXPECT_EQ(o.error, ErrorId::kTlsCertificate)
+        << common::ErrorIdName(o.error);
+  }
+}
+
 TEST_F(HttpsTest, AMissingCaFileIsRefusedAtCreate) {
   EventLoop* none = nullptr;
   Recorder recorder;
