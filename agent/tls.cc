@@ -112,6 +112,7 @@ bool Connection::Open(const ClientContext& context, int fd,
                       const std::string& host, SessionCache* cache) {
   Close(false);
   error_ = ErrorId::kNone;
+  verify_ = context.verifies();
   ssl_ = SSL_new(context.raw());
   if (ssl_ == nullptr) {
     ERR_clear_error();
@@ -146,9 +147,11 @@ Io Connection::Handshake() {
   if (io == Io::kOk || io == Io::kWantRead || io == Io::kWantWrite) return io;
   // Whatever ended it (a reset, a FIN, an alert, a plain-HTTP answer), the
   // handshake is what failed, unless the generator ran out of something.
+  // (Unverified, a certificate's faults are recorded but harmless.)
   if (!common::IsLocalError(error_)) {
-    error_ = SSL_get_verify_result(ssl_) != X509_V_OK ? ErrorId::kTlsCertificate
-                                                      : ErrorId::kTlsHandshake;
+    error_ = verify_ && SSL_get_verify_result(ssl_) != X509_V_OK
+                 ? ErrorId::kTlsCertificate
+                 : ErrorId::kTlsHandshake;
   }
   return Io::kError;
 }

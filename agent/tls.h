@@ -118,6 +118,7 @@ class Connection {
   Io Result(int rc);
 
   SSL* ssl_ = nullptr;
+  bool verify_ = true;  // the context checks certificates
   common::ErrorId error_ = common::ErrorId::kNone;
 };
 
