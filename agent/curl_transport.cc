@@ -43,8 +43,10 @@ ErrorId Classify(CURLcode code, CURL* easy, int socket_errno) {
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
       return ErrorId::kHttpProtocol;
-    case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
+      return ErrorId::kTlsCertificate;
+    case CURLE_SSL_CONNECT_ERROR:
+      return ErrorId::kTlsHandshake;
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
@@ -59,7 +61,8 @@ ErrorId Classify(CURLcode code, CURL* easy, int socket_errno) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(
-    EventLoop* loop, Listener* listener, size_t max_connections) {
+    EventLoop* loop, Listener* listener, size_t max_connections,
+    const tls::ClientOptions& tls) {
   CURLM* multi = curl_multi_init();
   if (multi == nullptr) return absl::InternalError("curl_multi_init failed");
   std::unique_ptr<CurlTransport> t(new CurlTransport(loop, listener, multi));
@@ -87,6 +90,14 @@ absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(
     curl_easy_setopt(slot->easy, CURLOPT_HTTP_VERSION,
                      static_cast<long>(CURL_HTTP_VERSION_1_1));
     curl_easy_setopt(slot->easy, CURLOPT_TCP_NODELAY, 1L);
+    const long verify = tls.insecure_skip_verify ? 0L : 1L;
+    curl_easy_setopt(slot->easy, CURLOPT_SSL_VERIFYPEER, verify);
+    curl_easy_setopt(slot->easy, CURLOPT_SSL_VERIFYHOST, verify * 2);
+    if (!tls.ca_file.empty()) {
+      // Only the plan's CAs, as in the native engine (curl copies the path).
+      curl_easy_setopt(slot->easy, CURLOPT_CAINFO, tls.ca_file.c_str());
+      curl_easy_setopt(slot->easy, CURLOPT_CAPATH, nullptr);
+    }
     t->free_.push_back(slot.get());
     t->slots_.push_back(std::move(slot));
   }

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/event_loop.h"
+#include "agent/tls.h"
 #include "agent/transport.h"
 
 namespace stampede::agent {
@@ -21,9 +22,11 @@ namespace stampede::agent {
 class CurlTransport : public Transport, private EventLoop::Handler {
  public:
   // `loop` and `listener` must outlive the transport. At most `max_connections`
-  // requests are in flight at once.
+  // requests are in flight at once. `tls` sets verification and trust for
+  // https:// as the native engine does (its ALPN list is not used).
   static absl::StatusOr<std::unique_ptr<CurlTransport>> Create(
-      EventLoop* loop, Listener* listener, size_t max_connections);
+      EventLoop* loop, Listener* listener, size_t max_connections,
+      const tls::ClientOptions& tls = {});
   ~CurlTransport() override;
 
   void Prepare(const PreparedRequest& request) override;

@@ -1,7 +1,5 @@
 #include "agent/http1_transport.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -13,9 +11,13 @@
 #include <string_view>
 #include <utility>
 
+#include "agent/http1_request.h"
+
 namespace stampede::agent {
 
 using common::ErrorId;
+using http1::ParseUrl;
+using http1::Url;
 
 namespace {
 
@@ -25,189 +27,6 @@ constexpr size_t kReadBufferSize = 64 * 1024;
 // raises a new edge. EPOLLRDHUP says when the peer's FIN came with an edge, so
 // it is not missed after a short read took the data that arrived with it.
 constexpr uint32_t kEdge = EPOLLET | EPOLLRDHUP;
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
-// RFC 9110 token characters, for methods and header names.
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    bool ok =
-        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-        (c >= '0' && c <= '9') ||
-        std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
-}
-
-struct Url {
-  std::string host;  // without brackets
-  bool bracketed = false;
-  std::string port = "80";
-  std::string authority;  // as written, for the Host header
-  std::string target;     // path and query
-};
-
-std::optional<Url> ParseUrl(std::string_view url) {
-  for (char c : url) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return std::nullopt;
-  }
-  if (url.size() < 7 || !EqualsIgnoreCase(url.substr(0, 7), "http://"))
-    return std::nullopt;
-  url.remove_prefix(7);
-  size_t end = url.find_first_of("/?#");
-  std::string_view authority = url.substr(0, end);
-  std::string_view rest =
-      end == std::string_view::npos ? std::string_view() : url.substr(end);
-  // Credentials in the URL would need an auth scheme: not this engine's job.
-  if (authority.empty() || authority.find('@') != std::string_view::npos)
-    return std::nullopt;
-  Url out;
-  std::string_view host, port;
-  if (authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return std::nullopt;
-      port = after.substr(1);
-    }
-    out.bracketed = true;
-  } else {
-    size_t colon = authority.find(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-    if (port.find(':') != std::string_view::npos) return std::nullopt;
-  }
-  if (host.empty()) return std::nullopt;
-  if (!port.empty()) {
-    if (port.size() > 5) return std::nullopt;
-    int value = 0;
-    for (char c : port) {
-      if (c < '0' || c > '9') return std::nullopt;
-      value = value * 10 + (c - '0');
-    }
-    if (value < 1 || value > 65535) return std::nullopt;
-    out.port = std::string(port);
-  }
-  out.host = std::string(host);
-  out.authority = std::string(authority);
-  rest = rest.substr(0, rest.find('#'));
-  if (rest.empty()) {
-    out.target = "/";
-  } else if (rest.front() == '?') {
-    out.target = "/" + std::string(rest);
-  } else {
-    out.target = std::string(rest);
-  }
-  return out;
-}
-
-// The request's bytes as they go on the wire, or nullopt if it cannot be
-// written safely. Header lists follow libcurl's conventions, as the curl
-// transport does: "Name:" suppresses a header we would add, "Name;" sends it
-// empty. Like the curl transport, GET and HEAD carry no body.
-std::optional<std::string> Serialize(const PreparedRequest& request,
-                                     const Url& url) {
-  std::string method = request.method.empty() ? "GET" : request.method;
-  if (!IsToken(method)) return std::nullopt;
-  bool host_given = false, length_given = false;
-  std::string headers;
-  for (const std::string& h : request.headers) {
-    if (h.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
-      return std::nullopt;
-    size_t colon = h.find(':');
-    if (colon == std::string::npos) {
-      if (!h.empty() && h.back() == ';' &&
-          IsToken(std::string_view(h).substr(0, h.size() - 1))) {
-        headers.append(h, 0, h.size() - 1).append(":\r\n");
-        continue;
-      }
-      return std::nullopt;
-    }
-    std::string_view name = std::string_view(h).substr(0, colon);
-    if (!IsToken(name)) return std::nullopt;
-    std::string_view value = Trim(std::string_view(h).substr(colon + 1));
-    if (EqualsIgnoreCase(name, "host")) host_given = true;
-    if (EqualsIgnoreCase(name, "content-length") ||
-        EqualsIgnoreCase(name, "transfer-encoding")) {
-      length_given = true;
-    }
-    if (value.empty()) continue;
-    headers.append(name).append(": ").append(value).append("\r\n");
-  }
-  const bool bodyless = method == "GET" || method == "HEAD";
-  std::string_view body = bodyless ? std::string_view() : request.body;
-  std::string wire;
-  wire.reserve(64 + url.target.size() + url.authority.size() + headers.size() +
-               body.size());
-  wire.append(method).append(" ").append(url.target).append(" HTTP/1.1\r\n");
-  if (!host_given) wire.append("Host: ").append(url.authority).append("\r\n");
-  wire.append(headers);
-  if (!length_given && !bodyless) {
-    wire.append("Content-Length: ")
-        .append(std::to_string(body.size()))
-        .append("\r\n");
-  }
-  wire.append("\r\n").append(body);
-  return wire;
-}
-
-bool IsNumericHost(const Url& url) {
-  unsigned char buf[sizeof(in6_addr)];
-  if (url.bracketed) return inet_pton(AF_INET6, url.host.c_str(), buf) == 1;
-  return EqualsIgnoreCase(url.host, "localhost") ||
-         inet_pton(AF_INET, url.host.c_str(), buf) == 1;
-}
-
-// Blocking. Prefers an IPv4 address when the name has both, so "localhost"
-// reaches a target listening on 127.0.0.1.
-bool Resolve(const Url& url, sockaddr_storage* addr, socklen_t* len) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* result = nullptr;
-  if (getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &result) != 0)
-    return false;
-  const addrinfo* pick = nullptr;
-  for (const addrinfo* a = result; a != nullptr; a = a->ai_next) {
-    if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
-    if (pick == nullptr ||
-        (a->ai_family == AF_INET && pick->ai_family != AF_INET)) {
-      pick = a;
-    }
-  }
-  bool ok = pick != nullptr && pick->ai_addrlen <= sizeof(*addr);
-  if (ok) {
-    std::memset(addr, 0, sizeof(*addr));
-    std::memcpy(addr, pick->ai_addr, pick->ai_addrlen);
-    *len = pick->ai_addrlen;
-  }
-  freeaddrinfo(result);
-  return ok;
-}
-
-bool SameAddress(const sockaddr_storage& a, const sockaddr_storage& b) {
-  if (a.ss_family != b.ss_family) return false;
-  if (a.ss_family == AF_INET) {
-    const auto& x = reinterpret_cast<const sockaddr_in&>(a);
-    const auto& y = reinterpret_cast<const sockaddr_in&>(b);
-    return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
-  }
-  const auto& x = reinterpret_cast<const sockaddr_in6&>(a);
-  const auto& y = reinterpret_cast<const sockaddr_in6&>(b);
-  return x.sin6_port == y.sin6_port && x.sin6_scope_id == y.sin6_scope_id &&
-         std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof(in6_addr)) == 0;
-}
 
 ErrorId ConnectError(int err) {
   // EAGAIN from a non-blocking connect: no free local port.
@@ -243,7 +62,13 @@ struct Http1Transport::Target {
 // One socket slot. A connection is in at most one intrusive list through
 // prev/next: its endpoint's idle list, or the deadline list while in flight.
 struct Http1Transport::Connection final : EventLoop::Handler {
-  enum class State : uint8_t { kClosed, kConnecting, kIdle, kBusy };
+  enum class State : uint8_t {
+    kClosed,
+    kConnecting,
+    kHandshaking,
+    kIdle,
+    kBusy
+  };
 
   explicit Connection(Http1Transport* t) : owner(t) {}
   void OnEvents(int, uint32_t events) override {
@@ -254,11 +79,13 @@ struct Http1Transport::Connection final : EventLoop::Handler {
   int fd = -1;
   int endpoint = -1;
   State state = State::kClosed;
-  uint32_t events = 0;   // registered with the loop; 0: not registered
-  bool writing = false;  // the request is not all written yet
-  bool retried = false;  // the request already moved to a new connection
-  bool linked = false;   // in the deadline list
-  uint64_t served = 0;   // responses completed on this socket
+  uint32_t events = 0;         // registered with the loop; 0: not registered
+  bool writing = false;        // the request is not all written yet
+  bool retried = false;        // the request already moved to a new connection
+  bool linked = false;         // in the deadline list
+  bool https = false;          // this socket speaks TLS
+  bool tls_wants_out = false;  // a TLS read is waiting for writability
+  uint64_t served = 0;         // responses completed on this socket
   const Target* target = nullptr;
   Sent sent;
   size_t written = 0;
@@ -266,24 +93,42 @@ struct Http1Transport::Connection final : EventLoop::Handler {
   int64_t bytes_out = 0;
   int64_t attempt_in = 0;  // bytes received on the current socket
   int64_t deadline_ns = 0;
+  // Phase timings of the current request (Outcome's), and their starts.
+  int64_t phase_start_ns = 0;  // connect, then handshake
+  int64_t written_ns = 0;      // the request's last byte went out
+  int64_t connect_ns = Outcome::kNotTimed;
+  int64_t tls_ns = Outcome::kNotTimed;
+  int64_t ttfb_ns = Outcome::kNotTimed;
   Connection* prev = nullptr;
   Connection* next = nullptr;
   Http1ResponseParser parser;
+  tls::Connection tls;
 };
 
 absl::StatusOr<std::unique_ptr<Http1Transport>> Http1Transport::Create(
-    EventLoop* loop, Listener* listener, size_t max_connections) {
+    EventLoop* loop, Listener* listener, size_t max_connections,
+    const tls::ClientOptions& tls_options) {
   if (max_connections == 0)
     return absl::InvalidArgumentError("http1 transport: no connections");
-  return std::unique_ptr<Http1Transport>(
-      new Http1Transport(loop, listener, max_connections));
+  std::unique_ptr<Http1Transport> t(
+      new Http1Transport(loop, listener, max_connections, tls_options));
+  // Only the plan's own CA file is worth refusing a plan over, up front.
+  if (!tls_options.ca_file.empty()) {
+    auto context = tls::ClientContext::Create(t->tls_options_);
+    if (!context.ok()) return context.status();
+    t->tls_context_ = std::move(*context);
+  }
+  return t;
 }
 
 Http1Transport::Http1Transport(EventLoop* loop, Listener* listener,
-                               size_t max_connections)
+                               size_t max_connections,
+                               const tls::ClientOptions& tls_options)
     : loop_(loop),
       listener_(listener),
+      tls_options_(tls_options),
       read_buffer_(new char[kReadBufferSize]) {
+  if (tls_options_.alpn.empty()) tls_options_.alpn = {"http/1.1"};
   connections_.reserve(max_connections);
   closed_.reserve(max_connections);
   failures_.reserve(max_connections);
@@ -295,13 +140,14 @@ Http1Transport::Http1Transport(EventLoop* loop, Listener* listener,
 }
 
 Http1Transport::~Http1Transport() {
-  for (auto& c : connections_) CloseSocket(c.get());
+  for (auto& c : connections_)
+    CloseSocket(c.get(), c->state == Connection::State::kIdle);
 }
 
 bool Http1Transport::Supports(const PreparedRequest& request) {
   std::optional<Url> url = ParseUrl(request.url);
-  return url.has_value() && IsNumericHost(*url) &&
-         Serialize(request, *url).has_value();
+  return url.has_value() && http1::IsNumericHost(*url) &&
+         http1::Serialize(request, *url).has_value();
 }
 
 void Http1Transport::Prepare(const PreparedRequest& request) {
@@ -312,20 +158,32 @@ void Http1Transport::Prepare(const PreparedRequest& request) {
   t.timeout_ns = request.timeout_ms > 0 ? request.timeout_ms * 1'000'000 : 0;
   std::optional<Url> url = ParseUrl(request.url);
   std::optional<std::string> wire;
-  if (url) wire = Serialize(request, *url);
+  if (url) wire = http1::Serialize(request, *url);
   if (!wire) {
     t.error = ErrorId::kTransportOther;
     return;
   }
   sockaddr_storage addr;
   socklen_t len = 0;
-  if (!Resolve(*url, &addr, &len)) {
+  if (!http1::Resolve(*url, &addr, &len)) {
     t.error = ErrorId::kDnsFailure;
     return;
   }
+  if (url->https && tls_context_ == nullptr) {
+    auto context = tls::ClientContext::Create(tls_options_);
+    if (!context.ok()) {
+      t.error = ErrorId::kTlsError;
+      return;
+    }
+    tls_context_ = std::move(*context);
+  }
   t.wire = std::move(*wire);
+  // TLS connections are only interchangeable for the same name: it is what
+  // SNI says and what the certificate is checked against.
   for (size_t i = 0; i < endpoints_.size(); ++i) {
-    if (SameAddress(endpoints_[i].addr, addr)) {
+    const Endpoint& e = endpoints_[i];
+    if (http1::SameAddress(e.addr, addr) && e.https == url->https &&
+        (!url->https || e.host == url->host)) {
       t.endpoint = static_cast<int>(i);
       return;
     }
@@ -333,6 +191,11 @@ void Http1Transport::Prepare(const PreparedRequest& request) {
   Endpoint& e = endpoints_.emplace_back();
   e.addr = addr;
   e.addr_len = len;
+  e.https = url->https;
+  if (e.https) {
+    e.host = url->host;
+    e.sessions = std::make_unique<tls::SessionCache>();
+  }
   t.endpoint = static_cast<int>(endpoints_.size() - 1);
 }
 
@@ -359,6 +222,8 @@ void Http1Transport::Send(const Sent& sent) {
     c->retried = false;
     c->bytes_in = 0;
     c->bytes_out = 0;
+    c->connect_ns = c->tls_ns = c->ttfb_ns = Outcome::kNotTimed;
+    c->written_ns = 0;
     c->deadline_ns =
         target.timeout_ns > 0 ? sent.sent_ns + target.timeout_ns : 0;
     c->parser.Reset(target.head);
@@ -390,7 +255,7 @@ Http1Transport::Connection* Http1Transport::Acquire(int endpoint) {
       if (other.idle != nullptr) {
         c = other.idle;
         RemoveIdle(c);
-        CloseSocket(c);
+        CloseSocket(c, true);
         break;
       }
     }
@@ -426,17 +291,21 @@ ErrorId Http1Transport::Connect(Connection* c) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   ++connections_opened_;
   c->fd = fd;
+  c->https = ep.https;
+  c->tls_wants_out = false;
   c->served = 0;
   c->written = 0;
   c->writing = true;
   c->attempt_in = 0;
+  c->written_ns = 0;
+  c->tls_ns = Outcome::kNotTimed;
+  c->phase_start_ns = EventLoop::MonoNowNs();
   int rc =
       connect(fd, reinterpret_cast<const sockaddr*>(&ep.addr), ep.addr_len);
   if (rc == 0) {
-    c->state = Connection::State::kBusy;
     if (!loop_->Add(fd, EPOLLIN | kEdge, c)) return ErrorId::kLocalOther;
     c->events = EPOLLIN;
-    return Write(c);
+    return OnConnected(c);
   }
   // EINTR: the connect goes on in the background, as with EINPROGRESS.
   if (errno == EINPROGRESS || errno == EINTR) {
@@ -448,7 +317,73 @@ ErrorId Http1Transport::Connect(Connection* c) {
   return ConnectError(errno);
 }
 
+ErrorId Http1Transport::OnConnected(Connection* c) {
+  const int64_t now = EventLoop::MonoNowNs();
+  c->connect_ns = now - c->phase_start_ns;
+  if (!c->https) {
+    c->state = Connection::State::kBusy;
+    return Write(c);
+  }
+  // One SSL object per connection, made when it opens.
+  const Endpoint& ep = endpoints_[c->endpoint];
+  if (!c->tls.Open(*tls_context_, c->fd, ep.host, ep.sessions.get()))
+    return ErrorId::kLocalOther;
+  c->state = Connection::State::kHandshaking;
+  c->phase_start_ns = now;
+  return Handshake(c);
+}
+
+ErrorId Http1Transport::Handshake(Connection* c) {
+  switch (c->tls.Handshake()) {
+    case tls::Io::kOk:
+      c->tls_ns = EventLoop::MonoNowNs() - c->phase_start_ns;
+      ++tls_handshakes_;
+      if (c->tls.resumed()) ++tls_resumed_;
+      c->state = Connection::State::kBusy;
+      return Write(c);
+    case tls::Io::kWantRead:
+      Watch(c, EPOLLIN);
+      return ErrorId::kNone;
+    case tls::Io::kWantWrite:
+      Watch(c, EPOLLIN | EPOLLOUT);
+      return ErrorId::kNone;
+    case tls::Io::kEof:
+    case tls::Io::kError:
+      break;
+  }
+  return c->tls.error();
+}
+
+ErrorId Http1Transport::WriteTls(Connection* c) {
+  const std::string& wire = c->target->wire;
+  while (c->written < wire.size()) {
+    size_t n = 0;
+    switch (
+        c->tls.Write(wire.data() + c->written, wire.size() - c->written, &n)) {
+      case tls::Io::kOk:
+        c->written += n;
+        c->bytes_out += static_cast<int64_t>(n);
+        continue;
+      case tls::Io::kWantWrite:
+        Watch(c, EPOLLIN | EPOLLOUT);
+        return ErrorId::kNone;
+      case tls::Io::kWantRead:  // every event retries the write
+        Watch(c, EPOLLIN | (c->tls_wants_out ? EPOLLOUT : 0u));
+        return ErrorId::kNone;
+      case tls::Io::kEof:
+        return ErrorId::kTcpReset;
+      case tls::Io::kError:
+        return c->tls.error();
+    }
+  }
+  c->writing = false;
+  c->written_ns = EventLoop::MonoNowNs();
+  Watch(c, EPOLLIN | (c->tls_wants_out ? EPOLLOUT : 0u));
+  return ErrorId::kNone;
+}
+
 ErrorId Http1Transport::Write(Connection* c) {
+  if (c->https) return WriteTls(c);
   const std::string& wire = c->target->wire;
   while (c->written < wire.size()) {
     ssize_t n = send(c->fd, wire.data() + c->written, wire.size() - c->written,
@@ -466,6 +401,7 @@ ErrorId Http1Transport::Write(Connection* c) {
     return IoError(n < 0 ? errno : EPIPE);
   }
   c->writing = false;
+  c->written_ns = EventLoop::MonoNowNs();
   Watch(c, EPOLLIN);
   return ErrorId::kNone;
 }
@@ -488,12 +424,26 @@ void Http1Transport::OnConnectionEvents(Connection* c, uint32_t events) {
         return;
       }
       if ((events & EPOLLOUT) == 0) return;
-      c->state = Connection::State::kBusy;
-      ErrorId error = Write(c);
-      if (error != ErrorId::kNone) Fail(c, error, true);
+      ErrorId error = OnConnected(c);
+      if (error != ErrorId::kNone) Fail(c, error, !c->https);
+      return;
+    }
+    case Connection::State::kHandshaking: {
+      ErrorId error = Handshake(c);
+      if (error != ErrorId::kNone) Fail(c, error, false);
       return;
     }
     case Connection::State::kBusy:
+      if (c->https) {
+        // OpenSSL may hold decrypted bytes or want either direction: every
+        // event tries both; a call with nothing to do costs one EAGAIN.
+        if (!ReadTls(c)) return;
+        if (c->writing) {
+          ErrorId error = Write(c);
+          if (error != ErrorId::kNone) Fail(c, error, true);
+        }
+        return;
+      }
       // Read first: a server may answer (and close) before taking the body.
       if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0 &&
           !Read(c, (events & (EPOLLRDHUP | EPOLLHUP)) != 0)) {
@@ -508,6 +458,18 @@ void Http1Transport::OnConnectionEvents(Connection* c, uint32_t events) {
 }
 
 void Http1Transport::OnIdleEvents(Connection* c) {
+  if (c->https) {
+    // Records that carry no data (a session ticket, say) keep it idle.
+    size_t n = 0;
+    if (c->tls.Read(read_buffer_.get(), kReadBufferSize, &n) ==
+        tls::Io::kWantRead) {
+      return;
+    }
+    RemoveIdle(c);
+    CloseSocket(c);
+    closed_.push_back(c);
+    return;
+  }
   ssize_t n;
   do {
     n = recv(c->fd, read_buffer_.get(), kReadBufferSize, 0);
@@ -524,6 +486,8 @@ bool Http1Transport::Read(Connection* c, bool peer_closed) {
   while (true) {
     ssize_t n = recv(c->fd, buffer, kReadBufferSize, 0);
     if (n > 0) {
+      if (c->attempt_in == 0 && c->written_ns != 0)
+        c->ttfb_ns = EventLoop::MonoNowNs() - c->written_ns;
       size_t used = c->parser.Feed(buffer, static_cast<size_t>(n));
       c->attempt_in += n;
       c->bytes_in += static_cast<int64_t>(used);
@@ -532,8 +496,7 @@ bool Http1Transport::Read(Connection* c, bool peer_closed) {
           // Bytes past the response were never asked for: no reuse then;
           // nor while the request is still being written.
           Finish(c, ErrorId::kNone,
-                 c->parser.keep_alive() && used == static_cast<size_t>(n) &&
-                     !c->writing && !peer_closed);
+                 Reusable(c, used, static_cast<size_t>(n), peer_closed));
           return false;
         case Http1ResponseParser::State::kError:
           Finish(c, ErrorId::kHttpProtocol, false);
@@ -562,6 +525,71 @@ bool Http1Transport::Read(Connection* c, bool peer_closed) {
   }
 }
 
+bool Http1Transport::ReadTls(Connection* c) {
+  char* buffer = read_buffer_.get();
+  while (true) {
+    size_t n = 0;
+    tls::Io io = c->tls.Read(buffer, kReadBufferSize, &n);
+    if (io == tls::Io::kOk) {
+      if (c->attempt_in == 0 && c->written_ns != 0)
+        c->ttfb_ns = EventLoop::MonoNowNs() - c->written_ns;
+      size_t used = c->parser.Feed(buffer, n);
+      c->attempt_in += static_cast<int64_t>(n);
+      c->bytes_in += static_cast<int64_t>(used);
+      switch (c->parser.state()) {
+        case Http1ResponseParser::State::kComplete:
+          Finish(c, ErrorId::kNone, Reusable(c, used, n, false));
+          return false;
+        case Http1ResponseParser::State::kError:
+          Finish(c, ErrorId::kHttpProtocol, false);
+          return false;
+        case Http1ResponseParser::State::kNeedMore:
+          // Edge-triggered: only WANT_READ says the socket is drained.
+          continue;
+      }
+    }
+    switch (io) {
+      case tls::Io::kOk:
+        break;
+      case tls::Io::kWantRead:
+        if (c->tls_wants_out) {
+          c->tls_wants_out = false;
+          Watch(c, EPOLLIN | (c->writing ? EPOLLOUT : 0u));
+        }
+        return true;
+      case tls::Io::kWantWrite:
+        c->tls_wants_out = true;
+        Watch(c, EPOLLIN | EPOLLOUT);
+        return true;
+      case tls::Io::kEof:
+        c->parser.OnEof();
+        if (c->parser.state() == Http1ResponseParser::State::kComplete) {
+          Finish(c, ErrorId::kNone, false);
+        } else {
+          Fail(c, ErrorId::kTcpReset, true);
+        }
+        return false;
+      case tls::Io::kError:
+        Fail(c, c->tls.error(), true);
+        return false;
+    }
+  }
+}
+
+bool Http1Transport::Reusable(Connection* c, size_t used, size_t n,
+                              bool peer_closed) {
+  // Bytes past the response were never asked for: no reuse then; nor while
+  // the request is still being written.
+  if (!c->parser.keep_alive() || used != n || c->writing || peer_closed)
+    return false;
+  if (!c->https || !c->tls.HasBufferedInput()) return true;
+  // Bytes OpenSSL holds raise no new edge once idle: look at them now. Only
+  // records without data (a session ticket, say) leave it reusable.
+  size_t more = 0;
+  return c->tls.Read(read_buffer_.get(), kReadBufferSize, &more) ==
+         tls::Io::kWantRead;
+}
+
 void Http1Transport::Fail(Connection* c, ErrorId error, bool retryable) {
   // The server closed a kept-alive connection before it saw the request:
   // what browsers and wrk do is to try once more on a new connection.
@@ -570,6 +598,7 @@ void Http1Transport::Fail(Connection* c, ErrorId error, bool retryable) {
     c->retried = true;
     CloseSocket(c);
     c->parser.Reset(c->target->head);
+    c->ttfb_ns = Outcome::kNotTimed;
     error = Connect(c);
     if (error == ErrorId::kNone) return;
   }
@@ -582,6 +611,9 @@ void Http1Transport::Finish(Connection* c, ErrorId error, bool keep) {
   outcome.error = error;
   outcome.bytes_in = c->bytes_in;
   outcome.bytes_out = c->bytes_out;
+  outcome.connect_ns = c->connect_ns;
+  outcome.tls_ns = c->tls_ns;
+  outcome.ttfb_ns = c->ttfb_ns;
   const Sent sent = c->sent;
   UnlinkDeadline(c);
   c->target = nullptr;
@@ -590,7 +622,7 @@ void Http1Transport::Finish(Connection* c, ErrorId error, bool keep) {
     c->state = Connection::State::kIdle;
     PushIdle(c);
   } else {
-    CloseSocket(c);
+    CloseSocket(c, error == ErrorId::kNone);
     closed_.push_back(c);
   }
   --busy_;
@@ -630,7 +662,8 @@ void Http1Transport::Watch(Connection* c, uint32_t events) {
   c->events = events;
 }
 
-void Http1Transport::CloseSocket(Connection* c) {
+void Http1Transport::CloseSocket(Connection* c, bool clean) {
+  c->tls.Close(clean);
   if (c->fd >= 0) {
     if (c->events != 0) loop_->Remove(c->fd);
     close(c->fd);

@@ -1,8 +1,10 @@
-// The native HTTP/1.1 engine for plain http:// targets, on the worker's epoll
-// loop: requests are serialised once at Prepare and written as-is; up to
+// The native HTTP/1.1 engine for http:// and https:// targets, on the worker's
+// epoll loop: requests are serialised once at Prepare and written as-is; up to
 // `max_connections` keep-alive connections are created once and reused, with
-// one request in flight on each (no pipelining). Nothing is allocated per
-// request. Not thread-safe: owned by one worker, called on its loop's thread.
+// one request in flight on each (no pipelining). TLS (agent/tls.h) is set up
+// per connection and resumes the endpoint's last session when reconnecting.
+// Nothing is allocated per request. Not thread-safe: owned by one worker,
+// called on its loop's thread.
 #ifndef STAMPEDE_AGENT_HTTP1_TRANSPORT_H_
 #define STAMPEDE_AGENT_HTTP1_TRANSPORT_H_
 
@@ -18,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "agent/event_loop.h"
 #include "agent/http1_parser.h"
+#include "agent/tls.h"
 #include "agent/transport.h"
 
 namespace stampede::agent {
@@ -26,11 +29,14 @@ class Http1Transport : public Transport {
  public:
   // `loop` and `listener` must outlive the transport. At most
   // `max_connections` (> 0) requests are in flight, each on its own
-  // connection.
+  // connection. `tls_options` apply to https:// targets; a CA file that cannot
+  // be loaded fails here.
   static absl::StatusOr<std::unique_ptr<Http1Transport>> Create(
-      EventLoop* loop, Listener* listener, size_t max_connections);
-  // Whether this engine serves `request` without a name lookup: an http:// URL
-  // with a numeric IPv4/IPv6 host or "localhost", valid method and headers.
+      EventLoop* loop, Listener* listener, size_t max_connections,
+      const tls::ClientOptions& tls_options = {});
+  // Whether this engine serves `request` without a name lookup: an http:// or
+  // https:// URL with a numeric IPv4/IPv6 host or "localhost", valid method and
+  // headers.
   static bool Supports(const PreparedRequest& request);
 
   // Closes every connection; requests still in flight are not reported.
@@ -49,6 +55,9 @@ class Http1Transport : public Transport {
 
   // Connections opened so far (a measure of keep-alive reuse).
   uint64_t connections_opened() const { return connections_opened_; }
+  // TLS handshakes completed so far, and how many of them resumed a session.
+  uint64_t tls_handshakes() const { return tls_handshakes_; }
+  uint64_t tls_resumed() const { return tls_resumed_; }
 
  private:
   struct Target;
@@ -57,6 +66,10 @@ class Http1Transport : public Transport {
     sockaddr_storage addr{};
     socklen_t addr_len = 0;
     Connection* idle = nullptr;  // head of its idle connections
+    bool https = false;
+    std::string host;  // for SNI and the certificate check
+    // Stable address: OpenSSL's new-session callback writes here.
+    std::unique_ptr<tls::SessionCache> sessions;
   };
   // A request that failed inside Send, reported from OnDeadline so that Send
   // never calls the listener (which may call Send again).
@@ -66,7 +79,8 @@ class Http1Transport : public Transport {
     int64_t done_ns = 0;
   };
 
-  Http1Transport(EventLoop* loop, Listener* listener, size_t max_connections);
+  Http1Transport(EventLoop* loop, Listener* listener, size_t max_connections,
+                 const tls::ClientOptions& tls_options);
 
   const Target& TargetFor(const PreparedRequest* request);
   Connection* Acquire(int endpoint);
@@ -74,11 +88,18 @@ class Http1Transport : public Transport {
   // on a fresh one if that fails) or connects. kNone, or why it failed.
   common::ErrorId Start(Connection* c);
   common::ErrorId Connect(Connection* c);
+  // The TCP connection is up: handshake (https) or write the request.
+  common::ErrorId OnConnected(Connection* c);
+  common::ErrorId Handshake(Connection* c);
   common::ErrorId Write(Connection* c);
+  common::ErrorId WriteTls(Connection* c);
   // Returns false when the request ended (the connection may already carry
   // another one).
   // `peer_closed`: the event that woke us carried the peer's FIN.
   bool Read(Connection* c, bool peer_closed);
+  bool ReadTls(Connection* c);
+  // The response is complete: whether the connection may carry another.
+  bool Reusable(Connection* c, size_t used, size_t n, bool peer_closed);
   void OnConnectionEvents(Connection* c, uint32_t events);
   void OnIdleEvents(Connection* c);
   // Ends the request with `error`, or retries it once on a new connection
@@ -86,7 +107,8 @@ class Http1Transport : public Transport {
   void Fail(Connection* c, common::ErrorId error, bool retryable);
   void Finish(Connection* c, common::ErrorId error, bool keep);
   void Watch(Connection* c, uint32_t events);
-  void CloseSocket(Connection* c);
+  // `clean`: the connection ended well; TLS says goodbye (close_notify).
+  void CloseSocket(Connection* c, bool clean = false);
   void LinkDeadline(Connection* c);
   void UnlinkDeadline(Connection* c);
   void PushIdle(Connection* c);
@@ -106,6 +128,11 @@ class Http1Transport : public Transport {
   std::vector<Failure> failures_;  // reserved for max_connections
   size_t busy_ = 0;  // requests in flight, failures not yet reported included
   uint64_t connections_opened_ = 0;
+  uint64_t tls_handshakes_ = 0;
+  uint64_t tls_resumed_ = 0;
+  tls::ClientOptions tls_options_;
+  // Made at Create with a CA file, else at the first https:// Prepare.
+  std::unique_ptr<tls::ClientContext> tls_context_;
   std::unique_ptr<char[]> read_buffer_;  // shared: parsers keep no input
 };
 

@@ -1,6 +1,10 @@
 #include "agent/run_spec.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -47,6 +51,15 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
           "scenario ", scenario.name(), ": no load model this agent runs"));
     }
     ScenarioSpec out;
+    out.tls.insecure_skip_verify = scenario.tls().insecure_skip_verify();
+    out.tls.ca_file = scenario.tls().ca_file();
+    // The plan was validated where it was written; the file is this agent's.
+    if (!out.tls.ca_file.empty() &&
+        access(out.tls.ca_file.c_str(), R_OK) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "scenario ", scenario.name(), ": tls.ca_file ", out.tls.ca_file,
+          " cannot be read on this agent: ", strerror(errno)));
+    }
     out.poisson = scenario.load().arrival_rate().spacing() == "poisson";
     out.name = scenario.name();
     out.transport = scenario.transport();

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/tls.h"
 #include "agent/transport.h"
 #include "common/schedule.h"
 #include "stampede/v1/agent.pb.h"
@@ -25,6 +26,8 @@ struct ScenarioSpec {
   // Arrivals (open) or the VU level (closed) over time.
   std::unique_ptr<common::ArrivalSchedule> schedule;
   std::vector<PreparedRequest> requests;
+  // For https:// requests, on every transport.
+  tls::ClientOptions tls;
   std::vector<uint64_t> cumulative_weight;  // running sum of request weights
   size_t max_connections = 256;             // open model, for this whole agent
   bool poisson = false;         // open model: random (exponential) gaps

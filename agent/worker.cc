@@ -111,14 +111,16 @@ absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
     return absl::InvalidArgumentError(absl::StrCat(
         "scenario ", scenario.name, ": the native engine cannot serve ",
         unsupported->method, " ", unsupported->url,
-        " (plain http:// to a numeric host or localhost only)"));
+        " (http:// or https:// to a numeric host or localhost only)"));
   }
   if (scenario.transport != "curl" && native_fits) {
-    auto t = Http1Transport::Create(loop_.get(), this, max_connections);
+    auto t = Http1Transport::Create(loop_.get(), this, max_connections,
+                                    scenario.tls);
     if (!t.ok()) return t.status();
     return std::unique_ptr<Transport>(std::move(*t));
   }
-  auto t = CurlTransport::Create(loop_.get(), this, max_connections);
+  auto t =
+      CurlTransport::Create(loop_.get(), this, max_connections, scenario.tls);
   if (!t.ok()) return t.status();
   return std::unique_ptr<Transport>(std::move(*t));
 }

@@ -24,6 +24,8 @@ enum class ErrorId : uint8_t {
   kLocalEaddrnotavail,
   kLocalOther,
   kTransportOther,
+  kTlsHandshake,    // the TLS handshake failed (not the certificate)
+  kTlsCertificate,  // the server's certificate did not verify
   kCount,
 };
 
@@ -53,6 +55,10 @@ constexpr std::string_view ErrorIdName(ErrorId id) {
       return "local_other";
     case ErrorId::kTransportOther:
       return "transport_other";
+    case ErrorId::kTlsHandshake:
+      return "tls_handshake";
+    case ErrorId::kTlsCertificate:
+      return "tls_certificate";
     case ErrorId::kCount:
       break;
   }

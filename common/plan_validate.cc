@@ -242,6 +242,12 @@ class Validator {
           absl::StrCat("unknown transport ", Quote(scenario.transport()),
                        "; use auto, native or curl"));
     }
+    if (scenario.tls().insecure_skip_verify() &&
+        !scenario.tls().ca_file().empty()) {
+      // The file would be silently unused: say so rather than guess.
+      Add(path + ".tls",
+          "set either insecure_skip_verify or ca_file, not both");
+    }
     if (scenario.has_start_after()) {
       const absl::Duration start = ToDuration(scenario.start_after());
       if (start < absl::ZeroDuration()) {

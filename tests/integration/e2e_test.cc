@@ -512,6 +512,70 @@ scenarios:
   EXPECT_LT(r.scenarios(1).summary().latency_ms().max(), 1000);
 }
 
+// HTTPS through either transport: the target's counts exactly, with the plan's
+// CA file or with verification off; with neither, the self-signed certificate
+// is refused, once per request.
+TEST_P(EveryTransport, HttpsCountsEqualWhatTheTargetServed) {
+  const std::string tls_dir = dir_ + "/tls";
+  ASSERT_EQ(mkdir(tls_dir.c_str(), 0700), 0);
+  const TestCert cert = MakeTestCert(tls_dir);
+  Target https(tls_dir, &cert);
+  RunOutcome run = Run(absl::StrCat(R"(
+scenarios:
+  - name: trusted
+    transport: $TRANSPORT
+    base_url: "https://localhost:)",
+                                    https.port(), R"("
+    tls: { ca_file: ")",
+                                    cert.cert, R"(" }
+    load: { arrival_rate: { stages: [ {to: 50/s, over: 0s}, {hold: 2s} ] } }
+    requests: [ { path: / } ]
+  - name: untrusted
+    transport: $TRANSPORT
+    base_url: "https://127.0.0.1:)",
+                                    https.port(), R"("
+    load: { arrival_rate: { stages: [ {to: 10/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: / } ]
+  - name: unchecked
+    transport: $TRANSPORT
+    base_url: "https://127.0.0.1:)",
+                                    https.port(), R"("
+    tls: { insecure_skip_verify: true }
+    load: { arrival_rate: { stages: [ {to: 10/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: / } ]
+)"));
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  ASSERT_EQ(r.scenarios_size(), 3);
+  EXPECT_EQ(r.scenarios(0).summary().requests(), 100);
+  EXPECT_EQ(r.scenarios(0).summary().errors(), 0);
+  EXPECT_EQ(r.scenarios(2).summary().requests(), 10);
+  EXPECT_EQ(r.scenarios(2).summary().errors(), 0);
+  EXPECT_EQ(https.Served(), 110);
+  EXPECT_EQ(r.scenarios(1).summary().requests(), 10);
+  EXPECT_EQ(r.scenarios(1).summary().error_ids().at("tls_certificate"), 10);
+  EXPECT_EQ(r.scenarios(1).summary().error_ids().size(), 1u);
+}
+
+// The CA file is read where the load is made: an agent without it says so.
+TEST_F(EndToEnd, AgentRefusesAPlanWhoseCaFileItCannotRead) {
+  RunOutcome run = Run(R"(
+defaults: { base_url: "https://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    tls: { ca_file: /nonexistent/stampede-ca.pem }
+    load: { arrival_rate: { stages: [ {to: 10/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: / } ]
+)");
+  EXPECT_NE(run.exit_code, 0) << run.log;
+  EXPECT_NE(run.log.find("tls.ca_file /nonexistent/stampede-ca.pem cannot be "
+                         "read on this agent"),
+            std::string::npos)
+      << run.log;
+  EXPECT_EQ(target_->Served(), 0);
+}
+
 TEST_P(EveryTransport, OutOfFileDescriptorsIsTheGeneratorsErrorNotTheTargets) {
   // 100 fds for each process: the agent runs out long before 400 connections.
   Child controller({"/bin/sh", "-c",

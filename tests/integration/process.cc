@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -82,7 +84,28 @@ void WriteFile(const std::string& path, const std::string& content) {
   out << content;
 }
 
-std::string HttpGet(int port, const std::string& path) {
+namespace {
+
+// The whole exchange over TLS (blocking, no verification): the raw response.
+std::string TlsExchange(int fd, const std::string& request) {
+  std::string response;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL* ssl = ctx != nullptr ? SSL_new(ctx) : nullptr;
+  if (ssl != nullptr && SSL_set_fd(ssl, fd) == 1 && SSL_connect(ssl) == 1 &&
+      SSL_write(ssl, request.data(), static_cast<int>(request.size())) > 0) {
+    char buf[4096];
+    int n;
+    while ((n = SSL_read(ssl, buf, sizeof(buf))) > 0) response.append(buf, n);
+  }
+  ERR_clear_error();
+  if (ssl != nullptr) SSL_free(ssl);
+  if (ctx != nullptr) SSL_CTX_free(ctx);
+  return response;
+}
+
+}  // namespace
+
+std::string HttpGet(int port, const std::string& path, bool tls) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -94,23 +117,45 @@ std::string HttpGet(int port, const std::string& path) {
   }
   std::string request =
       "GET " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-  if (write(fd, request.data(), request.size()) < 0) {
-    close(fd);
-    return "";
-  }
   std::string response;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) response.append(buf, n);
+  if (tls) {
+    response = TlsExchange(fd, request);
+  } else if (write(fd, request.data(), request.size()) >= 0) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) response.append(buf, n);
+  }
   close(fd);
   size_t body = response.find("\r\n\r\n");
   return body == std::string::npos ? "" : response.substr(body + 4);
 }
 
-Target::Target(const std::string& dir)
-    : child_({BinaryPath("stampede-target"), "--listen", "127.0.0.1:0",
-              "--port-file", dir + "/target.port"},
-             dir + "/target.log") {
+TestCert MakeTestCert(const std::string& dir, const std::string& san) {
+  TestCert out{dir + "/cert.pem", dir + "/key.pem"};
+  Child openssl(
+      {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+       "-subj", "/CN=localhost", "-addext", "subjectAltName=" + san, "-days",
+       "1", "-keyout", out.key, "-out", out.cert},
+      dir + "/openssl.log");
+  if (openssl.Wait(60) != 0)
+    throw std::runtime_error("openssl req failed: " +
+                             ReadFile(dir + "/openssl.log"));
+  return out;
+}
+
+std::vector<std::string> Target::Argv(const std::string& dir,
+                                      const TestCert* cert) {
+  std::vector<std::string> argv = {BinaryPath("stampede-target"), "--listen",
+                                   "127.0.0.1:0", "--port-file",
+                                   dir + "/target.port"};
+  if (cert != nullptr) {
+    argv.insert(argv.end(), {"--tls-cert", cert->cert, "--tls-key", cert->key});
+  }
+  return argv;
+}
+
+Target::Target(const std::string& dir, const TestCert* cert)
+    : child_(Argv(dir, cert), dir + "/target.log"), tls_(cert != nullptr) {
   for (int i = 0; i < 500 && port_ == 0; ++i) {
     port_ = std::atoi(ReadFile(dir + "/target.port").c_str());
     if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -120,7 +165,7 @@ Target::Target(const std::string& dir)
 
 long long Target::Served() {
   std::smatch m;
-  std::string stats = HttpGet(port_, "/stats");
+  std::string stats = Stats();
   static const std::regex kRequests("\"requests\":([0-9]+)");
   if (!std::regex_search(stats, m, kRequests)) return -1;
   return std::stoll(m[1].str());

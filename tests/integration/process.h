@@ -35,20 +35,35 @@ std::string MakeTempDir();
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
 // Blocking HTTP/1.1 GET against 127.0.0.1:port; returns the body ("" on
-// failure).
-std::string HttpGet(int port, const std::string& path);
+// failure). `tls`: over HTTPS, without checking the certificate.
+std::string HttpGet(int port, const std::string& path, bool tls = false);
 
-// The reference target on 127.0.0.1 with a port of its choosing.
+// A self-signed certificate for the names in `san` (by default "localhost"
+// and 127.0.0.1), valid one day, made with the openssl command line in `dir`.
+struct TestCert {
+  std::string cert;  // PEM; also the CA file that trusts it
+  std::string key;
+};
+TestCert MakeTestCert(const std::string& dir,
+                      const std::string& san = "DNS:localhost,IP:127.0.0.1");
+
+// The reference target on 127.0.0.1 with a port of its choosing; with `cert`,
+// it serves HTTPS.
 class Target {
  public:
-  explicit Target(const std::string& dir);
+  explicit Target(const std::string& dir, const TestCert* cert = nullptr);
   int port() const { return port_; }
   // Requests served, from /stats.
   long long Served();
+  // /stats, as JSON.
+  std::string Stats() { return HttpGet(port_, "/stats", tls_); }
 
  private:
+  static std::vector<std::string> Argv(const std::string& dir,
+                                       const TestCert* cert);
   Child child_;
   int port_ = 0;
+  bool tls_ = false;
 };
 
 // nginx (Debian's nginx-light) on 127.0.0.1 speaking h2c with prior knowledge,

@@ -14,7 +14,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: stampede-target --listen HOST:PORT [--threads N] "
-    "[--port-file FILE]\n";
+    "[--port-file FILE] [--tls-cert FILE --tls-key FILE]\n";
 
 int Fail(absl::string_view what, absl::string_view message, int code) {
   absl::FPrintF(stderr, "stampede-target: %s: %s\n%s", what, message,
@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
     std::string* flag = name == "--listen"      ? &listen
                         : name == "--threads"   ? &threads
                         : name == "--port-file" ? &port_file
+                        : name == "--tls-cert"  ? &options.tls_cert
+                        : name == "--tls-key"   ? &options.tls_key
                                                 : nullptr;
     if (flag == nullptr) return Fail(name, "unknown flag", 2);
     if (value.empty()) return Fail(name, "missing value", 2);
@@ -65,8 +67,9 @@ int main(int argc, char** argv) {
     absl::Status status = target::WritePortFile(port_file, port);
     if (!status.ok()) return Fail("--port-file", status.message(), 1);
   }
-  absl::PrintF("stampede-target listening on %s\n",
-               (*server)->address().ToString());
+  absl::PrintF("stampede-target listening on %s%s\n",
+               (*server)->address().ToString(),
+               options.tls_cert.empty() ? "" : " (https)");
   fflush(stdout);
   target::WaitForStopSignal();
   (*server)->Shutdown();

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -461,6 +463,12 @@ struct Conn {
   bool lingering =
       false;  // Output sent and write side shut; draining until EOF.
   bool peer_eof = false;
+  SSL* ssl = nullptr;            // HTTPS: this connection's TLS session.
+  bool ssl_wants_write = false;  // TLS must write before it can read on.
+
+  ~Conn() {
+    if (ssl != nullptr) SSL_free(ssl);
+  }
 
   size_t Unsent() const { return out.size() - out_off + x_remaining; }
 };
@@ -488,10 +496,11 @@ class EventLoop {
  public:
   // Takes ownership of `listen_fd`. `peers` (every loop, including this one) is
   // read by /stats.
+  // `tls` (may be null: plain HTTP) must outlive the loop.
   static absl::StatusOr<std::unique_ptr<EventLoop>> Create(
       int listen_fd, int index,
-      const std::vector<std::unique_ptr<EventLoop>>* peers) {
-    auto loop = absl::WrapUnique(new EventLoop(listen_fd, index, peers));
+      const std::vector<std::unique_ptr<EventLoop>>* peers, SSL_CTX* tls) {
+    auto loop = absl::WrapUnique(new EventLoop(listen_fd, index, peers, tls));
     loop->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (loop->epoll_fd_ < 0) return ErrnoError("epoll_create1");
     loop->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -564,8 +573,8 @@ class EventLoop {
 
  private:
   EventLoop(int listen_fd, int index,
-            const std::vector<std::unique_ptr<EventLoop>>* peers)
-      : listen_fd_(listen_fd), index_(index), peers_(peers) {}
+            const std::vector<std::unique_ptr<EventLoop>>* peers, SSL_CTX* tls)
+      : tls_(tls), listen_fd_(listen_fd), index_(index), peers_(peers) {}
 
   void OnAccept() {
     for (int i = 0; i < kAcceptBatch; ++i) {
@@ -592,6 +601,15 @@ class EventLoop {
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       auto conn = std::make_unique<Conn>();
+      if (tls_ != nullptr) {
+        conn->ssl = SSL_new(tls_);
+        if (conn->ssl == nullptr || SSL_set_fd(conn->ssl, fd) != 1) {
+          ERR_clear_error();
+          close(fd);
+          continue;
+        }
+        SSL_set_accept_state(conn->ssl);  // The handshake runs in reads.
+      }
       conn->fd = fd;
       conn->id = next_conn_id_++;
       conn->events = EPOLLIN | EPOLLRDHUP;
@@ -672,15 +690,20 @@ class EventLoop {
       Close(conn);
       return;
     }
-    if ((events & (EPOLLIN | EPOLLRDHUP)) && !conn.peer_eof) {
-      size_t space;
-      char* p = conn.in.Reserve(kReadChunk, &space);
-      ssize_t n = recv(conn.fd, p, space, 0);
-      if (n > 0) {
-        conn.in.Commit(n);
-      } else if (n == 0) {
+    bool readable = (events & (EPOLLIN | EPOLLRDHUP)) ||
+                    (conn.ssl_wants_write && (events & EPOLLOUT));
+    if (readable && !conn.peer_eof) {
+      ssize_t n;
+      do {  // TLS may hold decrypted bytes that no epoll event announces.
+        size_t space;
+        char* p = conn.in.Reserve(kReadChunk, &space);
+        n = Receive(conn, p, space);
+        if (n > 0) conn.in.Commit(n);
+      } while (n > 0 && conn.ssl != nullptr && SSL_pending(conn.ssl) > 0);
+      if (n == 0) {
         conn.peer_eof = true;
-      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                 errno != EINTR) {
         Close(conn);
         return;
       }
@@ -714,6 +737,7 @@ class EventLoop {
       // Closing now could reset the connection (and lose the response) if the
       // client sent more; shut our side and drain theirs until they close or
       // the linger time runs out.
+      if (conn.ssl != nullptr && SSL_shutdown(conn.ssl) < 0) ERR_clear_error();
       shutdown(conn.fd, SHUT_WR);
       conn.lingering = true;
       conn.in.Clear();
@@ -733,7 +757,7 @@ class EventLoop {
                      conn.Unsent() >= kOutHighWater;
       if (conn.lingering || (!conn.closing && !blocked)) want |= EPOLLIN;
     }
-    if (conn.Unsent() > 0) want |= EPOLLOUT;
+    if (conn.Unsent() > 0 || conn.ssl_wants_write) want |= EPOLLOUT;
     if (want != conn.events) {
       epoll_event ev = {};
       ev.events = want;
@@ -893,10 +917,7 @@ class EventLoop {
         size_t n = std::min<uint64_t>(conn.x_remaining, kXChunk);
         iov[count++] = {const_cast<char*>(XChunk()), n};
       }
-      msghdr msg = {};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = count;
-      ssize_t n = sendmsg(conn.fd, &msg, MSG_NOSIGNAL);
+      ssize_t n = Send(conn, iov, count);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
@@ -914,11 +935,55 @@ class EventLoop {
     return true;
   }
 
+  // recv(2) or SSL_read: > 0 bytes, 0 at the peer's end, or -1 with errno
+  // (EAGAIN while TLS waits for the socket).
+  ssize_t Receive(Conn& conn, char* p, size_t space) {
+    if (conn.ssl == nullptr) return recv(conn.fd, p, space, 0);
+    size_t n = 0;
+    conn.ssl_wants_write = false;
+    if (SSL_read_ex(conn.ssl, p, space, &n) == 1) return n;
+    return TlsFailure(conn, /*reading=*/true);
+  }
+
+  // sendmsg(2) or SSL_write (of the first buffer; records are written one by
+  // one anyway), with Receive's conventions.
+  ssize_t Send(Conn& conn, const iovec* iov, int count) {
+    if (conn.ssl == nullptr) {
+      msghdr msg = {};
+      msg.msg_iov = const_cast<iovec*>(iov);
+      msg.msg_iovlen = count;
+      return sendmsg(conn.fd, &msg, MSG_NOSIGNAL);
+    }
+    size_t n = 0;
+    if (SSL_write_ex(conn.ssl, iov[0].iov_base, iov[0].iov_len, &n) == 1)
+      return n;
+    return TlsFailure(conn, /*reading=*/false);
+  }
+
+  ssize_t TlsFailure(Conn& conn, bool reading) {
+    switch (SSL_get_error(conn.ssl, 0)) {
+      case SSL_ERROR_WANT_WRITE:
+        conn.ssl_wants_write = true;
+        [[fallthrough]];
+      case SSL_ERROR_WANT_READ:
+        errno = EAGAIN;
+        return -1;
+      case SSL_ERROR_ZERO_RETURN:
+        if (reading) return 0;
+        [[fallthrough]];
+      default:  // A failed handshake or a broken connection.
+        ERR_clear_error();
+        errno = ECONNRESET;
+        return -1;
+    }
+  }
+
   void Close(Conn& conn) {
     close(conn.fd);  // Also drops it from the epoll set.
     conns_.erase(conn.id);
   }
 
+  SSL_CTX* const tls_;  // Null: plain HTTP.
   const int listen_fd_;
   const int index_;
   const std::vector<std::unique_ptr<EventLoop>>* const peers_;
@@ -1028,19 +1093,66 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text) {
   return address;
 }
 
+void Server::TlsContextDeleter::operator()(ssl_ctx_st* ctx) const {
+  SSL_CTX_free(ctx);
+}
+
+namespace {
+
+std::string OpenSslError() {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  char text[256] = "unknown error";
+  if (e != 0) ERR_error_string_n(e, text, sizeof(text));
+  return text;
+}
+
+absl::StatusOr<SSL_CTX*> MakeTlsContext(const ServerOptions& options) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return absl::InternalError(OpenSslError());
+  auto fail = [&](absl::string_view what) {
+    absl::Status status =
+        absl::InvalidArgumentError(absl::StrCat(what, ": ", OpenSslError()));
+    SSL_CTX_free(ctx);
+    return status;
+  };
+  if (SSL_CTX_use_certificate_chain_file(ctx, options.tls_cert.c_str()) != 1)
+    return fail(absl::StrCat("--tls-cert ", options.tls_cert));
+  if (SSL_CTX_use_PrivateKey_file(ctx, options.tls_key.c_str(),
+                                  SSL_FILETYPE_PEM) != 1) {
+    return fail(absl::StrCat("--tls-key ", options.tls_key));
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1)
+    return fail("--tls-key does not match --tls-cert");
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(
+      ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  return ctx;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(
     const ServerOptions& options) {
   if (options.threads < 1)
     return absl::InvalidArgumentError("threads must be at least 1");
+  if (options.tls_cert.empty() != options.tls_key.empty())
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
   auto server = absl::WrapUnique(new Server());
   server->address_ = options.listen;
+  if (!options.tls_cert.empty()) {
+    absl::StatusOr<SSL_CTX*> ctx = MakeTlsContext(options);
+    if (!ctx.ok()) return ctx.status();
+    server->tls_.reset(*ctx);
+  }
   for (int i = 0; i < options.threads; ++i) {
     // The first listener settles the port (when 0 was asked for); the rest
     // share it.
     absl::StatusOr<int> fd = CreateListener(server->address_);
     if (!fd.ok()) return fd.status();
     absl::StatusOr<std::unique_ptr<EventLoop>> loop =
-        EventLoop::Create(*fd, i, &server->loops_);
+        EventLoop::Create(*fd, i, &server->loops_, server->tls_.get());
     if (!loop.ok()) return loop.status();
     server->loops_.push_back(*std::move(loop));
     if (i == 0) {

@@ -30,9 +30,15 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text);
 struct ServerOptions {
   ListenAddress listen;
   int threads = 2;  // One event loop and one listening socket each.
+  // PEM files; both set: serve HTTPS (TLS 1.2+) instead of plain HTTP.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 class EventLoop;  // Defined in server.cc.
+}  // namespace stampede::target
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX.
+namespace stampede::target {
 
 // Routes: "/" -> "ok"; "/bytes/N"; "/delay/MS"; "/status/CODE"; "/stats";
 // "/stats/reset"; "/fault/freeze/MS" (every thread holds load requests
@@ -60,7 +66,14 @@ class Server {
  private:
   Server() = default;
 
+  struct TlsContextDeleter {
+    void operator()(ssl_ctx_st* ctx) const;
+  };
+
   ListenAddress address_;
+  // Shared by every loop (OpenSSL makes connections from it thread-safely);
+  // null for plain HTTP. Declared before loops_ so it outlives them.
+  std::unique_ptr<ssl_ctx_st, TlsContextDeleter> tls_;
   // Each loop reads the others' stats through this vector, so it must outlive
   // the threads.
   std::vector<std::unique_ptr<EventLoop>> loops_;

@@ -217,16 +217,18 @@ const std::string kOk = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 // --- Supports / Prepare ---
 
-TEST(Http1TransportTest, SupportsPlainHttpWithNumericHosts) {
+TEST(Http1TransportTest, SupportsHttpAndHttpsWithNumericHosts) {
   PreparedRequest r;
   r.method = "GET";
-  for (const char* url : {"http://127.0.0.1:8080/x?y=1", "http://127.0.0.1",
-                          "HTTP://[::1]:80/", "http://localhost:9/a#frag"}) {
+  for (const char* url :
+       {"http://127.0.0.1:8080/x?y=1", "http://127.0.0.1", "HTTP://[::1]:80/",
+        "http://localhost:9/a#frag", "https://127.0.0.1/",
+        "HTTPS://localhost:8443/x", "https://[::1]:443"}) {
     r.url = url;
     EXPECT_TRUE(Http1Transport::Supports(r)) << url;
   }
   for (const char* url :
-       {"https://127.0.0.1/", "http://example.com/", "http://user@127.0.0.1/",
+       {"https://example.com/", "http://example.com/", "http://user@127.0.0.1/",
         "http://127.0.0.1:99999/", "http://127.0.0.1:/x y", "http://[::1/",
         "ftp://127.0.0.1/", "http:///path"}) {
     r.url = url;
@@ -243,7 +245,7 @@ TEST(Http1TransportTest, SupportsPlainHttpWithNumericHosts) {
 TEST(Http1TransportTest, UnservableUrlFailsEverySend) {
   Client client(2);
   PreparedRequest r;
-  r.url = "https://127.0.0.1:1/";
+  r.url = "http://user@127.0.0.1:1/";
   client.transport->Prepare(r);
   client.Send(r);
   client.Send(r);

@@ -1,0 +1,47 @@
+// What the native HTTP/1.1 engine makes of a plan request before the run:
+// its URL taken apart, its bytes on the wire, its address. Pure functions
+// (Resolve may block on DNS); thread-safe.
+#ifndef STAMPEDE_AGENT_HTTP1_REQUEST_H_
+#define STAMPEDE_AGENT_HTTP1_REQUEST_H_
+
+#include <sys/socket.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "agent/transport.h"
+
+namespace stampede::agent::http1 {
+
+struct Url {
+  bool https = false;
+  std::string host;  // without brackets
+  bool bracketed = false;
+  std::string port;
+  std::string authority;  // as written, for the Host header
+  std::string target;     // path and query
+};
+
+// An http:// or https:// URL without credentials, or nullopt.
+std::optional<Url> ParseUrl(std::string_view url);
+
+// The request's bytes as they go on the wire, or nullopt if it cannot be
+// written safely. Header lists follow libcurl's conventions, as the curl
+// transport does: "Name:" suppresses a header we would add, "Name;" sends it
+// empty. Like the curl transport, GET and HEAD carry no body.
+std::optional<std::string> Serialize(const PreparedRequest& request,
+                                     const Url& url);
+
+// A numeric IPv4/IPv6 host or "localhost": no name service needed.
+bool IsNumericHost(const Url& url);
+
+// Blocking. Prefers an IPv4 address when the name has both, so "localhost"
+// reaches a target listening on 127.0.0.1.
+bool Resolve(const Url& url, sockaddr_storage* addr, socklen_t* len);
+
+bool SameAddress(const sockaddr_storage& a, const sockaddr_storage& b);
+
+}  // namespace stampede::agent::http1
+
+#endif  // STAMPEDE_AGENT_HTTP1_REQUEST_H_
