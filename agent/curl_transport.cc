@@ -124,7 +124,19 @@ void CurlTransport::Prepare(const PreparedRequest& request) {
     list = curl_slist_append(list, h.c_str());
   // libcurl would add "Expect: 100-continue" to larger bodies and wait for it.
   list = curl_slist_append(list, "Expect:");
+  if (!request.keep_alive) list = curl_slist_append(list, "Connection: close");
   headers_[&request] = list;
+}
+
+absl::Status CurlTransport::SetLocalAddresses(
+    const std::vector<std::string>& addresses) {
+  local_binds_.clear();
+  for (const std::string& a : addresses) {
+    // "host!" makes libcurl bind to the address rather than look it up as an
+    // interface name.
+    local_binds_.push_back("host!" + a);
+  }
+  return absl::OkStatus();
 }
 
 void CurlTransport::Configure(Slot* slot, const PreparedRequest& request) {
@@ -132,6 +144,7 @@ void CurlTransport::Configure(Slot* slot, const PreparedRequest& request) {
   CURL* easy = slot->easy;
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_.at(&request));
+  curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, request.keep_alive ? 0L : 1L);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(request.timeout_ms));
   curl_easy_setopt(easy, CURLOPT_NOBODY, request.method == "HEAD" ? 1L : 0L);
@@ -153,6 +166,12 @@ void CurlTransport::Send(const Sent& sent) {
   Slot* slot = free_.back();
   free_.pop_back();
   Configure(slot, *sent.request);
+  if (!local_binds_.empty()) {
+    // Requests take the addresses in turn; libcurl reuses a connection only
+    // for the same one.
+    curl_easy_setopt(slot->easy, CURLOPT_INTERFACE,
+                     local_binds_[next_local_++ % local_binds_.size()].c_str());
+  }
   slot->sent = sent;
   slot->socket_errno = 0;
   CURLMcode rc = curl_multi_add_handle(multi_, slot->easy);

@@ -36,6 +36,10 @@ class CurlTransport : public Transport, private EventLoop::Handler {
   int64_t DeadlineNs() const override { return deadline_ns_; }
   void OnDeadline() override;
 
+  // Binds connections to these source addresses (IP literals), requests taking
+  // them in turn.
+  absl::Status SetLocalAddresses(const std::vector<std::string>& addresses);
+
  private:
   struct Slot {
     CURL* easy = nullptr;
@@ -47,6 +51,7 @@ class CurlTransport : public Transport, private EventLoop::Handler {
   CurlTransport(EventLoop* loop, Listener* listener, CURLM* multi);
   void OnEvents(int fd, uint32_t events) override;
   void Configure(Slot* slot, const PreparedRequest& request);
+
   void Complete(CURLMsg* msg);
   void DrainDone();
   static int SocketCallback(CURL* easy, curl_socket_t fd, int what, void* self,
@@ -60,6 +65,9 @@ class CurlTransport : public Transport, private EventLoop::Handler {
   CURLM* multi_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Slot*> free_;
+  std::vector<std::string>
+      local_binds_;  // "host!ADDRESS" for CURLOPT_INTERFACE
+  size_t next_local_ = 0;
   std::unordered_map<const PreparedRequest*, curl_slist*> headers_;
   std::vector<bool> watched_;  // by fd: registered with the loop
   int64_t deadline_ns_ = 0;

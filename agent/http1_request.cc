@@ -138,6 +138,7 @@ std::optional<std::string> Serialize(const PreparedRequest& request,
   wire.append(method).append(" ").append(url.target).append(" HTTP/1.1\r\n");
   if (!host_given) wire.append("Host: ").append(url.authority).append("\r\n");
   wire.append(headers);
+  if (!request.keep_alive) wire.append("Connection: close\r\n");
   if (!length_given && !bodyless) {
     wire.append("Content-Length: ")
         .append(std::to_string(body.size()))

@@ -1,5 +1,6 @@
 #include "agent/http1_transport.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "agent/http1_request.h"
 
 namespace stampede::agent {
@@ -279,6 +281,44 @@ ErrorId Http1Transport::Start(Connection* c) {
   return Connect(c);
 }
 
+absl::Status Http1Transport::SetLocalAddresses(
+    const std::vector<std::string>& addresses) {
+  local_.clear();
+  for (const std::string& text : addresses) {
+    LocalAddress a;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&a.addr);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.addr);
+    if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+      v4->sin_family = AF_INET;
+      a.len = sizeof(sockaddr_in);
+    } else if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
+      v6->sin6_family = AF_INET6;
+      a.len = sizeof(sockaddr_in6);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("local address ", text, " is not an IP address"));
+    }
+    local_.push_back(a);
+  }
+  return absl::OkStatus();
+}
+
+ErrorId Http1Transport::BindLocal(int fd, sa_family_t family) {
+  // The next address in turn of the target's family.
+  for (size_t i = 0; i < local_.size(); ++i) {
+    const LocalAddress& a = local_[next_local_++ % local_.size()];
+    if (a.addr.ss_family != family) continue;
+    // The port is chosen at connect, for the whole 4-tuple: more than ~28k
+    // connections per source address to different targets.
+    int one = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&a.addr), a.len) != 0)
+      return common::ErrorIdFromErrno(errno, ErrorId::kLocalOther);
+    return ErrorId::kNone;
+  }
+  return ErrorId::kLocalEaddrnotavail;  // none of the target's family
+}
+
 ErrorId Http1Transport::Connect(Connection* c) {
   const Endpoint& ep = endpoints_[c->endpoint];
   int fd =
@@ -289,6 +329,13 @@ ErrorId Http1Transport::Connect(Connection* c) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (!local_.empty()) {
+    if (ErrorId error = BindLocal(fd, ep.addr.ss_family);
+        error != ErrorId::kNone) {
+      close(fd);
+      return error;
+    }
+  }
   ++connections_opened_;
   c->fd = fd;
   c->https = ep.https;
@@ -580,7 +627,8 @@ bool Http1Transport::Reusable(Connection* c, size_t used, size_t n,
                               bool peer_closed) {
   // Bytes past the response were never asked for: no reuse then; nor while
   // the request is still being written.
-  if (!c->parser.keep_alive() || used != n || c->writing || peer_closed)
+  if (!c->parser.keep_alive() || used != n || c->writing || peer_closed ||
+      !c->sent.request->keep_alive)
     return false;
   if (!c->https || !c->tls.HasBufferedInput()) return true;
   // Bytes OpenSSL holds raise no new edge once idle: look at them now. Only

@@ -53,6 +53,9 @@ class Http1Transport : public Transport {
   int64_t DeadlineNs() const override;
   void OnDeadline() override;
 
+  // Binds new connections to these source addresses in turn (IP literals).
+  absl::Status SetLocalAddresses(const std::vector<std::string>& addresses);
+
   // Connections opened so far (a measure of keep-alive reuse).
   uint64_t connections_opened() const { return connections_opened_; }
   // TLS handshakes completed so far, and how many of them resumed a session.
@@ -88,6 +91,8 @@ class Http1Transport : public Transport {
   // on a fresh one if that fails) or connects. kNone, or why it failed.
   common::ErrorId Start(Connection* c);
   common::ErrorId Connect(Connection* c);
+  // Binds `fd` to the next local address of `family`; kNone or why not.
+  common::ErrorId BindLocal(int fd, sa_family_t family);
   // The TCP connection is up: handshake (https) or write the request.
   common::ErrorId OnConnected(Connection* c);
   common::ErrorId Handshake(Connection* c);
@@ -128,6 +133,12 @@ class Http1Transport : public Transport {
   std::vector<Failure> failures_;  // reserved for max_connections
   size_t busy_ = 0;  // requests in flight, failures not yet reported included
   uint64_t connections_opened_ = 0;
+  struct LocalAddress {
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+  };
+  std::vector<LocalAddress> local_;  // source addresses, used in turn
+  size_t next_local_ = 0;
   uint64_t tls_handshakes_ = 0;
   uint64_t tls_resumed_ = 0;
   tls::ClientOptions tls_options_;

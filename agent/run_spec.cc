@@ -96,6 +96,8 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
     out.schedule = std::make_unique<common::ArrivalSchedule>(
         common::ArrivalSchedule::ForLoad(scenario.load()));
     out.max_connections = std::max<uint32_t>(1, scenario.max_connections());
+    out.local_addresses.assign(scenario.local_addresses().begin(),
+                               scenario.local_addresses().end());
     for (uint32_t code : scenario.expected_statuses()) {
       if (code < out.expected_statuses.size()) out.expected_statuses.set(code);
     }
@@ -127,6 +129,7 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
           google::protobuf::util::TimeUtil::DurationToMilliseconds(
               scenario.timeout());
       p.timeout_ms = timeout_ms > 0 ? timeout_ms : 10'000;
+      p.keep_alive = !scenario.has_keep_alive() || scenario.keep_alive();
       weight_sum += std::max<uint32_t>(1, request.weight());
       out.cumulative_weight.push_back(weight_sum);
       out.requests.push_back(std::move(p));

@@ -32,6 +32,9 @@ struct ScenarioSpec {
   size_t max_connections = 256;             // open model, for this whole agent
   bool poisson = false;         // open model: random (exponential) gaps
   int64_t start_offset_ns = 0;  // start_after
+  // Source addresses connections are bound to in turn; empty: the kernel's
+  // choice.
+  std::vector<std::string> local_addresses;
   // Statuses that are not errors (default 100-399).
   std::bitset<600> expected_statuses;
   // Open model: an arrival later than this is skipped, not sent.

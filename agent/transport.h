@@ -22,6 +22,8 @@ struct PreparedRequest {
   std::string body;
   std::vector<std::string> headers;  // "Name: value"
   int64_t timeout_ms = 10'000;
+  // false: "Connection: close", and a new connection for every request.
+  bool keep_alive = true;
 };
 
 // A request on its way: what the worker needs back when it completes.

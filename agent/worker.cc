@@ -117,11 +117,17 @@ absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
     auto t = Http1Transport::Create(loop_.get(), this, max_connections,
                                     scenario.tls);
     if (!t.ok()) return t.status();
+    if (absl::Status s = (*t)->SetLocalAddresses(scenario.local_addresses);
+        !s.ok())
+      return s;
     return std::unique_ptr<Transport>(std::move(*t));
   }
   auto t =
       CurlTransport::Create(loop_.get(), this, max_connections, scenario.tls);
   if (!t.ok()) return t.status();
+  if (absl::Status s = (*t)->SetLocalAddresses(scenario.local_addresses);
+      !s.ok())
+    return s;
   return std::unique_ptr<Transport>(std::move(*t));
 }
 

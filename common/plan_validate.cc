@@ -1,6 +1,8 @@
 // The semantic half of the plan loader: checks a parsed plan for missing
 // fields, ranges and references (ValidatePlan), and fills in defaults so later
 // stages read one explicit form (NormalizePlan).
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -256,6 +258,15 @@ class Validator {
         Add(path + ".start_after", "start_after is beyond the limit of 24h");
       }
     }
+    for (int i = 0; i < scenario.local_addresses_size(); ++i) {
+      const std::string& a = scenario.local_addresses(i);
+      in6_addr buf;
+      if (inet_pton(AF_INET, a.c_str(), &buf) != 1 &&
+          inet_pton(AF_INET6, a.c_str(), &buf) != 1) {
+        Add(absl::StrCat(path, ".local_addresses[", i, "]"),
+            absl::StrCat(Quote(a), " is not an IP address (e.g. 127.0.0.2)"));
+      }
+    }
     for (int i = 0; i < scenario.expected_statuses_size(); ++i) {
       const uint32_t code = scenario.expected_statuses(i);
       if (code < 100 || code > 599) {
@@ -295,6 +306,15 @@ class Validator {
       Add(path + ".max_streams_per_connection",
           absl::StrCat("max_streams_per_connection is above the limit of ",
                        kMaxStreamsPerConnection));
+    }
+    if (h2 && scenario.has_keep_alive() && !scenario.keep_alive()) {
+      Add(path + ".keep_alive",
+          "keep_alive: false applies to HTTP/1.1; HTTP/2 has no "
+          "Connection: close");
+    }
+    if (h2 && scenario.local_addresses_size() > 0) {
+      Add(path + ".local_addresses",
+          "local_addresses applies to HTTP/1.1 only (not yet to HTTP/2)");
     }
     if (!h2) return;
     if (scenario.transport() == "curl") {

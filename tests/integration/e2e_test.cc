@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -467,6 +468,51 @@ scenarios:
   // stall: fewer than 1 % of them.
   EXPECT_LT(summary.service_time_ms().p99(), 100);
   EXPECT_GE(summary.service_time_ms().max(), 900);
+}
+
+// Connections as the plan asks: with keep_alive off every request opens its
+// own connection, from the plan's source addresses in turn; kept alive, a few
+// connections carry everything. Both show in the phase timings.
+TEST_P(EveryTransport, KeepAliveOffAndLocalAddressesShapeTheConnections) {
+  RunOutcome run = Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: fresh
+    transport: $TRANSPORT
+    keep_alive: false
+    local_addresses: [127.0.0.2, 127.0.0.3]
+    load: { arrival_rate: { stages: [ {to: 50/s, over: 0s}, {hold: 2s} ] } }
+    requests: [ { path: / } ]
+  - name: reused
+    transport: $TRANSPORT
+    load: { arrival_rate: { stages: [ {to: 50/s, over: 0s}, {hold: 2s} ] } }
+    requests: [ { path: /bytes/100 } ]
+)");
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  EXPECT_EQ(r.summary().requests(), 200);
+  EXPECT_EQ(r.summary().requests(), target_->Served());
+  const v1::Summary& fresh = r.scenarios(0).requests(0).summary();
+  const v1::Summary& reused = r.scenarios(1).requests(0).summary();
+  ASSERT_TRUE(fresh.has_phases_ms()) << run.log;
+  ASSERT_TRUE(reused.has_phases_ms()) << run.log;
+  EXPECT_EQ(fresh.phases_ms().new_connections(), 100);
+  EXPECT_GT(fresh.phases_ms().connect().p50(), 0);
+  EXPECT_LT(reused.phases_ms().new_connections(), 20);
+  // Time to first byte for every request, within the request's own time.
+  EXPECT_GT(fresh.phases_ms().ttfb().p50(), 0);
+  EXPECT_LE(reused.phases_ms().ttfb().max(), reused.service_time_ms().max());
+  // The target saw the fresh connections from both source addresses, half
+  // each (two agents, two workers each, every one taking them in turn).
+  const std::string stats = HttpGet(target_->port(), "/stats");
+  for (const char* peer : {"127.0.0.2", "127.0.0.3"}) {
+    std::smatch m;
+    std::regex count(absl::StrCat("\"", peer, "\":([0-9]+)"));
+    ASSERT_TRUE(std::regex_search(stats, m, count)) << stats;
+    EXPECT_GE(std::stoi(m[1].str()), 40) << stats;
+    EXPECT_LE(std::stoi(m[1].str()), 60) << stats;
+  }
 }
 
 // Each error id from a real cause, counted once per request.

@@ -320,6 +320,7 @@ struct StatsSnapshot {
   uint64_t connections = 0;
   std::map<std::string, uint64_t, std::less<>> by_path;
   std::map<int, uint64_t> by_status;
+  std::map<std::string, uint64_t> by_peer;
 
   std::string ToJson() const {
     std::string out =
@@ -338,10 +339,31 @@ struct StatsSnapshot {
       absl::StrAppend(&out, sep, "\"", status, "\":", count);
       sep = ",";
     }
+    out += "},\"by_peer\":{";
+    sep = "";
+    for (const auto& [peer, count] : by_peer) {
+      out += sep;
+      AppendJsonString(&out, peer);
+      absl::StrAppend(&out, ":", count);
+      sep = ",";
+    }
     out += "}}";
     return out;
   }
 };
+
+// "127.0.0.2" or "::1": the host part of a client address.
+std::string PeerHost(const sockaddr_storage& peer) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (peer.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr,
+              text, sizeof(text));
+  } else if (peer.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr,
+              text, sizeof(text));
+  }
+  return text;
+}
 
 }  // namespace
 
@@ -349,9 +371,16 @@ struct StatsSnapshot {
 // contend for mu_.
 class ThreadStats {
  public:
-  void CountConnection() {
+  // `peer`: the client's address, e.g. "127.0.0.2".
+  void CountConnection(const std::string& peer) {
     absl::MutexLock lock(&mu_);
     ++connections_;
+    auto it = by_peer_.find(peer);
+    if (it != by_peer_.end()) {
+      ++it->second;
+    } else if (by_peer_.size() < kMaxTrackedPaths) {
+      by_peer_.emplace(peer, 1);
+    }
   }
 
   // An empty path (a request too malformed to have one) counts under "other".
@@ -375,6 +404,7 @@ class ThreadStats {
     connections_ = 0;
     other_paths_ = 0;
     by_path_.clear();
+    by_peer_.clear();
     by_status_.fill(0);
   }
 
@@ -383,6 +413,7 @@ class ThreadStats {
     snapshot->requests += requests_;
     snapshot->connections += connections_;
     for (const auto& [path, count] : by_path_) snapshot->by_path[path] += count;
+    for (const auto& [peer, count] : by_peer_) snapshot->by_peer[peer] += count;
     if (other_paths_ > 0) snapshot->by_path["other"] += other_paths_;
     for (int status = 0; status < static_cast<int>(by_status_.size());
          ++status) {
@@ -397,6 +428,8 @@ class ThreadStats {
   uint64_t connections_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t other_paths_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, uint64_t> by_path_ ABSL_GUARDED_BY(mu_);
+  // Connections by client address (tracked for up to kMaxTrackedPaths).
+  absl::flat_hash_map<std::string, uint64_t> by_peer_ ABSL_GUARDED_BY(mu_);
   std::array<uint64_t, 600> by_status_ ABSL_GUARDED_BY(mu_) = {};
 };
 
@@ -578,8 +611,10 @@ class EventLoop {
 
   void OnAccept() {
     for (int i = 0; i < kAcceptBatch; ++i) {
-      int fd =
-          accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_storage peer = {};
+      socklen_t peer_len = sizeof(peer);
+      int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer),
+                       &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
           continue;
@@ -620,7 +655,7 @@ class EventLoop {
         close(fd);
         continue;
       }
-      stats_.CountConnection();
+      stats_.CountConnection(PeerHost(peer));
       conns_.emplace(conn->id, std::move(conn));
     }
   }
