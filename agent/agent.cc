@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <deque>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -119,6 +120,12 @@ class Run {
     final->set_requests(requests_);
     final->set_errors(errors_);
     final->set_stop_reason(stop_reason_);
+    int64_t late_ns = -1;
+    for (const auto& w : workers_) {
+      const int64_t l = w->first_send_late_ns();
+      if (l >= 0 && (late_ns < 0 || l < late_ns)) late_ns = l;
+    }
+    final->set_first_send_late_us(late_ns < 0 ? -1 : late_ns / 1000);
     session_->Send(std::move(msg));
   }
 
@@ -134,6 +141,51 @@ class Run {
   int64_t errors_ = 0;
   std::atomic<bool> finished_{false};
 };
+
+// Estimates controller clock - agent clock from a few heartbeat round trips,
+// keeping the one with the lowest RTT (the least queueing either way). Other
+// messages that arrive meanwhile are kept in `held`, in order.
+struct ClockEstimate {
+  int64_t offset_ns = 0;
+  int64_t rtt_ns = -1;  // -1: no reply came
+};
+
+ClockEstimate ProbeClock(Session* session, absl::Duration skew,
+                         std::deque<Session::Event>* held) {
+  constexpr int kSamples = 8;
+  ClockEstimate best;
+  for (int i = 0; i < kSamples; ++i) {
+    v1::AgentMessage msg;
+    const int64_t sent = absl::ToUnixNanos(absl::Now() + skew);
+    *msg.mutable_heartbeat()->mutable_sent_at() =
+        TimeUtil::NanosecondsToTimestamp(sent);
+    session->Send(std::move(msg));
+    const absl::Time give_up = absl::Now() + absl::Seconds(1);
+    while (absl::Now() < give_up) {
+      std::optional<Session::Event> event =
+          session->NextEvent(give_up - absl::Now());
+      if (!event) break;
+      if (!event->message || !event->message->has_heartbeat_reply()) {
+        held->push_back(std::move(*event));
+        if (!held->back().message) return best;  // the session ended
+        continue;
+      }
+      const v1::HeartbeatReply& reply = event->message->heartbeat_reply();
+      if (TimeUtil::TimestampToNanoseconds(reply.echoed_sent_at()) != sent)
+        continue;  // a late reply to an earlier probe
+      const int64_t received = absl::ToUnixNanos(absl::Now() + skew);
+      const int64_t rtt = received - sent;
+      if (best.rtt_ns < 0 || rtt < best.rtt_ns) {
+        best.rtt_ns = rtt;
+        best.offset_ns =
+            TimeUtil::TimestampToNanoseconds(reply.controller_time()) -
+            (sent + rtt / 2);
+      }
+      break;
+    }
+  }
+  return best;
+}
 
 }  // namespace
 
@@ -165,6 +217,8 @@ int RunAgent(const AgentOptions& options) {
   std::unique_ptr<Run> run;
   int exit_code = 0;
   bool stopping = false;
+  std::deque<Session::Event> held;  // arrived while probing the clock
+  ClockEstimate clock;
   while (true) {
     if (run != nullptr && run->finished()) break;
     if (!stopping && options.stop_requested != nullptr &&
@@ -177,8 +231,13 @@ int RunAgent(const AgentOptions& options) {
         break;
       }
     }
-    std::optional<Session::Event> event =
-        session->NextEvent(absl::Milliseconds(100));
+    std::optional<Session::Event> event;
+    if (!held.empty()) {
+      event = std::move(held.front());
+      held.pop_front();
+    } else {
+      event = session->NextEvent(absl::Milliseconds(100));
+    }
     if (!event) continue;
     if (!event->message) {
       if (run != nullptr && run->finished())
@@ -204,15 +263,26 @@ int RunAgent(const AgentOptions& options) {
           reply.mutable_ready()->set_error(
               std::string(spec.status().message()));
         }
+        if (run != nullptr) {
+          clock = ProbeClock(session.get(), options.simulate_clock_skew, &held);
+          reply.mutable_ready()->set_clock_offset_us(clock.offset_ns / 1000);
+          reply.mutable_ready()->set_clock_rtt_us(
+              clock.rtt_ns < 0 ? -1 : clock.rtt_ns / 1000);
+        }
         session->Send(std::move(reply));
         break;
       }
       case v1::ControllerMessage::kStart: {
         if (run == nullptr) break;
+        // The start time is on the controller's clock: on ours it is earlier
+        // by the offset.
         absl::Time start_at = absl::FromUnixNanos(
-            TimeUtil::TimestampToNanoseconds(msg.start().start_at()));
-        int64_t start_mono = EventLoop::MonoNowNs() +
-                             absl::ToInt64Nanoseconds(start_at - absl::Now());
+            TimeUtil::TimestampToNanoseconds(msg.start().start_at()) -
+            clock.offset_ns);
+        int64_t start_mono =
+            EventLoop::MonoNowNs() +
+            absl::ToInt64Nanoseconds(
+                start_at - (absl::Now() + options.simulate_clock_skew));
         run->Start(start_mono);
         spdlog::info("run {} starts at {}", msg.start().run_id(),
                      absl::FormatTime(start_at));

@@ -18,6 +18,9 @@ struct AgentOptions {
   std::string agent_id;    // default: hostname-pid
   int workers = 0;         // 0: one per core
   absl::Duration connect_timeout = absl::Seconds(30);
+  // For tests of clock handling: this agent's wall clock reads this much
+  // ahead of the real one.
+  absl::Duration simulate_clock_skew;
   // Set (e.g. by a signal handler) to stop load, drain and say Final.
   const std::atomic<bool>* stop_requested = nullptr;
 };

@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
                  "seconds to wait for the controller")
       ->check(CLI::PositiveNumber);
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off");
+  double skew_ms = 0;
+  app.add_option("--simulate-clock-skew", skew_ms,
+                 "testing: act as if this host's clock ran this many ms ahead");
   app.set_version_flag("--version", std::string(stampede::common::kVersion));
   try {
     app.parse(argc, argv);
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.connect_timeout = absl::Seconds(connect_timeout_s);
+  options.simulate_clock_skew = absl::Milliseconds(skew_ms);
   options.stop_requested = &g_stop;
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);

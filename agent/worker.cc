@@ -280,6 +280,7 @@ void Worker::Skip(const PreparedRequest& request, int64_t intended_ns,
 
 void Worker::SendNow(const PreparedRequest& request, int64_t intended_ns,
                      int64_t now_ns, uint32_t vu) {
+  if (first_send_late_ns_ < 0) first_send_late_ns_ = now_ns - intended_ns;
   window_->schedule_lag.Record((now_ns - intended_ns) / 1000);
   transports_[request.scenario]->Send(Sent{&request, intended_ns, now_ns, vu});
 }

@@ -51,6 +51,9 @@ class Worker : private Transport::Listener {
   // Thread-safe.
   void Stop(int64_t drain_ns);
   void Join();
+  // How late this worker's first send was against its schedule; -1 before
+  // it. Read only after the worker's last window was delivered.
+  int64_t first_send_late_ns() const { return first_send_late_ns_; }
 
  private:
   struct Pacer {                  // open model, per scenario
@@ -105,6 +108,7 @@ class Worker : private Transport::Listener {
   std::vector<std::unique_ptr<Transport>> transports_;  // per scenario
   std::vector<Pacer> pacers_;
   std::vector<VuPool> pools_;
+  int64_t first_send_late_ns_ = -1;
   std::vector<Waiting> wait_line_;  // ring buffer, per worker (all scenarios)
   size_t wait_head_ = 0;
   size_t waiting_ = 0;

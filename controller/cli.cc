@@ -51,6 +51,14 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
                    "seconds to wait for --expect-agents agents")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  double max_clock_skew_ms = 500;
+  run_cmd
+      ->add_option("--max-clock-skew", max_clock_skew_ms,
+                   "milliseconds an agent's clock may be off the controller's "
+                   "(estimated from heartbeats) before the run is refused "
+                   "(exit 5); above 50 a warning")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   run_cmd->add_flag("--insecure", run.insecure,
                     "allow a non-loopback --listen without mTLS");
   run_cmd->add_flag(
@@ -131,6 +139,7 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
     return kExitInvalid;
   }
   run.registration_timeout = absl::Seconds(registration_timeout_s);
+  run.max_clock_skew = absl::Milliseconds(max_clock_skew_ms);
   run.signals = signals;
   return Run(run);
 }

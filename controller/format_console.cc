@@ -161,6 +161,10 @@ std::string FormatSummary(const v1::RunResult& r) {
                     a.state() == "finished" ? "" : " ",
                     a.state() == "finished" ? "" : a.state());
   }
+  if (r.agents_size() > 1) {
+    absl::StrAppend(&out, "  (start spread ",
+                    absl::StrFormat("%.3g", r.start_spread_ms()), " ms)");
+  }
   if (r.generator_limited_intervals() > 0) {
     absl::StrAppend(
         &out, "\n\n  WARNING: the generator, not the target, was the limit in ",

@@ -171,7 +171,8 @@ std::string FormatJson(const v1::RunResult& r) {
       .Number("duration_s", r.duration_s())
       .String("message", r.message())
       .Bool("insecure_control_plane", r.insecure_control_plane())
-      .Int("generator_limited_intervals", r.generator_limited_intervals());
+      .Int("generator_limited_intervals", r.generator_limited_intervals())
+      .Number("start_spread_ms", r.start_spread_ms());
   WriteSummary(w, "summary", r.summary());
   w.BeginArray("scenarios");
   for (const v1::ScenarioResult& s : r.scenarios()) {
@@ -205,6 +206,9 @@ std::string FormatJson(const v1::RunResult& r) {
         .Int("errors", a.errors())
         .String("state", a.state())
         .Int("sends_skipped", a.sends_skipped())
+        .Number("clock_offset_ms", a.clock_offset_ms())
+        .Number("clock_rtt_ms", a.clock_rtt_ms())
+        .Number("first_send_late_ms", a.first_send_late_ms())
         .End();
   }
   w.End().BeginArray("intervals");

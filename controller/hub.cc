@@ -1,8 +1,12 @@
 #include "controller/hub.h"
 
+#include "absl/time/clock.h"
 #include "common/write_queue.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace stampede::controller {
+
+using google::protobuf::util::TimeUtil;
 
 class Hub::AgentStream
     : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage> {
@@ -29,7 +33,18 @@ class Hub::AgentStream
       Close();
       return;
     }
-    hub_->Push(Event{id_, peer_, std::move(incoming_)});
+    if (incoming_.has_heartbeat()) {
+      // Answered here, at once, so that the agent's round trip (and so its
+      // clock offset estimate) holds no queueing in the controller.
+      v1::ControllerMessage reply;
+      v1::HeartbeatReply* r = reply.mutable_heartbeat_reply();
+      *r->mutable_echoed_sent_at() = incoming_.heartbeat().sent_at();
+      *r->mutable_controller_time() =
+          TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+      Send(std::move(reply));
+    } else {
+      hub_->Push(Event{id_, peer_, std::move(incoming_)});
+    }
     incoming_.Clear();
     StartRead(&incoming_);
   }

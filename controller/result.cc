@@ -1,5 +1,8 @@
 #include "controller/result.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controller/thresholds.h"
@@ -109,6 +112,7 @@ v1::RunResult BuildResult(const RunFacts& facts) {
   }
 
   int lost = 0;
+  double earliest = INFINITY, latest = -INFINITY;
   for (size_t a = 0; a < facts.agents.size(); ++a) {
     const AgentTotals& totals = facts.aggregator->agents()[a];
     v1::AgentResult* agent = result.add_agents();
@@ -118,8 +122,16 @@ v1::RunResult BuildResult(const RunFacts& facts) {
     agent->set_requests(totals.requests);
     agent->set_errors(totals.errors);
     agent->set_sends_skipped(totals.sends_skipped);
+    agent->set_clock_offset_ms(facts.agents[a].clock_offset_ms);
+    agent->set_clock_rtt_ms(facts.agents[a].clock_rtt_ms);
+    agent->set_first_send_late_ms(facts.agents[a].first_send_late_ms);
+    if (facts.agents[a].first_send_late_ms >= 0) {
+      earliest = std::min(earliest, facts.agents[a].first_send_late_ms);
+      latest = std::max(latest, facts.agents[a].first_send_late_ms);
+    }
     if (facts.agents[a].state == "lost") ++lost;
   }
+  if (latest >= earliest) result.set_start_spread_ms(latest - earliest);
   int64_t limited = 0;
   for (const v1::IntervalResult& i : facts.intervals) {
     *result.add_intervals() = i;

@@ -31,6 +31,9 @@ struct AgentFacts {
   std::string id;
   std::string host;
   std::string state;  // finished | lost
+  double clock_offset_ms = 0;
+  double clock_rtt_ms = 0;
+  double first_send_late_ms = -1;  // unknown
 };
 
 struct RunFacts {

@@ -34,6 +34,8 @@ using google::protobuf::util::TimeUtil;
 constexpr absl::Duration kLocalRegistration = absl::Seconds(30);
 constexpr absl::Duration kReadyTimeout = absl::Seconds(30);
 constexpr absl::Duration kStartLead = absl::Seconds(1);
+// An agent clock further off than this gets a warning (and is corrected).
+constexpr absl::Duration kClockSkewWarning = absl::Milliseconds(50);
 constexpr absl::Duration kDrain = absl::Seconds(10);
 // An interval is shown without a slow agent's part this long after it ended.
 constexpr absl::Duration kIntervalPatience = absl::Seconds(3);
@@ -45,6 +47,9 @@ struct Agent {
   std::string id;
   std::string host;
   AgentState state = AgentState::kRegistered;
+  int64_t clock_offset_us = 0;
+  int64_t clock_rtt_us = -1;
+  int64_t first_send_late_us = -1;
 };
 
 void Print(const std::string& text) {
@@ -101,6 +106,9 @@ class Controller {
   int Serve();
   int Register(int expected, bool local);
   int Prepare();
+  // Refuses to start (exit 5) when an agent's clock is off by more than
+  // --max-clock-skew; warns above 50 ms.
+  int CheckClocks();
   void Drive();
   bool Interrupted() const {
     return options_.signals != nullptr && options_.signals->load() > 0;
@@ -273,7 +281,32 @@ int Controller::Prepare() {
     }
     if (agent->state == AgentState::kRegistered) {
       agent->state = AgentState::kReady;
+      agent->clock_offset_us = event->message->ready().clock_offset_us();
+      agent->clock_rtt_us = event->message->ready().clock_rtt_us();
       ++ready;
+    }
+  }
+  return CheckClocks();
+}
+
+int Controller::CheckClocks() {
+  for (const Agent& a : agents_) {
+    const absl::Duration offset =
+        absl::AbsDuration(absl::Microseconds(a.clock_offset_us));
+    if (a.clock_rtt_us < 0) {
+      spdlog::warn("agent {}: no heartbeat reply; its clock is not checked",
+                   a.id);
+    } else if (offset > options_.max_clock_skew) {
+      std::fprintf(stderr,
+                   "agent %s: its clock is %s off the controller's, above "
+                   "--max-clock-skew %s; synchronise clocks (NTP) first\n",
+                   a.id.c_str(), absl::FormatDuration(offset).c_str(),
+                   absl::FormatDuration(options_.max_clock_skew).c_str());
+      return kExitNotEnoughAgents;
+    } else if (offset > kClockSkewWarning) {
+      Print(absl::StrCat("WARNING: agent ", a.id, "'s clock is ",
+                         absl::FormatDuration(offset),
+                         " off the controller's; corrected for the start\n"));
     }
   }
   return kExitPassed;
@@ -414,6 +447,8 @@ void Controller::Drive() {
           }
         } else if (event->message->has_final() &&
                    event->message->final().run_id() == run_id_) {
+          agent.first_send_late_us =
+              event->message->final().first_send_late_us();
           if (agent.state == AgentState::kRunning)
             agent.state = AgentState::kFinished;
         }
@@ -444,7 +479,12 @@ int Controller::Finish() {
       absl::ToDoubleSeconds(aborted_ ? std::min(elapsed, longest) : longest);
   for (const Agent& a : agents_) {
     facts.agents.push_back(
-        {a.id, a.host, a.state == AgentState::kFinished ? "finished" : "lost"});
+        {a.id, a.host, a.state == AgentState::kFinished ? "finished" : "lost",
+         static_cast<double>(a.clock_offset_us) / 1000.0,
+         a.clock_rtt_us < 0 ? -1 : static_cast<double>(a.clock_rtt_us) / 1000.0,
+         a.first_send_late_us < 0
+             ? -1
+             : static_cast<double>(a.first_send_late_us) / 1000.0});
   }
   facts.intervals = intervals_;
   facts.insecure = !IsLoopbackListen(

@@ -22,6 +22,7 @@ struct RunOptions {
   bool insecure = false;  // allow a non-loopback listen without mTLS
   bool strict = false;    // a generator-limited run fails (exit 7)
   absl::Duration registration_timeout = absl::Seconds(60);
+  absl::Duration max_clock_skew = absl::Milliseconds(500);
   std::string
       agent_binary;  // for local agents; default: beside this executable
   std::string agent_log_level = "warn";

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <regex>
 #include <set>
 #include <string>
@@ -140,6 +141,15 @@ TEST_P(EveryTransport, MergedCountsEqualWhatTheTargetServed) {
     agent_sum += a.requests();
   }
   EXPECT_EQ(agent_sum, r.summary().requests());
+  // One host, one clock: the estimated offsets are near zero, and the agents
+  // started together.
+  for (const v1::AgentResult& a : r.agents()) {
+    EXPECT_GE(a.clock_rtt_ms(), 0);
+    EXPECT_LT(std::abs(a.clock_offset_ms()), 20);
+    EXPECT_GE(a.first_send_late_ms(), 0);
+    EXPECT_LT(a.first_send_late_ms(), 100);
+  }
+  EXPECT_LT(r.start_spread_ms(), 100);
 
   // Weights 3:1 are honoured exactly over every 4 arrivals.
   ASSERT_EQ(r.scenarios_size(), 1);
@@ -513,6 +523,51 @@ scenarios:
     EXPECT_GE(std::stoi(m[1].str()), 40) << stats;
     EXPECT_LE(std::stoi(m[1].str()), 60) << stats;
   }
+}
+
+// Agents whose clocks run ahead: a little is measured, corrected and warned
+// about; too much refuses the run before any load (exit 5).
+TEST_F(EndToEnd, AgentClockSkewIsMeasuredCorrectedOrRefused) {
+  const std::string plan = PlanFile(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    load: { arrival_rate: { stages: [ {to: 50/s, over: 0s}, {hold: 2s} ] } }
+    requests: [ { path: / } ]
+)");
+  auto skewed_agent = [&](int skew_ms) {
+    const std::string wrapper =
+        absl::StrCat(dir_, "/agent-skewed-", skew_ms, ".sh");
+    WriteFile(wrapper,
+              absl::StrCat("#!/bin/sh\nexec ", BinaryPath("stampede-agent"),
+                           " --simulate-clock-skew ", skew_ms, " \"$@\"\n"));
+    chmod(wrapper.c_str(), 0755);
+    return wrapper;
+  };
+
+  Child warned(
+      {"/bin/sh", "-c", Command(plan) + " --agent-binary " + skewed_agent(200)},
+      log_file());
+  RunOutcome run = Collect(warned.Wait(60));
+  EXPECT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  EXPECT_NE(run.log.find("'s clock is"), std::string::npos) << run.log;
+  for (const v1::AgentResult& a : run.result.agents()) {
+    // Controller minus agent: the agents read 200 ms ahead.
+    EXPECT_NEAR(a.clock_offset_ms(), -200, 20);
+  }
+  // Corrected, the shares still add up to the plan and start together.
+  EXPECT_EQ(run.result.summary().requests(), 100);
+  EXPECT_LT(run.result.start_spread_ms(), 100);
+
+  Child refused(
+      {"/bin/sh", "-c", Command(plan) + " --agent-binary " + skewed_agent(800)},
+      log_file());
+  RunOutcome refusal = Collect(refused.Wait(60));
+  EXPECT_EQ(refusal.exit_code, 5) << refusal.log;
+  EXPECT_NE(refusal.log.find("above --max-clock-skew 500ms"), std::string::npos)
+      << refusal.log;
+  EXPECT_EQ(target_->Served(), 100);  // the refused run sent nothing
 }
 
 // Each error id from a real cause, counted once per request.
