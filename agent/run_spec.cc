@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/version.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace stampede::agent {
@@ -28,6 +29,13 @@ std::vector<size_t> RunSpec::RequestsPerScenario() const {
 
 absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
     const v1::Prepare& prepare) {
+  if (prepare.plan().version() > common::kPlanVersion) {
+    // A newer controller's plan could mean what this agent cannot honour.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the plan has schema version ", prepare.plan().version(),
+        "; this agent (", std::string(common::kVersion),
+        ") reads up to version ", common::kPlanVersion, ": upgrade the agent"));
+  }
   auto spec = std::make_unique<RunSpec>();
   spec->run_id = prepare.run_id();
   spec->share_index = prepare.share().index();

@@ -19,12 +19,13 @@
 #include "absl/time/time.h"
 #include "common/plan_loader.h"
 #include "common/units.h"
+#include "common/version.h"
 #include "google/protobuf/duration.pb.h"
 
 namespace stampede::common {
 namespace {
 
-constexpr uint32_t kCurrentVersion = 1;
+constexpr uint32_t kCurrentVersion = kPlanVersion;
 constexpr double kMaxRatePerSecond = 10'000'000;
 constexpr uint32_t kMaxWeight = 1'000'000;
 constexpr uint32_t kMaxConnections = 100'000;
