@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -109,6 +110,9 @@ class Connection {
   common::ErrorId error() const { return error_; }
   // Whether the handshake resumed a cached session.
   bool resumed() const;
+  // After the handshake: the protocol the server selected by ALPN, "" when it
+  // selected none. Points into OpenSSL's state; valid until Close.
+  std::string_view alpn() const;
 
   // Frees the connection. `clean`: it ended well, send close_notify. The
   // cached session stays resumable unless TLS itself failed.
