@@ -329,7 +329,14 @@ void H2Transport::OnConnectionEvents(Connection* c, uint32_t events) {
     }
   } else if (c->state == Connection::State::kHandshaking) {
     ErrorId error = Handshake(c);
-    if (error != ErrorId::kNone) FailConnection(c, error);
+    if (error != ErrorId::kNone) {
+      FailConnection(c, error);
+    } else if (c->state == Connection::State::kOpen &&
+               c->tls.HasBufferedInput()) {
+      // Records read ahead with the handshake's last flight (the server's
+      // SETTINGS, say) raise no new edge: take them now.
+      Read(c, false);
+    }
   } else if (c->state == Connection::State::kOpen && c->https) {
     // OpenSSL may hold decrypted bytes or want either direction: every event
     // tries both; a call with nothing to do costs one EAGAIN.

@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +27,13 @@ namespace stampede::agent {
 namespace {
 
 using common::ErrorId;
+
+// As the agent does: a write (OpenSSL's, or the test server's) to a peer that
+// has gone must not kill us.
+const bool kSigpipeIgnored = [] {
+  signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
 
 struct Done {
   Sent sent;
@@ -472,6 +481,49 @@ TEST_F(NginxTlsTest, ServerWithoutH2IsTlsHandshakeOncePerRequest) {
   }
   EXPECT_EQ(client.transport->InFlight(), 0u);
   EXPECT_TRUE(nginx_->LogLines().empty());
+}
+
+TEST(H2TransportTest, TlsServerThatIgnoresAlpnIsTlsHandshake) {
+  // Unlike nginx (which ends the handshake with an alert), this server has no
+  // ALPN callback: the handshake succeeds and selects no protocol.
+  const std::string dir = testing::MakeTempDir();
+  const testing::TestCert cert = testing::MakeTestCert(dir);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  ASSERT_NE(ctx, nullptr);
+  ASSERT_EQ(SSL_CTX_use_certificate_chain_file(ctx, cert.cert.c_str()), 1);
+  ASSERT_EQ(
+      SSL_CTX_use_PrivateKey_file(ctx, cert.key.c_str(), SSL_FILETYPE_PEM), 1);
+  std::atomic<int> handshakes{0};
+  {
+    TestServer server([&](int fd) {
+      SSL* ssl = SSL_new(ctx);
+      SSL_set_fd(ssl, fd);
+      if (SSL_accept(ssl) == 1) {
+        ++handshakes;
+        char buf[4096];
+        while (SSL_read(ssl, buf, sizeof(buf)) > 0) {
+        }
+      }
+      SSL_free(ssl);
+    });
+    tls::ClientOptions trusting;
+    trusting.ca_file = cert.cert;
+    Client client(2, 100, trusting);
+    PreparedRequest r;
+    r.url = "https://localhost:" + std::to_string(server.port()) + "/";
+    client.transport->Prepare(r);
+    client.RunClosedLoop(r, 2, 5);
+    ASSERT_EQ(client.recorder.done.size(), 5u);
+    for (const Done& d : client.recorder.done)
+      EXPECT_EQ(d.outcome.error, ErrorId::kTlsHandshake);
+    EXPECT_EQ(client.transport->InFlight(), 0u);
+    // Our side of each handshake finished; the requests failed on ALPN.
+    EXPECT_EQ(client.transport->tls_handshakes(),
+              client.transport->connections_opened());
+    EXPECT_GE(client.transport->tls_handshakes(), 1u);
+  }
+  EXPECT_GE(handshakes.load(), 1);
+  SSL_CTX_free(ctx);
 }
 
 TEST(H2TransportTest, UnloadableCaFileFailsCreate) {
