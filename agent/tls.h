@@ -1,9 +1,9 @@
-// Client-side TLS through OpenSSL for the native engines (HTTP/1.1 now, HTTP/2
-// later): a context per transport (trust, verification, ALPN), a session cache
-// per endpoint so reconnects resume, and a per-connection wrapper that drives a
-// non-blocking socket from an epoll loop. Not thread-safe: every object here
-// belongs to one worker thread. The process must ignore SIGPIPE (OpenSSL
-// writes to sockets with write(2)), as stampede-agent's main does.
+// Client-side TLS through OpenSSL for the native engines (HTTP/1.1, and HTTP/2
+// with ALPN "h2"): a context per transport (trust, verification, ALPN), a
+// session cache per endpoint so reconnects resume, and a per-connection wrapper
+// that drives a non-blocking socket from an epoll loop. Not thread-safe: every
+// object here belongs to one worker thread. The process must ignore SIGPIPE
+// (OpenSSL writes to sockets with write(2)), as stampede-agent's main does.
 #ifndef STAMPEDE_AGENT_TLS_H_
 #define STAMPEDE_AGENT_TLS_H_
 
