@@ -1,18 +1,24 @@
-// The HTTP/2 engine's private parts, shared by its two source files
-// (h2_transport.cc: connections and the event loop; h2_callbacks.cc:
-// nghttp2's callbacks and the stream lists). Include nowhere else.
+// The HTTP/2 engine's private parts, shared by its source files
+// (h2_transport.cc: connections and the event loop; h2_io.cc: connecting, TLS
+// handshake, reads and writes; h2_callbacks.cc: nghttp2's callbacks and the
+// stream lists). Include nowhere else.
 #ifndef STAMPEDE_AGENT_H2_INTERNAL_H_
 #define STAMPEDE_AGENT_H2_INTERNAL_H_
 
 #include <nghttp2/nghttp2.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "agent/h2_request.h"
 #include "agent/h2_transport.h"
+#include "agent/tls.h"
 
 namespace stampede::agent {
+
+// Enough for many frames per recv; one buffer per transport.
+inline constexpr size_t kH2ReadBufferSize = 64 * 1024;
 
 struct H2Transport::Target {
   H2Request request;
@@ -40,6 +46,7 @@ struct H2Transport::Stream {
   int64_t bytes_out = 0;
   int64_t written_ns = 0;  // when its last frame was handed to the socket
   int64_t connect_ns = Outcome::kNotTimed;
+  int64_t tls_ns = Outcome::kNotTimed;
   int64_t ttfb_ns = Outcome::kNotTimed;
   int64_t deadline_ns = 0;
   Stream* prev = nullptr;
@@ -49,7 +56,8 @@ struct H2Transport::Stream {
 };
 
 struct H2Transport::Connection final : EventLoop::Handler {
-  enum class State : uint8_t { kClosed, kConnecting, kOpen };
+  // kOpen: the HTTP/2 session runs (for TLS: after a handshake that chose h2).
+  enum class State : uint8_t { kClosed, kConnecting, kHandshaking, kOpen };
 
   explicit Connection(H2Transport* t) : owner(t) {}
   ~Connection() override {
@@ -76,8 +84,12 @@ struct H2Transport::Connection final : EventLoop::Handler {
   Stream* claimant = nullptr;  // the first stream, which reports the connect
   int32_t claimant_id = 0;
   bool claim_open = false;
-  int64_t connect_start_ns = 0;
+  int64_t phase_start_ns = 0;  // connect, then handshake
   int64_t connect_ns = Outcome::kNotTimed;
+  int64_t tls_ns = Outcome::kNotTimed;
+  bool https = false;          // this socket speaks TLS
+  bool tls_wants_out = false;  // a TLS read is waiting for writability
+  tls::Connection tls;
   std::string out;  // serialised frames not yet written
   size_t out_off = 0;
 };

@@ -42,14 +42,15 @@ std::string_view Trim(std::string_view s) {
 }
 
 struct Url {
+  bool https = false;
   std::string host;  // without brackets
   bool bracketed = false;
-  std::string port = "80";
+  std::string port;       // empty: the scheme's
   std::string authority;  // as written
   std::string path;       // path and query
 };
 
-// An http:// URL, or why not.
+// An http:// or https:// URL, or why not.
 std::optional<Url> ParseUrl(std::string_view url, std::string* why) {
   for (char c : url) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
@@ -57,17 +58,13 @@ std::optional<Url> ParseUrl(std::string_view url, std::string* why) {
       return std::nullopt;
     }
   }
-  if (Lower(url.substr(0, 8)) == "https://") {
-    *why =
-        "HTTP/2 over TLS (h2 with ALPN, https://) is not supported yet; "
-        "http_version \"2\" runs h2c with prior knowledge on http:// only";
+  Url out;
+  out.https = Lower(url.substr(0, 8)) == "https://";
+  if (!out.https && Lower(url.substr(0, 7)) != "http://") {
+    *why = "not an http:// or https:// URL";
     return std::nullopt;
   }
-  if (Lower(url.substr(0, 7)) != "http://") {
-    *why = "not an http:// URL";
-    return std::nullopt;
-  }
-  url.remove_prefix(7);
+  url.remove_prefix(out.https ? 8 : 7);
   size_t end = url.find_first_of("/?#");
   std::string_view authority = url.substr(0, end);
   std::string_view rest =
@@ -75,7 +72,6 @@ std::optional<Url> ParseUrl(std::string_view url, std::string* why) {
   *why = "a URL needs a host and may not carry credentials";
   if (authority.empty() || authority.find('@') != std::string_view::npos)
     return std::nullopt;
-  Url out;
   std::string_view host = authority, port;
   if (authority.front() == '[') {
     size_t close = authority.find(']');
@@ -100,13 +96,17 @@ std::optional<Url> ParseUrl(std::string_view url, std::string* why) {
     }
     if (value < 1 || value > 65535) return std::nullopt;
     out.port = std::string(port);
+  } else {
+    out.port = out.https ? "443" : "80";
   }
   out.host = std::string(host);
   out.authority = std::string(authority);
   rest = rest.substr(0, rest.find('#'));
-  out.path = rest.empty()          ? "/"
-             : rest.front() == '?' ? "/" + std::string(rest)
-                                   : std::string(rest);
+  // "" and "?q" get the root path in front. (Not "/" + std::string(rest):
+  // GCC 12 warns falsely about that here, -Wrestrict.)
+  out.path.assign(rest.data(), rest.size());
+  if (out.path.empty() || out.path.front() == '?')
+    out.path.insert(out.path.begin(), '/');
   why->clear();
   return out;
 }
@@ -158,7 +158,7 @@ std::optional<std::vector<std::pair<std::string, std::string>>> HeaderBlock(
   }
   std::vector<std::pair<std::string, std::string>> fields = {
       {":method", method},
-      {":scheme", "http"},
+      {":scheme", url.https ? "https" : "http"},
       {":authority", url.authority},
       {":path", url.path}};
   bool length_given = false;
@@ -228,6 +228,8 @@ ErrorId BuildH2Request(const PreparedRequest& request, H2Request* out) {
   const std::string& method = out->fields[0].second;
   out->has_body = method != "GET" && method != "HEAD" && !request.body.empty();
   out->body = out->has_body ? request.body : std::string();
+  out->https = url->https;
+  out->host = url->host;
   if (!Resolve(*url, &out->addr, &out->addr_len)) return ErrorId::kDnsFailure;
   return ErrorId::kNone;
 }

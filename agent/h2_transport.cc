@@ -22,7 +22,6 @@ using common::ErrorId;
 
 namespace {
 
-constexpr size_t kReadBufferSize = 64 * 1024;
 // Output is handed to the socket once this much is ready (or nghttp2 has no
 // more), so many streams' frames go out in one send.
 constexpr size_t kOutHigh = 64 * 1024;
@@ -42,27 +41,43 @@ ErrorId ConnectError(int err) {
   return common::ErrorIdFromErrno(err, ErrorId::kTcpRefused);
 }
 
+bool SameAddress(const sockaddr_storage& a, socklen_t a_len,
+                 const sockaddr_storage& b, socklen_t b_len) {
+  return a_len == b_len && std::memcmp(&a, &b, a_len) == 0;
+}
+
 }  // namespace
+
 absl::StatusOr<std::unique_ptr<H2Transport>> H2Transport::Create(
     EventLoop* loop, Listener* listener, size_t max_streams,
-    size_t streams_per_connection) {
+    size_t streams_per_connection, const tls::ClientOptions& tls_options) {
   if (max_streams == 0 || streams_per_connection == 0)
     return absl::InvalidArgumentError("h2 transport: no streams");
-  auto t = std::unique_ptr<H2Transport>(
-      new H2Transport(loop, listener, max_streams, streams_per_connection));
+  auto t = std::unique_ptr<H2Transport>(new H2Transport(
+      loop, listener, max_streams, streams_per_connection, tls_options));
   if (t->callbacks_ == nullptr || t->option_ == nullptr)
     return absl::ResourceExhaustedError("h2 transport: nghttp2 setup failed");
+  // Only the plan's own CA file is worth refusing a plan over, up front.
+  if (!tls_options.ca_file.empty()) {
+    auto context = tls::ClientContext::Create(t->tls_options_);
+    if (!context.ok()) return context.status();
+    t->tls_context_ = std::move(*context);
+  }
   return t;
 }
 
 H2Transport::H2Transport(EventLoop* loop, Listener* listener,
-                         size_t max_streams, size_t streams_per_connection)
+                         size_t max_streams, size_t streams_per_connection,
+                         const tls::ClientOptions& tls_options)
     : loop_(loop),
       listener_(listener),
       streams_per_connection_(streams_per_connection),
       max_streams_(max_streams),
       streams_(new Stream[max_streams]),
-      read_buffer_(new uint8_t[kReadBufferSize]) {
+      tls_options_(tls_options),
+      read_buffer_(new uint8_t[kH2ReadBufferSize]) {
+  // HTTP/2 or nothing: a server that does not choose h2 is not served.
+  tls_options_.alpn = {"h2"};
   const size_t n =
       (max_streams + streams_per_connection - 1) / streams_per_connection;
   connections_.reserve(n);
@@ -100,14 +115,32 @@ void H2Transport::Prepare(const PreparedRequest& request) {
   t.error = BuildH2Request(request, &t.request);
   if (t.error != ErrorId::kNone) return;
   const H2Request& r = t.request;
+  if (r.https && tls_context_ == nullptr) {
+    auto context = tls::ClientContext::Create(tls_options_);
+    if (!context.ok()) {
+      t.error = ErrorId::kTlsError;
+      return;
+    }
+    tls_context_ = std::move(*context);
+  }
+  // TLS connections are only interchangeable for the same name: it is what
+  // SNI says and what the certificate is checked against.
   for (size_t i = 0; i < endpoints_.size(); ++i) {
-    if (endpoints_[i].addr_len == r.addr_len &&
-        std::memcmp(&endpoints_[i].addr, &r.addr, r.addr_len) == 0) {
+    const Endpoint& e = endpoints_[i];
+    if (SameAddress(e.addr, e.addr_len, r.addr, r.addr_len) &&
+        e.https == r.https && (!r.https || e.host == r.host)) {
       t.endpoint = static_cast<int>(i);
       return;
     }
   }
-  endpoints_.push_back(Endpoint{r.addr, r.addr_len});
+  Endpoint& e = endpoints_.emplace_back();
+  e.addr = r.addr;
+  e.addr_len = r.addr_len;
+  e.https = r.https;
+  if (e.https) {
+    e.host = r.host;
+    e.sessions = std::make_unique<tls::SessionCache>();
+  }
   t.endpoint = static_cast<int>(endpoints_.size() - 1);
 }
 
@@ -217,7 +250,9 @@ ErrorId H2Transport::Open(Connection* c, int endpoint) {
   c->served = 0;
   c->claim_open = true;
   c->claimant = nullptr;
-  c->connect_ns = Outcome::kNotTimed;
+  c->connect_ns = c->tls_ns = Outcome::kNotTimed;
+  c->https = ep.https;
+  c->tls_wants_out = false;
   c->out.clear();
   c->out_off = 0;
   if (c->out.capacity() < kOutHigh) c->out.reserve(kOutHigh + 16 * 1024);
@@ -227,27 +262,23 @@ ErrorId H2Transport::Open(Connection* c, int endpoint) {
   nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, settings, 2);
   nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0,
                                         kConnectionWindow);
-  c->connect_start_ns = EventLoop::MonoNowNs();
+  c->phase_start_ns = EventLoop::MonoNowNs();
+  c->state = Connection::State::kConnecting;
   int rc =
       connect(fd, reinterpret_cast<const sockaddr*>(&ep.addr), ep.addr_len);
+  ErrorId error = ErrorId::kNone;
   if (rc == 0) {
-    c->state = Connection::State::kOpen;
-    c->connect_ns = EventLoop::MonoNowNs() - c->connect_start_ns;
-    Watch(c, EPOLLIN);
+    error = OnConnected(c);
   } else if (errno == EINPROGRESS || errno == EINTR) {
-    c->state = Connection::State::kConnecting;
     Watch(c, EPOLLOUT);
   } else {
-    const int err = errno;
-    c->state = Connection::State::kConnecting;
-    CloseConnection(c);
-    return ConnectError(err);
+    error = ConnectError(errno);
   }
-  if (c->events == 0) {
+  if (error == ErrorId::kNone && c->events == 0) error = ErrorId::kLocalOther;
+  if (error != ErrorId::kNone) {
     CloseConnection(c);
-    return ErrorId::kLocalOther;
+    return error;
   }
-  MarkDirty(c);  // the preface and SETTINGS
   return ErrorId::kNone;
 }
 
@@ -272,6 +303,7 @@ ErrorId H2Transport::Submit(Connection* c, Stream* s) {
     c->claimant = s;
     c->claimant_id = id;
     s->connect_ns = c->connect_ns;
+    s->tls_ns = c->tls_ns;
   }
   if (nghttp2_session_get_next_stream_id(c->session) >
       static_cast<uint32_t>(kLastStreamId)) {
@@ -292,14 +324,23 @@ void H2Transport::OnConnectionEvents(Connection* c, uint32_t events) {
     if (err != 0) {
       FailConnection(c, ConnectError(err));
     } else if ((events & EPOLLOUT) != 0) {
-      c->state = Connection::State::kOpen;
-      c->connect_ns = EventLoop::MonoNowNs() - c->connect_start_ns;
-      Stream* s = c->claimant;
-      if (s != nullptr && s->conn == c && s->id == c->claimant_id)
-        s->connect_ns = c->connect_ns;
-      Watch(c, EPOLLIN);
-      MarkDirty(c);
+      ErrorId error = OnConnected(c);
+      if (error != ErrorId::kNone) FailConnection(c, error);
     }
+  } else if (c->state == Connection::State::kHandshaking) {
+    ErrorId error = Handshake(c);
+    if (error != ErrorId::kNone) {
+      FailConnection(c, error);
+    } else if (c->state == Connection::State::kOpen &&
+               c->tls.HasBufferedInput()) {
+      // Records read ahead with the handshake's last flight (the server's
+      // SETTINGS, say) raise no new edge: take them now.
+      Read(c, false);
+    }
+  } else if (c->state == Connection::State::kOpen && c->https) {
+    // OpenSSL may hold decrypted bytes or want either direction: every event
+    // tries both; a call with nothing to do costs one EAGAIN.
+    Read(c, false);
   } else if (c->state == Connection::State::kOpen) {
     if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0)
       Read(c, (events & (EPOLLRDHUP | EPOLLHUP)) != 0);
@@ -312,30 +353,8 @@ void H2Transport::OnConnectionEvents(Connection* c, uint32_t events) {
 }
 
 void H2Transport::Read(Connection* c, bool peer_closed) {
-  uint8_t* buffer = read_buffer_.get();
-  ErrorId error = ErrorId::kNone;
   c->in_io = true;
-  while (true) {
-    ssize_t n = recv(c->fd, buffer, kReadBufferSize, 0);
-    if (n > 0) {
-      now_ns_ = EventLoop::MonoNowNs();
-      if (nghttp2_session_mem_recv(c->session, buffer, static_cast<size_t>(n)) <
-          0) {
-        error = ErrorId::kHttpProtocol;
-        break;
-      }
-      if (static_cast<size_t>(n) < kReadBufferSize && !peer_closed) break;
-      continue;
-    }
-    if (n == 0) {
-      error = c->goaway ? ErrorId::kHttpProtocol : ErrorId::kTcpReset;
-      break;
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK)
-      error = common::ErrorIdFromErrno(errno, ErrorId::kTcpReset);
-    break;
-  }
+  ErrorId error = c->https ? ReadTls(c) : ReadPlain(c, peer_closed);
   c->in_io = false;
   if (error == ErrorId::kNone && !nghttp2_session_want_read(c->session) &&
       !nghttp2_session_want_write(c->session)) {
@@ -369,26 +388,16 @@ ErrorId H2Transport::Flush(Connection* c) {
     if (c->out_off == c->out.size()) {
       c->out.clear();
       c->out_off = 0;
-      Watch(c, EPOLLIN);
+      Watch(c, EPOLLIN | (c->tls_wants_out ? EPOLLOUT : 0u));
       break;
     }
-    ssize_t n = send(c->fd, c->out.data() + c->out_off,
-                     c->out.size() - c->out_off, MSG_NOSIGNAL);
-    if (n > 0) {
-      c->out_off += static_cast<size_t>(n);
-      if (c->out_off == c->out.size()) {
-        c->out.clear();
-        c->out_off = 0;
-      }
-      continue;
+    const size_t n = c->https ? WriteTls(c, &error) : WritePlain(c, &error);
+    if (n == 0) break;
+    c->out_off += n;
+    if (c->out_off == c->out.size()) {
+      c->out.clear();
+      c->out_off = 0;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      Watch(c, EPOLLIN | EPOLLOUT);
-      break;
-    }
-    error = common::ErrorIdFromErrno(n < 0 ? errno : EPIPE, ErrorId::kTcpReset);
-    break;
   }
   c->in_io = false;
   // E.g. nghttp2 sent GOAWAY after a protocol error: nothing more can come.
@@ -436,7 +445,7 @@ void H2Transport::Settle(bool flush) {
         Connection* c = slot.get();
         if (c->state != Connection::State::kClosed && c->draining &&
             c->active == 0) {
-          CloseConnection(c);
+          CloseConnection(c, /*clean=*/true);
           pump_ = waiting_head_ != nullptr;
         }
       }
@@ -471,7 +480,9 @@ void H2Transport::FailConnection(Connection* c, ErrorId error) {
   }
 }
 
-void H2Transport::CloseConnection(Connection* c) {
+void H2Transport::CloseConnection(Connection* c, bool clean) {
+  // Before the socket goes: a clean TLS close writes close_notify to it.
+  c->tls.Close(clean && c->state == Connection::State::kOpen);
   if (c->fd >= 0) {
     if (c->events != 0) loop_->Remove(c->fd);
     close(c->fd);
@@ -483,6 +494,7 @@ void H2Transport::CloseConnection(Connection* c) {
   c->state = Connection::State::kClosed;
   c->active = 0;
   c->claimant = nullptr;
+  c->tls_wants_out = false;
   c->out.clear();
   c->out_off = 0;
   if (hint_ == c) hint_ = nullptr;
@@ -496,6 +508,7 @@ void H2Transport::Finish(Stream* s, ErrorId error) {
   outcome.bytes_in = s->bytes_in;
   outcome.bytes_out = s->bytes_out;
   outcome.connect_ns = s->connect_ns;
+  outcome.tls_ns = s->tls_ns;
   outcome.ttfb_ns = s->ttfb_ns;
   const Sent sent = s->sent;
   UnlinkDeadline(s);

@@ -1,20 +1,28 @@
-// The HTTP/2 engine for plain http:// targets (h2c with prior knowledge), on
-// the worker's epoll loop through libnghttp2: many streams share a few
-// connections. At most `max_streams` requests are in flight, over
+// The HTTP/2 engine, on the worker's epoll loop through libnghttp2: h2c with
+// prior knowledge for http:// targets, h2 over TLS for https:// (ALPN offers
+// only "h2"; agent/tls.h gives SNI, verification as the plan's `tls` says, and
+// a per-endpoint session cache so reconnects resume). Many streams share a
+// few connections. At most `max_streams` requests are in flight, over
 // ceil(max_streams / streams_per_connection) connections; a connection takes
 // at most min(streams_per_connection, the server's
 // SETTINGS_MAX_CONCURRENT_STREAMS) streams, and a request that finds no room
 // waits for it inside the transport (its wait counts in its latency). Stream
-// slots are preallocated; beyond nghttp2's own, nothing is allocated per
-// request. Timings: connect_ns goes to the first stream put on a new
-// connection (kNotTimed on the others); ttfb_ns runs from the moment the
-// request's last frame (END_STREAM) was serialised for the socket, which is
-// written right after unless the socket is full, to the first response
-// HEADERS read for the stream (the time of the recv that brought it).
+// slots are preallocated; beyond nghttp2's (and OpenSSL's) own, nothing is
+// allocated per request. Timings: connect_ns and tls_ns go to the first stream
+// put on a new connection (kNotTimed on the others); ttfb_ns runs from the
+// moment the request's last frame (END_STREAM) was serialised for the socket,
+// which is written right after unless the socket is full, to the first
+// response HEADERS read for the stream (the time of the recv that brought it).
 // bytes_in/out count the stream's HEADERS and DATA frames with their 9-byte
-// headers; connection-level frames are no request's. Errors: RST_STREAM,
-// GOAWAY and protocol errors are http_protocol, socket errors map through
-// ErrorIdFromErrno, timeouts are request_timeout (the stream is reset).
+// headers; connection-level frames (and TLS overhead) are no request's.
+// Errors: RST_STREAM, GOAWAY and protocol errors are http_protocol, socket
+// errors map through ErrorIdFromErrno, timeouts are request_timeout (the
+// stream is reset). TLS failures are classified as in the HTTP/1.1 engine
+// (tls_certificate, tls_handshake, tls_error); a server that does not select
+// "h2" by ALPN fails the handshake's requests with tls_handshake (the two
+// sides did not agree on a protocol; nginx itself answers such a ClientHello
+// with a no_application_protocol alert). Requests on a connection whose
+// handshake failed are not retried elsewhere: each counts once.
 // Not thread-safe: owned by one worker, called on its loop's thread.
 #ifndef STAMPEDE_AGENT_H2_TRANSPORT_H_
 #define STAMPEDE_AGENT_H2_TRANSPORT_H_
@@ -31,6 +39,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/event_loop.h"
+#include "agent/tls.h"
 #include "agent/transport.h"
 
 namespace stampede::agent {
@@ -40,12 +49,15 @@ class H2Transport : public Transport {
   static constexpr size_t kDefaultStreamsPerConnection = 100;
 
   // `loop` and `listener` must outlive the transport. `max_streams` and
-  // `streams_per_connection` must be > 0.
+  // `streams_per_connection` must be > 0. `tls_options` apply to https://
+  // targets (their `alpn` is replaced by {"h2"}); a CA file that cannot be
+  // loaded fails here.
   static absl::StatusOr<std::unique_ptr<H2Transport>> Create(
       EventLoop* loop, Listener* listener, size_t max_streams,
-      size_t streams_per_connection = kDefaultStreamsPerConnection);
-  // "" when this engine serves `request` (an http:// URL with a numeric host
-  // or "localhost", a valid method and headers), else why not.
+      size_t streams_per_connection = kDefaultStreamsPerConnection,
+      const tls::ClientOptions& tls_options = {});
+  // "" when this engine serves `request` (an http:// or https:// URL with a
+  // numeric host or "localhost", a valid method and headers), else why not.
   static std::string Unsupported(const PreparedRequest& request);
 
   // Closes every connection; requests still in flight are not reported.
@@ -64,6 +76,9 @@ class H2Transport : public Transport {
 
   // Connections opened so far (a measure of how streams share them).
   uint64_t connections_opened() const { return connections_opened_; }
+  // TLS handshakes completed so far, and how many of them resumed a session.
+  uint64_t tls_handshakes() const { return tls_handshakes_; }
+  uint64_t tls_resumed() const { return tls_resumed_; }
 
  private:
   struct Target;
@@ -73,6 +88,10 @@ class H2Transport : public Transport {
   struct Endpoint {
     sockaddr_storage addr{};
     socklen_t addr_len = 0;
+    bool https = false;
+    std::string host;  // for SNI and the certificate check
+    // Stable address: OpenSSL's new-session callback writes here.
+    std::unique_ptr<tls::SessionCache> sessions;
   };
   // A request that failed inside Send, reported from OnDeadline so that Send
   // never calls the listener (which may call Send again).
@@ -83,7 +102,8 @@ class H2Transport : public Transport {
   };
 
   H2Transport(EventLoop* loop, Listener* listener, size_t max_streams,
-              size_t streams_per_connection);
+              size_t streams_per_connection,
+              const tls::ClientOptions& tls_options);
 
   const Target& TargetFor(const PreparedRequest* request);
   // Puts the stream on a connection with room (opening one if a slot is
@@ -96,7 +116,20 @@ class H2Transport : public Transport {
   common::ErrorId Submit(Connection* c, Stream* s);
   size_t Room(const Connection* c) const;
   void OnConnectionEvents(Connection* c, uint32_t events);
+  // The TCP connection is up: open the session (h2c), or start TLS.
+  common::ErrorId OnConnected(Connection* c);
+  // Drives the TLS handshake (h2_io.cc); kNone while it goes on or once
+  // "h2" was agreed, else why it failed.
+  common::ErrorId Handshake(Connection* c);
   void Read(Connection* c, bool peer_closed);
+  // Feed nghttp2 with what the socket (or TLS) has, until it would block.
+  // kNone, or why the connection failed.
+  common::ErrorId ReadPlain(Connection* c, bool peer_closed);
+  common::ErrorId ReadTls(Connection* c);
+  // Writes some of c->out: the bytes written, or 0 when the socket is full
+  // (the events to wait for are set) or failed (`*error` set).
+  size_t WritePlain(Connection* c, common::ErrorId* error);
+  size_t WriteTls(Connection* c, common::ErrorId* error);
   // Writes what nghttp2 has to send; kNone, or why the connection failed.
   common::ErrorId Flush(Connection* c);
   void MarkDirty(Connection* c);
@@ -106,7 +139,8 @@ class H2Transport : public Transport {
   // Ends every stream of the connection (or retries those that may be) and
   // closes it.
   void FailConnection(Connection* c, common::ErrorId error);
-  void CloseConnection(Connection* c);
+  // `clean`: the connection ended well; TLS says goodbye (close_notify).
+  void CloseConnection(Connection* c, bool clean = false);
   // A stream the server did not process: once more elsewhere, or (after a
   // few times) it ends with `error`.
   void Refused(Stream* s, common::ErrorId error);
@@ -145,6 +179,11 @@ class H2Transport : public Transport {
   // once per recv and per flush, not per frame.
   int64_t now_ns_ = 0;
   uint64_t connections_opened_ = 0;
+  uint64_t tls_handshakes_ = 0;
+  uint64_t tls_resumed_ = 0;
+  tls::ClientOptions tls_options_;  // alpn: {"h2"}
+  // Made at Create with a CA file, else at the first https:// Prepare.
+  std::unique_ptr<tls::ClientContext> tls_context_;
   std::unique_ptr<uint8_t[]> read_buffer_;  // shared: nghttp2 keeps no input
 };
 

@@ -176,6 +176,15 @@ bool Connection::resumed() const {
   return ssl_ != nullptr && SSL_session_reused(ssl_) == 1;
 }
 
+std::string_view Connection::alpn() const {
+  if (ssl_ == nullptr) return {};
+  const unsigned char* data = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(ssl_, &data, &len);
+  if (data == nullptr) return {};
+  return std::string_view(reinterpret_cast<const char*>(data), len);
+}
+
 void Connection::Close(bool clean) {
   if (ssl_ == nullptr) return;
   const bool broken = error_ == ErrorId::kTlsError ||

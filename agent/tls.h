@@ -1,9 +1,9 @@
-// Client-side TLS through OpenSSL for the native engines (HTTP/1.1 now, HTTP/2
-// later): a context per transport (trust, verification, ALPN), a session cache
-// per endpoint so reconnects resume, and a per-connection wrapper that drives a
-// non-blocking socket from an epoll loop. Not thread-safe: every object here
-// belongs to one worker thread. The process must ignore SIGPIPE (OpenSSL
-// writes to sockets with write(2)), as stampede-agent's main does.
+// Client-side TLS through OpenSSL for the native engines (HTTP/1.1, and HTTP/2
+// with ALPN "h2"): a context per transport (trust, verification, ALPN), a
+// session cache per endpoint so reconnects resume, and a per-connection wrapper
+// that drives a non-blocking socket from an epoll loop. Not thread-safe: every
+// object here belongs to one worker thread. The process must ignore SIGPIPE
+// (OpenSSL writes to sockets with write(2)), as stampede-agent's main does.
 #ifndef STAMPEDE_AGENT_TLS_H_
 #define STAMPEDE_AGENT_TLS_H_
 
@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -109,6 +110,9 @@ class Connection {
   common::ErrorId error() const { return error_; }
   // Whether the handshake resumed a cached session.
   bool resumed() const;
+  // After the handshake: the protocol the server selected by ALPN, "" when it
+  // selected none. Points into OpenSSL's state; valid until Close.
+  std::string_view alpn() const;
 
   // Frees the connection. `clean`: it ended well, send close_notify. The
   // cached session stays resumable unless TLS itself failed.

@@ -99,7 +99,8 @@ absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
         H2Transport::Create(loop_.get(), this, max_connections,
                             scenario.max_streams_per_connection > 0
                                 ? scenario.max_streams_per_connection
-                                : H2Transport::kDefaultStreamsPerConnection);
+                                : H2Transport::kDefaultStreamsPerConnection,
+                            scenario.tls);
     if (!t.ok()) return t.status();
     return std::unique_ptr<Transport>(std::move(*t));
   }

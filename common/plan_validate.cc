@@ -323,17 +323,6 @@ class Validator {
           "transport curl cannot carry http_version \"2\": Debian's libcurl "
           "7.88 fails h2c on reused connections (curl issue 10634); use auto");
     }
-    bool https = absl::StartsWith(scenario.base_url().empty()
-                                      ? plan_.defaults().base_url()
-                                      : scenario.base_url(),
-                                  "https://");
-    for (const v1::Request& request : scenario.requests())
-      https = https || absl::StartsWith(request.path(), "https://");
-    if (https) {
-      Add(path + ".http_version",
-          "http_version \"2\" runs h2c on http:// only; HTTP/2 over TLS "
-          "(https://) is not supported yet");
-    }
   }
 
   void CheckLoad(const v1::Scenario& scenario, const std::string& path) {

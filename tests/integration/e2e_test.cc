@@ -820,5 +820,45 @@ scenarios:
   EXPECT_LE(connections.size(), 16u);
 }
 
+TEST_F(Http2EndToEnd, CountsEqualWhatNginxServedOverH2WithTls) {
+  // The same nginx, now `listen ... ssl http2` with a test certificate: the
+  // agents negotiate h2 by ALPN and check the certificate against the plan's
+  // CA file.
+  nginx_.reset();
+  const std::string tls_dir = dir_ + "/h2tls";
+  ASSERT_EQ(mkdir(tls_dir.c_str(), 0700), 0);
+  const TestCert cert = MakeTestCert(tls_dir);
+  nginx_ = std::make_unique<Nginx>(tls_dir, "", &cert);
+  RunOutcome run = RunH2(absl::StrCat(R"(
+defaults: { base_url: "https://localhost:$H2PORT" }
+scenarios:
+  - name: h2tls
+    http_version: "2"
+    tls: { ca_file: ")",
+                                      cert.cert, R"(" }
+    load: { arrival_rate: { stages: [ {to: 200/s, over: 0s}, {hold: 2s} ] } }
+    requests:
+      - { name: ok, path: /, weight: 3 }
+      - { name: missing, path: /status/404, weight: 1 }
+)"));
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  const std::vector<std::string> lines = nginx_->LogLines(400);
+  EXPECT_EQ(r.summary().requests(), 400);
+  EXPECT_EQ(r.summary().requests(), static_cast<int64_t>(lines.size()));
+  std::set<std::string> connections;
+  for (const std::string& line : lines) {
+    EXPECT_NE(line.find(" HTTP/2.0 "), std::string::npos) << line;
+    connections.insert(line.substr(0, line.find(' ')));
+  }
+  // Streams share connections: a few per agent, not one per request.
+  EXPECT_LE(connections.size(), 8u);
+  EXPECT_EQ(r.summary().statuses().at("200"), 300);
+  EXPECT_EQ(r.summary().statuses().at("404"), 100);
+  EXPECT_EQ(r.summary().error_ids().at("http_404"), 100);
+  EXPECT_EQ(r.summary().error_ids().count("tls_handshake"), 0u);
+}
+
 }  // namespace
 }  // namespace stampede::testing

@@ -204,7 +204,8 @@ constexpr char kNginx[] = "/usr/sbin/nginx";
 
 }  // namespace
 
-Nginx::Nginx(const std::string& dir, const std::string& extra_http_config)
+Nginx::Nginx(const std::string& dir, const std::string& extra_http_config,
+             const TestCert* cert, bool http2)
     : dir_(dir) {
   if (access(kNginx, X_OK) != 0) {
     throw std::runtime_error(
@@ -214,6 +215,14 @@ Nginx::Nginx(const std::string& dir, const std::string& extra_http_config)
   // The port may be taken between FreePort and nginx's bind: try again then.
   for (int attempt = 0; attempt < 5 && port_ == 0; ++attempt) {
     const int port = FreePort();
+    std::string listen = "127.0.0.1:" + std::to_string(port);
+    if (cert != nullptr) listen += " ssl";
+    if (http2) listen += " http2";
+    std::string tls;
+    if (cert != nullptr) {
+      tls = "    ssl_certificate " + cert->cert +
+            ";\n    ssl_certificate_key " + cert->key + ";\n";
+    }
     WriteFile(dir + "/nginx.conf",
               "daemon off;\nmaster_process off;\nworker_processes 1;\n"
               "pid " +
@@ -221,15 +230,16 @@ Nginx::Nginx(const std::string& dir, const std::string& extra_http_config)
                   "/error.log;\nevents { worker_connections 1024; }\n"
                   "http {\n"
                   "  log_format h2 '$connection $server_protocol $status "
-                  "$request_uri';\n"
+                  "$request_uri" +
+                  (cert != nullptr ? " $ssl_session_reused" : "") +
+                  "';\n"
                   "  access_log " +
                   dir + "/access.log h2;\n" + "  client_body_temp_path " + dir +
                   "/body;\n" + "  proxy_temp_path " + dir + "/proxy;\n" +
                   "  fastcgi_temp_path " + dir + "/fastcgi;\n" +
                   "  uwsgi_temp_path " + dir + "/uwsgi;\n" +
                   "  scgi_temp_path " + dir + "/scgi;\n" + extra_http_config +
-                  "\n  server {\n    listen 127.0.0.1:" + std::to_string(port) +
-                  " http2;\n"
+                  "\n  server {\n    listen " + listen + ";\n" + tls +
                   "    location / { return 200 \"ok\"; }\n"
                   "    location /status/ { return 404; }\n  }\n}\n");
     child_ = std::make_unique<Child>(

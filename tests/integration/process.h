@@ -66,14 +66,18 @@ class Target {
   bool tls_ = false;
 };
 
-// nginx (Debian's nginx-light) on 127.0.0.1 speaking h2c with prior knowledge,
-// as a child process with its files in `dir`: `location /` returns 200 "ok",
-// `/status/` 404. Each request is logged as "CONNECTION PROTOCOL STATUS URI".
-// Throws (so a test fails, never skips) when nginx is not installed.
+// nginx (Debian's nginx-light) on 127.0.0.1 as a child process with its files
+// in `dir`: `location /` returns 200 "ok", `/status/` 404. Without `cert` it
+// speaks h2c with prior knowledge; with `cert`, TLS with ALPN "h2" (or, when
+// `http2` is false, HTTP/1.1 only). Each request is logged as "CONNECTION
+// PROTOCOL STATUS URI", and with TLS " REUSED" after it ("r": the session was
+// resumed, else "."). Throws (so a test fails, never skips) when nginx is not
+// installed.
 class Nginx {
  public:
   explicit Nginx(const std::string& dir,
-                 const std::string& extra_http_config = "");
+                 const std::string& extra_http_config = "",
+                 const TestCert* cert = nullptr, bool http2 = true);
   int port() const { return port_; }
   // The access log's lines, once there are at least `at_least` (nginx logs a
   // request just after answering it) or after a few seconds.

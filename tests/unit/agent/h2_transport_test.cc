@@ -1,11 +1,13 @@
-// The HTTP/2 engine against a real h2c server (nginx, started by the test) and
-// against small in-test servers for the failure paths. Nothing is asserted
-// about durations.
+// The HTTP/2 engine against a real server (nginx, started by the test: h2c,
+// and h2 over TLS with a test certificate) and against small in-test servers
+// for the failure paths. Nothing is asserted about durations.
 #include "agent/h2_transport.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +28,13 @@ namespace {
 
 using common::ErrorId;
 
+// As the agent does: a write (OpenSSL's, or the test server's) to a peer that
+// has gone must not kill us.
+const bool kSigpipeIgnored = [] {
+  signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+
 struct Done {
   Sent sent;
   Outcome outcome;
@@ -44,11 +53,13 @@ class Recorder : public Transport::Listener {
 };
 
 struct Client {
-  Client(size_t max_streams, size_t per_connection) {
+  Client(size_t max_streams, size_t per_connection,
+         const tls::ClientOptions& tls_options = {}) {
     loop = std::move(EventLoop::Create()).value();
-    transport = std::move(H2Transport::Create(loop.get(), &recorder,
-                                              max_streams, per_connection))
-                    .value();
+    transport =
+        std::move(H2Transport::Create(loop.get(), &recorder, max_streams,
+                                      per_connection, tls_options))
+            .value();
   }
 
   void Send(const PreparedRequest& request) {
@@ -159,16 +170,15 @@ class NginxTest : public ::testing::Test {
 
 // --- Unsupported ---
 
-TEST(H2TransportTest, ServesH2cOnlyAndSaysWhyNot) {
+TEST(H2TransportTest, ServesHttpAndHttpsAndSaysWhyNot) {
   PreparedRequest r;
   r.method = "GET";
   for (const char* url : {"http://127.0.0.1:8080/x?y=1", "http://[::1]:80/",
-                          "http://localhost:9/a#frag"}) {
+                          "http://localhost:9/a#frag", "https://127.0.0.1/",
+                          "HTTPS://[::1]:8443/", "https://localhost:9/a"}) {
     r.url = url;
     EXPECT_EQ(H2Transport::Unsupported(r), "") << url;
   }
-  r.url = "https://127.0.0.1/";
-  EXPECT_NE(H2Transport::Unsupported(r).find("TLS"), std::string::npos);
   for (const char* url : {"http://example.com/", "http://user@127.0.0.1/",
                           "http://127.0.0.1:99999/", "ftp://127.0.0.1/"}) {
     r.url = url;
@@ -327,7 +337,7 @@ TEST(H2TransportTest, Http1AnswerIsAProtocolError) {
 TEST(H2TransportTest, UnservableUrlFailsEverySend) {
   Client client(2, 100);
   PreparedRequest r;
-  r.url = "https://127.0.0.1:1/";
+  r.url = "ftp://127.0.0.1:1/";
   client.transport->Prepare(r);
   client.Send(r);
   client.Send(r);
@@ -336,6 +346,193 @@ TEST(H2TransportTest, UnservableUrlFailsEverySend) {
   for (const Done& d : client.recorder.done)
     EXPECT_EQ(d.outcome.error, ErrorId::kTransportOther);
   EXPECT_EQ(client.transport->InFlight(), 0u);
+}
+
+// --- h2 over TLS (nginx `listen ... ssl http2`, ALPN) ---
+
+class NginxTlsTest : public ::testing::Test {
+ protected:
+  void Start(const std::string& extra = "", bool http2 = true) {
+    dir_ = testing::MakeTempDir();
+    cert_ = testing::MakeTestCert(dir_);
+    nginx_ = std::make_unique<testing::Nginx>(dir_, extra, &cert_, http2);
+  }
+  tls::ClientOptions Trusting() const {
+    tls::ClientOptions o;
+    o.ca_file = cert_.cert;
+    return o;
+  }
+  PreparedRequest HttpsRequest(const std::string& path) const {
+    PreparedRequest r;
+    r.url = "https://localhost:" + std::to_string(nginx_->port()) + path;
+    r.method = "GET";
+    return r;
+  }
+  std::string dir_;
+  testing::TestCert cert_;
+  std::unique_ptr<testing::Nginx> nginx_;
+};
+
+TEST_F(NginxTlsTest, H2ByAlpnSharesFewConnections) {
+  Start();
+  Client client(32, 8, Trusting());
+  PreparedRequest r = HttpsRequest("/hello");
+  client.transport->Prepare(r);
+  client.RunClosedLoop(r, 32, 400);
+  int connect_timed = 0, tls_timed = 0;
+  for (const Done& d : client.recorder.done) {
+    EXPECT_EQ(d.outcome.error, ErrorId::kNone);
+    EXPECT_EQ(d.outcome.status, 200);
+    EXPECT_GT(d.outcome.bytes_in, 2);
+    EXPECT_GE(d.outcome.ttfb_ns, 0);
+    if (d.outcome.connect_ns != Outcome::kNotTimed) ++connect_timed;
+    if (d.outcome.tls_ns != Outcome::kNotTimed) ++tls_timed;
+  }
+  // 32 streams, 8 per connection: 4 connections, each handshake timed once.
+  EXPECT_EQ(client.transport->connections_opened(), 4u);
+  EXPECT_EQ(client.transport->tls_handshakes(), 4u);
+  EXPECT_EQ(connect_timed, 4);
+  EXPECT_EQ(tls_timed, 4);
+  std::vector<std::string> log = nginx_->LogLines(400);
+  ASSERT_EQ(log.size(), 400u);
+  std::set<std::string> connections;
+  for (const std::string& line : log) {
+    EXPECT_NE(line.find(" HTTP/2.0 200 /hello "), std::string::npos) << line;
+    connections.insert(line.substr(0, line.find(' ')));
+  }
+  EXPECT_EQ(connections.size(), 4u);
+}
+
+TEST_F(NginxTlsTest, ReconnectsResumeTheSession) {
+  // GOAWAY after 20 streams: one connection at a time, renewed often.
+  Start("keepalive_requests 20;");
+  Client client(4, 4, Trusting());
+  PreparedRequest r = HttpsRequest("/");
+  PreparedRequest post = HttpsRequest("/post");
+  post.method = "POST";
+  post.body = std::string(40'000, 'x');  // several TLS records
+  client.transport->Prepare(r);
+  client.transport->Prepare(post);
+  client.RunClosedLoop(r, 4, 200);
+  client.Send(post);
+  client.RunUntilDone(201);
+  for (const Done& d : client.recorder.done) {
+    EXPECT_EQ(d.outcome.error, ErrorId::kNone);
+    EXPECT_EQ(d.outcome.status, 200);
+  }
+  const std::vector<std::string> log = nginx_->LogLines(201);
+  ASSERT_EQ(log.size(), 201u);
+  std::set<std::string> connections, resumed;
+  for (const std::string& line : log) {
+    EXPECT_NE(line.find(" HTTP/2.0 200 "), std::string::npos) << line;
+    const std::string id = line.substr(0, line.find(' '));
+    connections.insert(id);
+    if (line.back() == 'r') resumed.insert(id);
+  }
+  EXPECT_GE(connections.size(), 10u);
+  EXPECT_EQ(client.transport->tls_handshakes(),
+            client.transport->connections_opened());
+  // The first handshake is a full one; the server resumed later ones, and
+  // what we counted is what nginx saw.
+  EXPECT_GE(resumed.size(), 1u);
+  EXPECT_EQ(client.transport->tls_resumed(), resumed.size());
+  EXPECT_EQ(log.front().back(), '.');
+}
+
+TEST_F(NginxTlsTest, UntrustedCertificateIsTlsCertificate) {
+  Start();
+  Client client(2, 100);  // the system's CAs: the test certificate is unknown
+  PreparedRequest r = HttpsRequest("/");
+  client.transport->Prepare(r);
+  client.RunClosedLoop(r, 2, 6);
+  ASSERT_EQ(client.recorder.done.size(), 6u);
+  for (const Done& d : client.recorder.done) {
+    EXPECT_EQ(d.outcome.error, ErrorId::kTlsCertificate);
+    EXPECT_EQ(d.outcome.status, 0);
+  }
+  EXPECT_EQ(client.transport->InFlight(), 0u);
+  EXPECT_TRUE(nginx_->LogLines().empty());
+}
+
+TEST_F(NginxTlsTest, InsecureSkipVerifyAcceptsIt) {
+  Start();
+  tls::ClientOptions insecure;
+  insecure.insecure_skip_verify = true;
+  Client client(2, 100, insecure);
+  PreparedRequest r = HttpsRequest("/");
+  client.transport->Prepare(r);
+  client.RunClosedLoop(r, 2, 6);
+  for (const Done& d : client.recorder.done)
+    EXPECT_EQ(d.outcome.error, ErrorId::kNone);
+  EXPECT_EQ(nginx_->LogLines(6).size(), 6u);
+}
+
+TEST_F(NginxTlsTest, ServerWithoutH2IsTlsHandshakeOncePerRequest) {
+  // `listen ... ssl` without http2: nginx offers http/1.1 only by ALPN.
+  Start("", /*http2=*/false);
+  Client client(4, 2, Trusting());
+  PreparedRequest r = HttpsRequest("/");
+  client.transport->Prepare(r);
+  client.RunClosedLoop(r, 4, 10);
+  ASSERT_EQ(client.recorder.done.size(), 10u);
+  for (const Done& d : client.recorder.done) {
+    EXPECT_EQ(d.outcome.error, ErrorId::kTlsHandshake);
+    EXPECT_EQ(d.outcome.status, 0);
+  }
+  EXPECT_EQ(client.transport->InFlight(), 0u);
+  EXPECT_TRUE(nginx_->LogLines().empty());
+}
+
+TEST(H2TransportTest, TlsServerThatIgnoresAlpnIsTlsHandshake) {
+  // Unlike nginx (which ends the handshake with an alert), this server has no
+  // ALPN callback: the handshake succeeds and selects no protocol.
+  const std::string dir = testing::MakeTempDir();
+  const testing::TestCert cert = testing::MakeTestCert(dir);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  ASSERT_NE(ctx, nullptr);
+  ASSERT_EQ(SSL_CTX_use_certificate_chain_file(ctx, cert.cert.c_str()), 1);
+  ASSERT_EQ(
+      SSL_CTX_use_PrivateKey_file(ctx, cert.key.c_str(), SSL_FILETYPE_PEM), 1);
+  std::atomic<int> handshakes{0};
+  {
+    TestServer server([&](int fd) {
+      SSL* ssl = SSL_new(ctx);
+      SSL_set_fd(ssl, fd);
+      if (SSL_accept(ssl) == 1) {
+        ++handshakes;
+        char buf[4096];
+        while (SSL_read(ssl, buf, sizeof(buf)) > 0) {
+        }
+      }
+      SSL_free(ssl);
+    });
+    tls::ClientOptions trusting;
+    trusting.ca_file = cert.cert;
+    Client client(2, 100, trusting);
+    PreparedRequest r;
+    r.url = "https://localhost:" + std::to_string(server.port()) + "/";
+    client.transport->Prepare(r);
+    client.RunClosedLoop(r, 2, 5);
+    ASSERT_EQ(client.recorder.done.size(), 5u);
+    for (const Done& d : client.recorder.done)
+      EXPECT_EQ(d.outcome.error, ErrorId::kTlsHandshake);
+    EXPECT_EQ(client.transport->InFlight(), 0u);
+    // Our side of each handshake finished; the requests failed on ALPN.
+    EXPECT_EQ(client.transport->tls_handshakes(),
+              client.transport->connections_opened());
+    EXPECT_GE(client.transport->tls_handshakes(), 1u);
+  }
+  EXPECT_GE(handshakes.load(), 1);
+  SSL_CTX_free(ctx);
+}
+
+TEST(H2TransportTest, UnloadableCaFileFailsCreate) {
+  auto loop = std::move(EventLoop::Create()).value();
+  Recorder recorder;
+  tls::ClientOptions o;
+  o.ca_file = "/nonexistent/stampede-ca.pem";
+  auto t = H2Transport::Create(loop.get(), &recorder, 4, 4, o);
+  EXPECT_FALSE(t.ok());
 }
 
 TEST_F(NginxTest, DestroyingWithStreamsInFlightIsClean) {
