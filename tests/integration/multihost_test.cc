@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "common/histogram.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "stampede/v1/result.pb.h"
@@ -268,11 +269,25 @@ TEST_F(MultiHost, AgentsOnThreeHostsDeliverThePlanExactly) {
         << log;
   }
 
+  // The merged histograms account for every request, and merging the three
+  // agents' data by interval or by request gives the same buckets. (The result
+  // holds no per-agent histogram to compare with.)
+  common::Histogram by_interval, by_request;
   int64_t interval_sum = 0;
   for (const v1::IntervalResult& i : r.intervals()) {
     interval_sum += i.requests();
+    ASSERT_TRUE(by_interval.MergeEncoded(i.latency_histogram()).ok());
+  }
+  for (const v1::RequestResult& q : r.scenarios(0).requests()) {
+    absl::StatusOr<common::Histogram> h =
+        common::Histogram::Decode(q.latency_histogram());
+    ASSERT_TRUE(h.ok()) << h.status();
+    EXPECT_EQ(h->Count(), q.summary().requests()) << q.name();
+    by_request.Merge(*h);
   }
   EXPECT_EQ(interval_sum, r.summary().requests());
+  EXPECT_EQ(by_request.Count(), r.summary().requests());
+  EXPECT_TRUE(by_interval == by_request);
 
   std::printf(
       "multi-host run: %.1f s from the target's start to the result\n",
