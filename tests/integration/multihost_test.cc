@@ -34,6 +34,7 @@ namespace {
 
 constexpr char kIp[] = "/usr/sbin/ip";
 constexpr char kUnshare[] = "/usr/bin/unshare";
+constexpr char kSetpriv[] = "/usr/bin/setpriv";
 // A private subnet unlikely to be in use; it exists only inside the
 // namespaces this test creates.
 constexpr char kSubnet[] = "10.213.77.";
@@ -51,9 +52,11 @@ class MultiHost : public ::testing::Test {
   void SetUp() override {
     dir_ = MakeTempDir();
     prefix_ = absl::StrCat("stp", getpid(), "-");
-    if (access(kIp, X_OK) != 0 || access(kUnshare, X_OK) != 0) {
+    if (access(kIp, X_OK) != 0 || access(kUnshare, X_OK) != 0 ||
+        access(kSetpriv, X_OK) != 0) {
       GTEST_SKIP() << "multi-host test skipped: needs " << kIp << " (iproute2)"
-                   << " and " << kUnshare << " (util-linux)";
+                   << ", " << kUnshare << " and " << kSetpriv
+                   << " (util-linux)";
     }
     std::string error;
     const std::string bridge_ns = prefix_ + "br";
@@ -127,11 +130,14 @@ class MultiHost : public ::testing::Test {
     return host;
   }
 
-  // Starts `argv` inside `host`'s network namespace (`ip netns exec` execs,
-  // so the child's PID is the program's own).
+  // Starts `argv` inside `host`'s network namespace. `ip netns exec` and
+  // setpriv exec, so the child's PID is the program's own; setpriv has it
+  // killed if this process dies first (say, on a CTest timeout), since the
+  // target would never exit on its own.
   Child& Spawn(const Host& host, const std::vector<std::string>& argv,
                const std::string& log) {
-    std::vector<std::string> full = {kIp, "netns", "exec", host.ns};
+    std::vector<std::string> full = {kIp,      "netns",       "exec", host.ns,
+                                     kSetpriv, "--pdeathsig", "KILL", "--"};
     full.insert(full.end(), argv.begin(), argv.end());
     children_.push_back(std::make_unique<Child>(full, log));
     return *children_.back();
