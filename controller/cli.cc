@@ -72,7 +72,7 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
       ->capture_default_str();
   run_cmd->add_option(
       "--out", outs,
-      "write the result: FORMAT=FILE, FORMAT json|md|junit|csv|summary "
+      "write the result: FORMAT=FILE, FORMAT json|md|junit|csv|summary|hdr "
       "(repeatable)");
 
   std::string validate_file;
@@ -85,8 +85,9 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
   CLI::App* report_cmd = app.add_subcommand(
       "report", "re-render a result written by --out json=FILE");
   report_cmd->add_option("result", report_file, "result JSON")->required();
-  report_cmd->add_option("--format", report_format, "json|md|junit|csv|summary")
-      ->check(CLI::IsMember({"json", "md", "junit", "csv", "summary"}))
+  report_cmd
+      ->add_option("--format", report_format, "json|md|junit|csv|summary|hdr")
+      ->check(CLI::IsMember({"json", "md", "junit", "csv", "summary", "hdr"}))
       ->capture_default_str();
   report_cmd->add_option("--output", report_out,
                          "file to write (default: stdout)");
@@ -125,10 +126,10 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
     size_t eq = out.find('=');
     std::string format = out.substr(0, eq);
     if (eq == std::string::npos || eq + 1 == out.size() || !IsFormat(format)) {
-      std::fprintf(
-          stderr,
-          "--out %s: expected FORMAT=FILE, FORMAT json|md|junit|csv|summary\n",
-          out.c_str());
+      std::fprintf(stderr,
+                   "--out %s: expected FORMAT=FILE, FORMAT "
+                   "json|md|junit|csv|summary|hdr\n",
+                   out.c_str());
       return kExitInvalid;
     }
     run.outputs.emplace_back(format, out.substr(eq + 1));

@@ -29,6 +29,13 @@ std::string FormatJunit(const v1::RunResult& result);
 // The interval time series as CSV, one row per interval, with a header row.
 std::string FormatCsv(const v1::RunResult& result);
 
+// The HdrHistogram interval log (format version 1.3): one line per interval
+// with its merged latency histogram (µs) in HdrHistogram's compressed V2
+// encoding, base64; StartTime and BaseTime are the run's start, so interval
+// timestamps are seconds since it. Interval_Max is in milliseconds. Readable
+// by HdrHistogram's HistogramLogReader and HistogramLogProcessor.
+std::string FormatHdrLog(const v1::RunResult& result);
+
 // What the live judging added to a threshold's verdict: "" or, e.g., "failed
 // at 12s, aborted the run".
 std::string ThresholdNote(const v1::ThresholdResult& threshold);

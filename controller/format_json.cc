@@ -1,6 +1,7 @@
 #include <cmath>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "controller/format.h"
@@ -182,6 +183,8 @@ std::string FormatJson(const v1::RunResult& r) {
     for (const v1::RequestResult& q : s.requests()) {
       w.BeginObject().String("name", q.name());
       WriteSummary(w, "summary", q.summary());
+      // bytes as proto JSON writes them: standard base64.
+      w.String("latency_histogram", absl::Base64Escape(q.latency_histogram()));
       w.End();
     }
     w.End().End();
@@ -232,6 +235,7 @@ std::string FormatJson(const v1::RunResult& r) {
         .Int("open_fds", i.open_fds())
         .Bool("generator_limited", i.generator_limited())
         .String("generator_note", i.generator_note())
+        .String("latency_histogram", absl::Base64Escape(i.latency_histogram()))
         .End();
   }
   w.End().End();

@@ -43,6 +43,7 @@ std::string Render(const std::string& format, const v1::RunResult& result) {
   if (format == "junit") return FormatJunit(result);
   if (format == "csv") return FormatCsv(result);
   if (format == "summary") return FormatSummary(result);
+  if (format == "hdr") return FormatHdrLog(result);
   return FormatJson(result);
 }
 

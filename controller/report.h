@@ -14,8 +14,8 @@
 namespace stampede::controller {
 
 // The output formats, by the names --out and --format take.
-inline constexpr const char* kFormats[] = {"json", "md", "junit", "csv",
-                                           "summary"};
+inline constexpr const char* kFormats[] = {"json", "md",      "junit",
+                                           "csv",  "summary", "hdr"};
 bool IsFormat(const std::string& name);
 // `result` rendered as `format` (one of kFormats).
 std::string Render(const std::string& format, const v1::RunResult& result);

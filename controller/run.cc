@@ -367,6 +367,7 @@ void Controller::EmitIntervals(bool force_all) {
     r.set_local_errors(view->local_errors);
     r.set_generator_busy(view->max_worker_busy);
     r.set_open_fds(view->open_fds);
+    r.set_latency_histogram(view->latency.Encode());
     JudgeGenerator(&r);
     Print(FormatLiveLine(
         r, static_cast<double>(view->latency.ValueAtPercentile(95)) / 1000.0,

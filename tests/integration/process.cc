@@ -103,14 +103,13 @@ std::string TlsExchange(int fd, const std::string& request) {
   return response;
 }
 
-}  // namespace
-
-std::string HttpGet(int port, const std::string& path, bool tls) {
+std::string Get(const in_addr& host, int port, const std::string& path,
+                bool tls) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_addr = host;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     close(fd);
     return "";
@@ -128,6 +127,21 @@ std::string HttpGet(int port, const std::string& path, bool tls) {
   close(fd);
   size_t body = response.find("\r\n\r\n");
   return body == std::string::npos ? "" : response.substr(body + 4);
+}
+
+}  // namespace
+
+std::string HttpGet(int port, const std::string& path, bool tls) {
+  in_addr loopback{};
+  loopback.s_addr = htonl(INADDR_LOOPBACK);
+  return Get(loopback, port, path, tls);
+}
+
+std::string HttpGet(const std::string& host, int port,
+                    const std::string& path) {
+  in_addr addr{};
+  if (inet_pton(AF_INET, host.c_str(), &addr) != 1) return "";
+  return Get(addr, port, path, /*tls=*/false);
 }
 
 TestCert MakeTestCert(const std::string& dir, const std::string& san) {
@@ -163,13 +177,14 @@ Target::Target(const std::string& dir, const TestCert* cert)
   if (port_ == 0) throw std::runtime_error("stampede-target did not start");
 }
 
-long long Target::Served() {
+long long RequestsServed(const std::string& stats) {
   std::smatch m;
-  std::string stats = Stats();
   static const std::regex kRequests("\"requests\":([0-9]+)");
   if (!std::regex_search(stats, m, kRequests)) return -1;
   return std::stoll(m[1].str());
 }
+
+long long Target::Served() { return RequestsServed(Stats()); }
 
 namespace {
 

@@ -37,6 +37,12 @@ void WriteFile(const std::string& path, const std::string& content);
 // Blocking HTTP/1.1 GET against 127.0.0.1:port; returns the body ("" on
 // failure). `tls`: over HTTPS, without checking the certificate.
 std::string HttpGet(int port, const std::string& path, bool tls = false);
+// Plain HTTP/1.1 GET against an IPv4 `host` (numeric), in the calling thread's
+// network namespace; returns the body ("" on failure).
+std::string HttpGet(const std::string& host, int port, const std::string& path);
+
+// The target's request count from its /stats JSON; -1 if absent.
+long long RequestsServed(const std::string& stats);
 
 // A self-signed certificate for the names in `san` (by default "localhost"
 // and 127.0.0.1), valid one day, made with the openssl command line in `dir`.

@@ -3,16 +3,32 @@
 // ./bin/format_test
 #include "controller/format.h"
 
+#include <zlib.h>
+
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_split.h"
+#include "common/histogram.h"
 #include "controller/report.h"
 #include "controller/result.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
 namespace stampede::controller {
 namespace {
+
+// An interval's latency: `n` requests at each of `values_us`.
+common::Histogram Latencies(const std::vector<int64_t>& values_us, int64_t n) {
+  common::Histogram h;
+  for (int64_t v : values_us) h.RecordN(v, n);
+  return h;
+}
 
 v1::RunResult SampleResult() {
   v1::RunResult r;
@@ -63,6 +79,8 @@ v1::RunResult SampleResult() {
   a->set_requests(6000);
   a->set_errors(12);
   a->set_state("finished");
+  common::Histogram first = Latencies({412, 1250, 12000}, 50);
+  first.RecordN(398, 50);
   v1::IntervalResult* i = r.add_intervals();
   i->set_t(1);
   i->set_rps(200);
@@ -71,7 +89,130 @@ v1::RunResult SampleResult() {
   i->set_p99_ms(12);
   i->set_requests(200);
   i->set_agents_reported(1);
+  i->set_latency_histogram(first.Encode());
+  common::Histogram second = Latencies({405, 2500, 1'204'500}, 1);
+  second.RecordN(420, 197);
+  i = r.add_intervals();
+  i->set_t(2);
+  i->set_rps(200);
+  i->set_target_rps(200);
+  i->set_p50_ms(0.42);
+  i->set_p99_ms(2.5);
+  i->set_requests(200);
+  i->set_agents_reported(1);
+  i->set_latency_histogram(second.Encode());
+  first.Merge(second);
+  q->set_latency_histogram(first.Encode());
   return r;
+}
+
+// HdrHistogram's compressed V2 encoding read back (base64, then zlib, then
+// the V2 header and ZigZag LEB128 counts), written from the format's
+// description, independently of the code under test.
+struct HdrDecoded {
+  uint32_t cookie = 0;
+  int32_t normalizing_offset = -1;
+  int32_t digits = 0;
+  int64_t lowest = 0;
+  int64_t highest = 0;
+  double ratio = 0;
+  std::vector<int64_t> counts;
+  std::string error;
+};
+
+uint64_t BigEndian(std::string_view bytes, size_t pos, int width) {
+  uint64_t v = 0;
+  for (int i = 0; i < width; ++i) {
+    v = (v << 8) | static_cast<uint8_t>(bytes[pos + i]);
+  }
+  return v;
+}
+
+HdrDecoded DecodeHdr(const std::string& base64) {
+  HdrDecoded out;
+  std::string compressed;
+  if (!absl::Base64Unescape(base64, &compressed) || compressed.size() < 8) {
+    out.error = "not base64, or too short";
+    return out;
+  }
+  if (BigEndian(compressed, 0, 4) != 0x1c849314) {
+    out.error = "not the compressed V2 cookie";
+    return out;
+  }
+  const uint64_t length = BigEndian(compressed, 4, 4);
+  if (length != compressed.size() - 8) {
+    out.error = "compressed length does not match";
+    return out;
+  }
+  std::vector<Bytef> plain(1 << 20);
+  uLongf plain_size = plain.size();
+  if (uncompress(plain.data(), &plain_size,
+                 reinterpret_cast<const Bytef*>(compressed.data() + 8),
+                 length) != Z_OK) {
+    out.error = "not zlib";
+    return out;
+  }
+  std::string_view v(reinterpret_cast<const char*>(plain.data()), plain_size);
+  if (v.size() < 40) {
+    out.error = "V2 header truncated";
+    return out;
+  }
+  out.cookie = static_cast<uint32_t>(BigEndian(v, 0, 4));
+  const uint64_t payload = BigEndian(v, 4, 4);
+  out.normalizing_offset = static_cast<int32_t>(BigEndian(v, 8, 4));
+  out.digits = static_cast<int32_t>(BigEndian(v, 12, 4));
+  out.lowest = static_cast<int64_t>(BigEndian(v, 16, 8));
+  out.highest = static_cast<int64_t>(BigEndian(v, 24, 8));
+  const uint64_t ratio_bits = BigEndian(v, 32, 8);
+  std::memcpy(&out.ratio, &ratio_bits, sizeof(out.ratio));
+  if (payload != v.size() - 40) {
+    out.error = "payload length does not match";
+    return out;
+  }
+  for (size_t pos = 40; pos < v.size();) {
+    uint64_t z = 0;
+    for (int i = 0; i < 9; ++i) {
+      if (pos >= v.size()) {
+        out.error = "truncated varint";
+        return out;
+      }
+      const uint8_t byte = static_cast<uint8_t>(v[pos++]);
+      if (i == 8) {
+        z |= uint64_t{byte} << 56;
+        break;
+      }
+      z |= uint64_t{byte & 0x7fu} << (7 * i);
+      if ((byte & 0x80) == 0) break;
+    }
+    const int64_t value =
+        static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
+    if (value < 0) {
+      out.counts.insert(out.counts.end(), static_cast<size_t>(-value), 0);
+    } else {
+      out.counts.push_back(value);
+    }
+  }
+  return out;
+}
+
+// The fields of each interval line of an HdrHistogram log.
+std::vector<std::vector<std::string>> IntervalLines(const std::string& log) {
+  std::vector<std::vector<std::string>> lines;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (line.empty() || line[0] == '#' || line[0] == '"') continue;
+    lines.push_back(absl::StrSplit(line, ','));
+  }
+  return lines;
+}
+
+// Every bucket of `decoded` equals `h`'s, and nothing lies beyond.
+void ExpectSameCounts(const HdrDecoded& decoded, const common::Histogram& h) {
+  ASSERT_TRUE(decoded.error.empty()) << decoded.error;
+  ASSERT_LE(decoded.counts.size(), h.BucketCount());
+  for (size_t k = 0; k < h.BucketCount(); ++k) {
+    const int64_t got = k < decoded.counts.size() ? decoded.counts[k] : 0;
+    ASSERT_EQ(got, h.BucketAt(k)) << "bucket " << k;
+  }
 }
 
 void ExpectGolden(const std::string& name, const std::string& actual) {
@@ -100,6 +241,98 @@ TEST(Format, JunitMatchesGolden) {
 
 TEST(Format, CsvMatchesGolden) {
   ExpectGolden("intervals.csv", FormatCsv(SampleResult()));
+}
+
+TEST(Format, HdrLogMatchesGolden) {
+  ExpectGolden("intervals.hdr", FormatHdrLog(SampleResult()));
+}
+
+// HdrHistogram's layout for lowest 1, highest 3,600,000,000 and 3 digits:
+// sub-bucket count 2048 (half 1024), 22 buckets, counts length 23 * 1024; a
+// value v >= 2048 lands in bucket b = floor(log2(v)) - 10 at sub-bucket
+// v >> b, index (b + 1) * 1024 + (v >> b) - 1024. Ours is the same, index for
+// index, which is why the log writes our buckets as they are.
+TEST(Format, HistogramLayoutIsHdrHistograms) {
+  common::Histogram h;
+  EXPECT_EQ(h.BucketCount(), 23u * 1024u);
+  for (int64_t v :
+       std::vector<int64_t>{0, 1, 2047, 2048, 2049, 4095, 4096, 1'000'000,
+                            1'204'500, 3'599'999'999, 3'600'000'000}) {
+    size_t expected = static_cast<size_t>(v);
+    if (v >= 2048) {
+      int b = 0;
+      while ((v >> (b + 11)) != 0) ++b;
+      expected = static_cast<size_t>((b + 1) * 1024 + (v >> b) - 1024);
+    }
+    EXPECT_EQ(common::Histogram::IndexOf(v), expected) << v;
+    EXPECT_LE(common::Histogram::BucketLowest(expected), v);
+    EXPECT_GE(common::Histogram::BucketHighest(expected), v);
+  }
+  EXPECT_LT(common::Histogram::IndexOf(common::Histogram::kHighestUs),
+            h.BucketCount());
+}
+
+TEST(Format, HdrLogRoundTripsEveryBucketAndTheHeader) {
+  // Single zeros and long zero runs, both ends of the range, and counts that
+  // need all nine bytes of a varint.
+  common::Histogram h = Latencies({0, 1, 3, 5, 6, 2047, 2048, 123'456}, 1);
+  h.RecordN(7, 300);
+  h.RecordN(40'000, int64_t{1} << 60);
+  h.RecordN(common::Histogram::kHighestUs, 2);
+  v1::RunResult r = SampleResult();
+  r.mutable_intervals(1)->set_latency_histogram(h.Encode());
+  r.add_intervals()->set_t(3);  // nothing reported: an empty histogram
+  r.mutable_intervals(2)->set_latency_histogram(common::Histogram().Encode());
+
+  const std::string log = FormatHdrLog(r);
+  const std::vector<std::vector<std::string>> lines = IntervalLines(log);
+  ASSERT_EQ(lines.size(), 3u) << log;
+  for (const std::vector<std::string>& line : lines) {
+    ASSERT_EQ(line.size(), 4u) << log;
+  }
+  EXPECT_EQ(lines[0][0], "0.000");
+  EXPECT_EQ(lines[1][0], "1.000");
+  EXPECT_EQ(lines[1][1], "1.000");
+  EXPECT_EQ(lines[1][2], "3600000.000");  // ms
+
+  const HdrDecoded decoded = DecodeHdr(lines[1][3]);
+  ExpectSameCounts(decoded, h);
+  EXPECT_EQ(decoded.cookie, 0x1c849313u);
+  EXPECT_EQ(decoded.normalizing_offset, 0);
+  EXPECT_EQ(decoded.digits, 3);
+  EXPECT_EQ(decoded.lowest, 1);
+  EXPECT_EQ(decoded.highest, 3'600'000'000);
+  EXPECT_EQ(decoded.ratio, 1.0);
+  // Up to the last non-zero bucket, no further.
+  EXPECT_EQ(decoded.counts.size(),
+            common::Histogram::IndexOf(common::Histogram::kHighestUs) + 1);
+
+  ExpectSameCounts(
+      DecodeHdr(lines[0][3]),
+      *common::Histogram::Decode(r.intervals(0).latency_histogram()));
+  ExpectSameCounts(DecodeHdr(lines[2][3]), common::Histogram());
+  EXPECT_EQ(lines[2][2], "0.000");
+}
+
+TEST(Format, HdrLogFromTheJsonIsTheSame) {
+  // `stampede report r.json --format hdr` reads the JSON back first.
+  const v1::RunResult r = SampleResult();
+  v1::RunResult parsed;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(FormatJson(r), &parsed).ok());
+  EXPECT_EQ(parsed.intervals(1).latency_histogram(),
+            r.intervals(1).latency_histogram());
+  EXPECT_EQ(parsed.scenarios(0).requests(0).latency_histogram(),
+            r.scenarios(0).requests(0).latency_histogram());
+  EXPECT_EQ(Render("hdr", parsed), FormatHdrLog(r));
+}
+
+TEST(Format, HdrLogLeavesOutIntervalsWithoutAHistogramAndSaysSo) {
+  v1::RunResult r = SampleResult();
+  r.mutable_intervals(0)->clear_latency_histogram();
+  const std::string log = FormatHdrLog(r);
+  EXPECT_EQ(IntervalLines(log).size(), 1u) << log;
+  EXPECT_NE(log.find("#[1 intervals left out"), std::string::npos) << log;
 }
 
 TEST(Format, JunitEscapesAndCountsFailures) {
