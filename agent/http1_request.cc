@@ -10,9 +10,7 @@
 
 namespace stampede::agent::http1 {
 
-namespace {
-
-std::string_view Trim(std::string_view s) {
+std::string_view TrimSpace(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
     s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
@@ -20,7 +18,6 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// RFC 9110 token characters, for methods and header names.
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
@@ -32,8 +29,6 @@ bool IsToken(std::string_view s) {
   }
   return true;
 }
-
-}  // namespace
 
 std::optional<Url> ParseUrl(std::string_view url) {
   for (char c : url) {
@@ -121,7 +116,7 @@ std::optional<std::string> Serialize(const PreparedRequest& request,
     }
     std::string_view name = std::string_view(h).substr(0, colon);
     if (!IsToken(name)) return std::nullopt;
-    std::string_view value = Trim(std::string_view(h).substr(colon + 1));
+    std::string_view value = TrimSpace(std::string_view(h).substr(colon + 1));
     if (EqualsIgnoreCase(name, "host")) host_given = true;
     if (EqualsIgnoreCase(name, "content-length") ||
         EqualsIgnoreCase(name, "transfer-encoding")) {

@@ -23,6 +23,11 @@ struct Url {
   std::string target;     // path and query
 };
 
+// RFC 9110 token characters, for methods and header names.
+bool IsToken(std::string_view s);
+// Without leading and trailing spaces and tabs.
+std::string_view TrimSpace(std::string_view s);
+
 // An http:// or https:// URL without credentials, or nullopt.
 std::optional<Url> ParseUrl(std::string_view url);
 
