@@ -22,6 +22,7 @@
 
 #include "agent/event_loop.h"
 #include "tests/integration/process.h"
+#include "tests/unit/agent/transport_harness.h"
 
 namespace stampede::agent {
 namespace {
@@ -35,55 +36,13 @@ const bool kSigpipeIgnored = [] {
   return true;
 }();
 
-struct Done {
-  Sent sent;
-  Outcome outcome;
-};
-
-class Recorder : public Transport::Listener {
- public:
-  void OnDone(const Sent& sent, const Outcome& outcome,
-              int64_t done_ns) override {
-    EXPECT_GE(done_ns, sent.sent_ns);
-    done.push_back({sent, outcome});
-    if (then) then(sent, outcome);
-  }
-  std::vector<Done> done;
-  std::function<void(const Sent&, const Outcome&)> then;
-};
-
-struct Client {
+struct Client : TransportHarness<H2Transport> {
   Client(size_t max_streams, size_t per_connection,
          const tls::ClientOptions& tls_options = {}) {
-    loop = std::move(EventLoop::Create()).value();
     transport =
         std::move(H2Transport::Create(loop.get(), &recorder, max_streams,
                                       per_connection, tls_options))
             .value();
-  }
-
-  void Send(const PreparedRequest& request) {
-    int64_t now = EventLoop::MonoNowNs();
-    transport->Send(Sent{&request, now, now});
-  }
-
-  // Runs the loop as the worker does until `count` requests are done. The
-  // give-up time only stops a hung test.
-  void RunUntilDone(size_t count) {
-    const int64_t give_up = EventLoop::MonoNowNs() + 60'000'000'000;
-    while (recorder.done.size() < count) {
-      int64_t now = EventLoop::MonoNowNs();
-      ASSERT_LT(now, give_up) << "requests never completed";
-      int64_t due = transport->DeadlineNs();
-      if (due != 0 && due <= now) {
-        transport->OnDeadline();
-        continue;
-      }
-      int64_t wake = now + 100'000'000;
-      if (due != 0) wake = std::min(wake, due);
-      loop->SetDeadline(wake);
-      loop->RunOnce();
-    }
   }
 
   // Keeps `concurrency` requests in flight until `total` were sent.
@@ -100,10 +59,6 @@ struct Client {
     RunUntilDone(total);
     recorder.then = nullptr;
   }
-
-  Recorder recorder;
-  std::unique_ptr<EventLoop> loop;
-  std::unique_ptr<H2Transport> transport;
 };
 
 PreparedRequest Request(int port, const std::string& path,

@@ -17,6 +17,7 @@
 #include "agent/event_loop.h"
 #include "agent/http1_transport.h"
 #include "tests/integration/process.h"
+#include "tests/unit/agent/transport_harness.h"
 
 namespace stampede::agent {
 namespace {
@@ -29,30 +30,16 @@ const bool kSigpipeIgnored = [] {
   return true;
 }();
 
-class Recorder : public Transport::Listener {
- public:
-  void OnDone(const Sent& sent, const Outcome& outcome, int64_t) override {
-    done.push_back(outcome);
-  }
-  std::vector<Outcome> done;
-};
-
-struct Client {
+struct Client : TransportHarness<Http1Transport> {
   explicit Client(size_t max_connections, const tls::ClientOptions& options) {
-    loop = std::move(EventLoop::Create()).value();
     auto t =
         Http1Transport::Create(loop.get(), &recorder, max_connections, options);
     EXPECT_TRUE(t.ok()) << t.status();
     transport = std::move(t).value();
   }
 
-  void Send(const PreparedRequest& request) {
-    int64_t now = EventLoop::MonoNowNs();
-    transport->Send(Sent{&request, now, now});
-  }
-
-  // Sends `count` requests, at most `in_flight` at once, and waits for all.
-  // The give-up time only stops a hung test.
+  // Sends `count` requests, at most `in_flight` at once, and runs until they
+  // are done. The give-up time only stops a hung test.
   void Run(const PreparedRequest& request, size_t count, size_t in_flight) {
     transport->Prepare(request);
     const size_t target = recorder.done.size() + count;
@@ -64,23 +51,10 @@ struct Client {
         ++sent;
         Send(request);
       }
-      int64_t now = EventLoop::MonoNowNs();
-      ASSERT_LT(now, give_up) << "requests never completed";
-      int64_t due = transport->DeadlineNs();
-      if (due != 0 && due <= now) {
-        transport->OnDeadline();
-        continue;
-      }
-      int64_t wake = now + 100'000'000;
-      if (due != 0) wake = std::min(wake, due);
-      loop->SetDeadline(wake);
-      loop->RunOnce();
+      ASSERT_LT(EventLoop::MonoNowNs(), give_up) << "requests never completed";
+      Turn();
     }
   }
-
-  Recorder recorder;
-  std::unique_ptr<EventLoop> loop;
-  std::unique_ptr<Http1Transport> transport;
 };
 
 PreparedRequest Get(const std::string& scheme, const std::string& host,
@@ -122,7 +96,7 @@ TEST_F(HttpsTest, RequestsWithTheCaFileSucceedOnReusedConnections) {
     client.Run(Get("https", host, target_->port(), "/"), 200, 4);
   }
   ASSERT_EQ(client.recorder.done.size(), 400u);
-  for (const Outcome& o : client.recorder.done) {
+  for (const Outcome& o : client.recorder.outcomes) {
     ASSERT_EQ(o.error, ErrorId::kNone) << common::ErrorIdName(o.error);
     ASSERT_EQ(o.status, 200);
   }
@@ -140,7 +114,7 @@ TEST_F(HttpsTest, ReconnectsResumeTheSession) {
   PreparedRequest r = Get("https", "localhost", target_->port(), "/");
   r.headers = {"Connection: close"};  // the server closes after each response
   client.Run(r, 5, 1);
-  for (const Outcome& o : client.recorder.done) {
+  for (const Outcome& o : client.recorder.outcomes) {
     ASSERT_EQ(o.error, ErrorId::kNone) << common::ErrorIdName(o.error);
     EXPECT_EQ(o.status, 200);
   }
@@ -157,7 +131,7 @@ TEST_F(HttpsTest, UntrustedCertificateFailsUnlessVerificationIsOff) {
   Client strict(2, tls::ClientOptions{});
   strict.Run(Get("https", "127.0.0.1", target_->port(), "/"), 6, 2);
   ASSERT_EQ(strict.recorder.done.size(), 6u);  // once per request
-  for (const Outcome& o : strict.recorder.done) {
+  for (const Outcome& o : strict.recorder.outcomes) {
     EXPECT_EQ(o.error, ErrorId::kTlsCertificate)
         << common::ErrorIdName(o.error);
     EXPECT_EQ(o.status, 0);
@@ -168,7 +142,7 @@ TEST_F(HttpsTest, UntrustedCertificateFailsUnlessVerificationIsOff) {
   insecure.insecure_skip_verify = true;
   Client relaxed(2, insecure);
   relaxed.Run(Get("https", "127.0.0.1", target_->port(), "/"), 6, 2);
-  for (const Outcome& o : relaxed.recorder.done) {
+  for (const Outcome& o : relaxed.recorder.outcomes) {
     EXPECT_EQ(o.error, ErrorId::kNone) << common::ErrorIdName(o.error);
     EXPECT_EQ(o.status, 200);
   }
@@ -186,7 +160,7 @@ TEST(HttpsNameTest, ATrustedCertificateForAnotherNameIsRefused) {
   client.Run(Get("https", "127.0.0.1", target.port(), "/"), 2, 1);
   client.Run(Get("https", "localhost", target.port(), "/"), 2, 1);
   ASSERT_EQ(client.recorder.done.size(), 4u);
-  for (const Outcome& o : client.recorder.done) {
+  for (const Outcome& o : client.recorder.outcomes) {
     EXPECT_EQ(o.error, ErrorId::kTlsCertificate)
         << common::ErrorIdName(o.error);
   }
@@ -207,13 +181,13 @@ TEST_F(HttpsTest, PhaseTimingsOfNewAndReusedConnections) {
   Client client(1, Trusting());
   client.Run(Get("https", "127.0.0.1", target_->port(), "/"), 3, 1);
   ASSERT_EQ(client.recorder.done.size(), 3u);
-  const Outcome& first = client.recorder.done[0];
+  const Outcome& first = client.recorder.outcomes[0];
   EXPECT_GE(first.connect_ns, 0);
   EXPECT_GE(first.tls_ns, 0);
   EXPECT_GE(first.ttfb_ns, 0);
   EXPECT_EQ(first.dns_ns, Outcome::kNotTimed);  // resolved at Prepare
   for (size_t i = 1; i < 3; ++i) {
-    const Outcome& reused = client.recorder.done[i];
+    const Outcome& reused = client.recorder.outcomes[i];
     EXPECT_EQ(reused.connect_ns, Outcome::kNotTimed);
     EXPECT_EQ(reused.tls_ns, Outcome::kNotTimed);
     EXPECT_GE(reused.ttfb_ns, 0);
@@ -226,11 +200,11 @@ TEST(HttpTimingsTest, PlainHttpHasConnectAndTtfbButNoTls) {
   Client client(1, tls::ClientOptions{});
   client.Run(Get("http", "127.0.0.1", target.port(), "/"), 2, 1);
   ASSERT_EQ(client.recorder.done.size(), 2u);
-  EXPECT_GE(client.recorder.done[0].connect_ns, 0);
-  EXPECT_EQ(client.recorder.done[0].tls_ns, Outcome::kNotTimed);
-  EXPECT_GE(client.recorder.done[0].ttfb_ns, 0);
-  EXPECT_EQ(client.recorder.done[1].connect_ns, Outcome::kNotTimed);
-  EXPECT_GE(client.recorder.done[1].ttfb_ns, 0);
+  EXPECT_GE(client.recorder.outcomes[0].connect_ns, 0);
+  EXPECT_EQ(client.recorder.outcomes[0].tls_ns, Outcome::kNotTimed);
+  EXPECT_GE(client.recorder.outcomes[0].ttfb_ns, 0);
+  EXPECT_EQ(client.recorder.outcomes[1].connect_ns, Outcome::kNotTimed);
+  EXPECT_GE(client.recorder.outcomes[1].ttfb_ns, 0);
 }
 
 // A plain HTTP/1.1 server the way nginx and most others act on a TLS
@@ -281,7 +255,7 @@ TEST(HttpsPlainServerTest, PlainHttpBehindAnHttpsUrlIsAHandshakeFailure) {
   Client client(2, insecure);
   client.Run(Get("https", "127.0.0.1", plain.port(), "/"), 5, 2);
   ASSERT_EQ(client.recorder.done.size(), 5u);  // once per request, no retry
-  for (const Outcome& o : client.recorder.done) {
+  for (const Outcome& o : client.recorder.outcomes) {
     EXPECT_EQ(o.error, ErrorId::kTlsHandshake) << common::ErrorIdName(o.error);
     EXPECT_EQ(o.status, 0);
     EXPECT_EQ(o.tls_ns, Outcome::kNotTimed);

@@ -18,6 +18,7 @@
 
 #include "agent/event_loop.h"
 #include "tests/integration/process.h"
+#include "tests/unit/agent/transport_harness.h"
 
 namespace stampede::agent {
 namespace {
@@ -26,59 +27,12 @@ using common::ErrorId;
 
 // --- The client side: a loop driven the way the worker drives it. ---
 
-struct Done {
-  Sent sent;
-  Outcome outcome;
-};
-
-class Recorder : public Transport::Listener {
- public:
-  void OnDone(const Sent& sent, const Outcome& outcome,
-              int64_t done_ns) override {
-    EXPECT_GE(done_ns, sent.sent_ns);
-    done.push_back({sent, outcome});
-    if (then) then(sent, outcome);
-  }
-  std::vector<Done> done;
-  // Runs inside OnDone, e.g. to send the next request (as the worker does).
-  std::function<void(const Sent&, const Outcome&)> then;
-};
-
-struct Client {
-  Client(size_t max_connections) {
-    loop = std::move(EventLoop::Create()).value();
+struct Client : TransportHarness<Http1Transport> {
+  explicit Client(size_t max_connections) {
     transport = std::move(Http1Transport::Create(loop.get(), &recorder,
                                                  max_connections))
                     .value();
   }
-
-  void Send(const PreparedRequest& request) {
-    int64_t now = EventLoop::MonoNowNs();
-    transport->Send(Sent{&request, now, now});
-  }
-
-  // Runs the loop until `count` requests are done. The give-up time only stops
-  // a hung test; nothing is asserted about durations.
-  void RunUntilDone(size_t count) {
-    const int64_t give_up = EventLoop::MonoNowNs() + 60'000'000'000;
-    while (recorder.done.size() < count) {
-      int64_t now = EventLoop::MonoNowNs();
-      ASSERT_LT(now, give_up) << "requests never completed";
-      int64_t due = transport->DeadlineNs();
-      if (due != 0 && due <= now) {
-        transport->OnDeadline();
-        continue;
-      }
-      int64_t wake = now + 100'000'000;
-      if (due != 0) wake = std::min(wake, due);
-      loop->SetDeadline(wake);
-      loop->RunOnce();
-    }
-  }
-
-  Recorder recorder;
-  std::unique_ptr<EventLoop> loop;
-  std::unique_ptr<Http1Transport> transport;
 };
 
 PreparedRequest Request(int port, const std::string& path,
