@@ -145,6 +145,20 @@ void CurlTransport::Configure(Slot* slot, const PreparedRequest& request) {
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_.at(&request));
   curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, request.keep_alive ? 0L : 1L);
+  curl_easy_setopt(easy, CURLOPT_PROXY,
+                   request.proxy.empty() ? "" : request.proxy.c_str());
+  if (request.auth_scheme.empty()) {
+    curl_easy_setopt(easy, CURLOPT_HTTPAUTH, CURLAUTH_NONE);
+  } else {
+    const std::string& s = request.auth_scheme;
+    curl_easy_setopt(easy, CURLOPT_HTTPAUTH,
+                     s == "digest" ? CURLAUTH_DIGEST
+                     : s == "ntlm" ? CURLAUTH_NTLM
+                     : s == "any"  ? CURLAUTH_ANY
+                                   : CURLAUTH_BASIC);
+    curl_easy_setopt(easy, CURLOPT_USERNAME, request.username.c_str());
+    curl_easy_setopt(easy, CURLOPT_PASSWORD, request.password.c_str());
+  }
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(request.timeout_ms));
   curl_easy_setopt(easy, CURLOPT_NOBODY, request.method == "HEAD" ? 1L : 0L);

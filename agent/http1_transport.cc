@@ -62,6 +62,7 @@ Http1Transport::~Http1Transport() {
 }
 
 bool Http1Transport::Supports(const PreparedRequest& request) {
+  if (!request.proxy.empty() || !request.auth_scheme.empty()) return false;
   std::optional<Url> url = ParseUrl(request.url);
   return url.has_value() && http1::IsNumericHost(*url) &&
          http1::Serialize(request, *url).has_value();

@@ -138,6 +138,14 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
               scenario.timeout());
       p.timeout_ms = timeout_ms > 0 ? timeout_ms : 10'000;
       p.keep_alive = !scenario.has_keep_alive() || scenario.keep_alive();
+      p.proxy = scenario.proxy();
+      if (scenario.has_auth()) {
+        p.username = scenario.auth().username();
+        p.password = scenario.auth().password();
+        p.auth_scheme = scenario.auth().scheme().empty()
+                            ? "basic"
+                            : scenario.auth().scheme();
+      }
       weight_sum += std::max<uint32_t>(1, request.weight());
       out.cumulative_weight.push_back(weight_sum);
       out.requests.push_back(std::move(p));

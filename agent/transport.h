@@ -24,6 +24,11 @@ struct PreparedRequest {
   int64_t timeout_ms = 10'000;
   // false: "Connection: close", and a new connection for every request.
   bool keep_alive = true;
+  // libcurl only: a forward proxy URL, and HTTP authentication.
+  std::string proxy;
+  std::string username;
+  std::string password;
+  std::string auth_scheme;  // basic | digest | ntlm | any; empty: no auth
 };
 
 // A request on its way: what the worker needs back when it completes.

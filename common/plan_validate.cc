@@ -259,6 +259,7 @@ class Validator {
         Add(path + ".start_after", "start_after is beyond the limit of 24h");
       }
     }
+    CheckProxyAndAuth(scenario, path);
     for (int i = 0; i < scenario.local_addresses_size(); ++i) {
       const std::string& a = scenario.local_addresses(i);
       in6_addr buf;
@@ -288,6 +289,49 @@ class Validator {
       Add(path + ".max_connections",
           absl::StrCat("max_connections ", scenario.max_connections(),
                        " is above the limit of ", kMaxConnections));
+    }
+  }
+
+  void CheckProxyAndAuth(const v1::Scenario& scenario,
+                         const std::string& path) {
+    const bool via_curl = !scenario.proxy().empty() || scenario.has_auth();
+    if (!scenario.proxy().empty()) {
+      const std::string& p = scenario.proxy();
+      const size_t sep = p.find("://");
+      const std::string scheme =
+          sep == std::string::npos ? "" : p.substr(0, sep);
+      static constexpr std::string_view kSchemes[] = {
+          "http", "https", "socks4", "socks4a", "socks5", "socks5h"};
+      if (std::find(std::begin(kSchemes), std::end(kSchemes), scheme) ==
+              std::end(kSchemes) ||
+          p.size() <= sep + 3) {
+        Add(path + ".proxy",
+            absl::StrCat(Quote(p),
+                         " is not a proxy URL; use http://, https://, "
+                         "socks4://, socks4a://, socks5:// or socks5h:// "
+                         "with host:port"));
+      }
+    }
+    if (scenario.has_auth()) {
+      const std::string& s = scenario.auth().scheme();
+      if (!s.empty() && s != "basic" && s != "digest" && s != "ntlm" &&
+          s != "any") {
+        Add(path + ".auth.scheme",
+            absl::StrCat("unknown scheme ", Quote(s),
+                         "; use basic, digest, ntlm or any"));
+      }
+      if (scenario.auth().username().empty()) {
+        Add(path + ".auth.username", "auth needs a username");
+      }
+    }
+    if (via_curl && scenario.transport() == "native") {
+      Add(path + ".transport",
+          "proxy and auth are carried by libcurl; use transport auto or curl");
+    }
+    if (via_curl && scenario.http_version() == "2") {
+      Add(path + ".http_version",
+          "proxy and auth are carried by libcurl, which cannot carry "
+          "http_version \"2\" here; use 1.1");
     }
   }
 

@@ -570,6 +570,38 @@ scenarios:
   EXPECT_EQ(target_->Served(), 100);  // the refused run sent nothing
 }
 
+// What the native engine does not carry goes through libcurl: a forward
+// proxy (the target serves absolute-form requests, as a proxy would) in
+// front of a dead address, and HTTP basic authentication, right and wrong.
+TEST_F(EndToEnd, ProxyAndAuthGoThroughLibcurl) {
+  RunOutcome run = Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: proxied
+    base_url: "http://127.0.0.1:1"
+    proxy: "http://127.0.0.1:$PORT"
+    load: { arrival_rate: { stages: [ {to: 20/s, over: 0s}, {hold: 2s} ] } }
+    requests: [ { path: /bytes/10 } ]
+  - name: authed
+    auth: { username: stampede, password: s3cret }
+    load: { arrival_rate: { stages: [ {to: 20/s, over: 0s}, {hold: 2s} ] } }
+    requests: [ { path: /auth/basic/stampede/s3cret } ]
+  - name: refused
+    auth: { username: stampede, password: wrong }
+    load: { arrival_rate: { stages: [ {to: 20/s, over: 0s}, {hold: 2s} ] } }
+    requests: [ { path: /auth/basic/stampede/s3cret } ]
+)");
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  EXPECT_EQ(r.summary().requests(), 120);
+  EXPECT_EQ(r.summary().requests(), target_->Served());
+  EXPECT_EQ(r.scenarios(0).summary().statuses().at("200"), 40);
+  EXPECT_EQ(r.scenarios(1).summary().statuses().at("200"), 40);
+  EXPECT_EQ(r.scenarios(2).summary().errors(), 40);
+  EXPECT_EQ(r.scenarios(2).summary().error_ids().at("http_401"), 40);
+  EXPECT_EQ(r.summary().errors(), 40);
+}
+
 // Each error id from a real cause, counted once per request.
 TEST_P(EveryTransport, ErrorIdsComeFromRealCauses) {
   // A port nobody listens on: bind one, note it, close it.

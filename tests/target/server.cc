@@ -33,9 +33,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/memory/memory.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -183,6 +185,7 @@ enum class Route {
   kFreeze,
   kNotFound,
   kBadParameter,
+  kUnauthorized,  // /auth/basic/USER/PASS without those credentials
 };
 
 // What a parsed request asks for; kept until its body is discarded or its delay
@@ -197,6 +200,7 @@ struct Pending {
 
 struct RequestHead {
   absl::string_view target;
+  absl::string_view authorization;  // the Authorization header's value
   Pending pending;
   bool chunked = false;
   uint64_t content_length = 0;
@@ -251,6 +255,15 @@ bool ParseRequestHead(absl::string_view head, RequestHead* req) {
   absl::string_view method = line.substr(0, sp1);
   absl::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   absl::string_view version = line.substr(sp2 + 1);
+  // Absolute form ("GET http://host:port/path"), as a client sends it to a
+  // forward proxy: serve it as if it were ours, so tests can use the target
+  // as an HTTP proxy.
+  if (absl::StartsWithIgnoreCase(target, "http://")) {
+    absl::string_view rest = target.substr(7);
+    size_t slash = rest.find('/');
+    target = slash == absl::string_view::npos ? absl::string_view("/")
+                                              : rest.substr(slash);
+  }
   if (!IsToken(method) || target.empty() || target[0] != '/') return false;
   for (char c : target) {
     if (c <= 0x20 || c >= 0x7f) return false;
@@ -280,6 +293,8 @@ bool ParseRequestHead(absl::string_view head, RequestHead* req) {
       if (saw_length && length != req->content_length) return false;
       saw_length = true;
       req->content_length = length;
+    } else if (absl::EqualsIgnoreCase(name, "authorization")) {
+      req->authorization = value;
     } else if (absl::EqualsIgnoreCase(name, "transfer-encoding")) {
       req->chunked = true;
     } else if (absl::EqualsIgnoreCase(name, "connection")) {
@@ -838,6 +853,14 @@ class EventLoop {
           req.target.substr(0, req.target.find_first_of("?#"));
       conn.path.assign(path.data(), path.size());
       conn.pending = RouteFor(path, req.pending);
+      if (absl::ConsumePrefix(&path, "/auth/basic/")) {
+        // USER/PASS in the path; the request must carry exactly them.
+        const std::string expected = absl::StrCat(
+            "Basic ",
+            absl::Base64Escape(absl::StrReplaceAll(path, {{"/", ":"}})));
+        conn.pending.route =
+            req.authorization == expected ? Route::kOk : Route::kUnauthorized;
+      }
       conn.in.Consume(head_len);
       if (req.chunked) {
         conn.pending.keep_alive = false;
@@ -908,6 +931,10 @@ class EventLoop {
                 0, false);
         return;
       }
+      case Route::kUnauthorized:
+        Respond(conn, 401, kTextPlain, "unauthorized", 0, true,
+                "\r\nWWW-Authenticate: Basic realm=\"stampede\"");
+        return;
       case Route::kNotFound:
         Respond(conn, 404, kTextPlain, "not found", 0, true);
         return;
@@ -918,8 +945,10 @@ class EventLoop {
   }
 
   // Queues a response whose body is `body` followed by `x_bytes` bytes of 'x'.
+  // `extra`: more header lines, each starting with "\r\n".
   void Respond(Conn& conn, int status, absl::string_view content_type,
-               absl::string_view body, uint64_t x_bytes, bool count) {
+               absl::string_view body, uint64_t x_bytes, bool count,
+               absl::string_view extra = "") {
     const Pending& p = conn.pending;
     absl::string_view connection =
         !p.keep_alive ? "\r\nConnection: close\r\n\r\n"
@@ -927,7 +956,8 @@ class EventLoop {
                       : "\r\n\r\n";
     absl::StrAppend(&conn.out, "HTTP/1.1 ", status, " ", ReasonPhrase(status),
                     "\r\nContent-Type: ", content_type,
-                    "\r\nContent-Length: ", body.size() + x_bytes, connection);
+                    "\r\nContent-Length: ", body.size() + x_bytes, extra,
+                    connection);
     if (!p.head) {
       conn.out.append(body.data(), body.size());
       if (x_bytes <= kInlineBodyMax) {
