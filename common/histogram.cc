@@ -268,6 +268,12 @@ absl::Status Histogram::Validate(std::string_view bytes) {
   return Walk(bytes, [](size_t, int64_t) {});
 }
 
+absl::Status Histogram::ForEachEncoded(
+    std::string_view bytes, const std::function<void(size_t, int64_t)>& fn) {
+  if (absl::Status s = Validate(bytes); !s.ok()) return s;
+  return Walk(bytes, fn);
+}
+
 absl::Status Histogram::MergeEncoded(std::string_view bytes) {
   if (absl::Status s = Validate(bytes); !s.ok()) return s;
   return Walk(bytes, [this](size_t index, int64_t count) {

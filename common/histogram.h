@@ -6,6 +6,7 @@
 #define STAMPEDE_COMMON_HISTOGRAM_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,10 @@ class Histogram {
   // Adds an encoded histogram without decoding it into a temporary; on error
   // nothing is added.
   absl::Status MergeEncoded(std::string_view bytes);
+  // Calls fn(bucket index, count) for each non-empty bucket of an encoded
+  // histogram, in order, once `bytes` is known to decode.
+  static absl::Status ForEachEncoded(
+      std::string_view bytes, const std::function<void(size_t, int64_t)>& fn);
 
   bool operator==(const Histogram& other) const {
     return total_ == other.total_ && counts_ == other.counts_;

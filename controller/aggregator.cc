@@ -96,6 +96,12 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
       if (!bytes->empty()) h->MergeEncoded(*bytes).IgnoreError();  // checked
     }
     AddCounts(s, &cell);
+    if (!s.latency().empty()) {
+      common::Histogram::ForEachEncoded(s.latency(), [&totals](size_t index,
+                                                               int64_t n) {
+        totals.latency_buckets[index] += n;
+      }).IgnoreError();  // checked above
+    }
     totals.requests += s.requests();
     totals.errors += s.errors();
     if (view != nullptr) {

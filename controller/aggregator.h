@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "common/histogram.h"
 #include "stampede/v1/agent.pb.h"
@@ -56,6 +57,10 @@ struct IntervalView {
 };
 
 struct AgentTotals {
+  // This agent's latency buckets (index -> count), sparse: a run touches a
+  // few hundred of the histogram's ~23k buckets, and there may be thousands
+  // of agents.
+  absl::flat_hash_map<uint32_t, int64_t> latency_buckets;
   int64_t requests = 0;
   int64_t errors = 0;
   int64_t sends_skipped = 0;

@@ -122,6 +122,10 @@ v1::RunResult BuildResult(const RunFacts& facts) {
     agent->set_requests(totals.requests);
     agent->set_errors(totals.errors);
     agent->set_sends_skipped(totals.sends_skipped);
+    common::Histogram latency;
+    for (const auto& [index, n] : totals.latency_buckets)
+      latency.RecordN(common::Histogram::BucketLowest(index), n);
+    agent->set_latency_histogram(latency.Encode());
     agent->set_clock_offset_ms(facts.agents[a].clock_offset_ms);
     agent->set_clock_rtt_ms(facts.agents[a].clock_rtt_ms);
     agent->set_first_send_late_ms(facts.agents[a].first_send_late_ms);

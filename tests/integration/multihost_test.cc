@@ -276,9 +276,16 @@ TEST_F(MultiHost, AgentsOnThreeHostsDeliverThePlanExactly) {
   }
 
   // The merged histograms account for every request, and merging the three
-  // agents' data by interval or by request gives the same buckets. (The result
-  // holds no per-agent histogram to compare with.)
-  common::Histogram by_interval, by_request;
+  // agents' data by interval, by request or by agent gives the same buckets:
+  // the merge is exact.
+  common::Histogram by_interval, by_request, by_agent;
+  for (const v1::AgentResult& a : r.agents()) {
+    absl::StatusOr<common::Histogram> h =
+        common::Histogram::Decode(a.latency_histogram());
+    ASSERT_TRUE(h.ok()) << h.status();
+    EXPECT_EQ(h->Count(), a.requests()) << a.id();
+    by_agent.Merge(*h);
+  }
   int64_t interval_sum = 0;
   for (const v1::IntervalResult& i : r.intervals()) {
     interval_sum += i.requests();
@@ -294,6 +301,7 @@ TEST_F(MultiHost, AgentsOnThreeHostsDeliverThePlanExactly) {
   EXPECT_EQ(interval_sum, r.summary().requests());
   EXPECT_EQ(by_request.Count(), r.summary().requests());
   EXPECT_TRUE(by_interval == by_request);
+  EXPECT_TRUE(by_agent == by_request);
 
   std::printf(
       "multi-host run: %.1f s from the target's start to the result\n",
