@@ -13,6 +13,11 @@
 
 namespace stampede::agent {
 
+std::vector<uint32_t> RunSpec::ShareWeights() const {
+  if (!share_weights.empty()) return share_weights;
+  return std::vector<uint32_t>(share_count, 1);
+}
+
 const PreparedRequest& ScenarioSpec::RequestFor(uint64_t j) const {
   uint64_t slot = j % cumulative_weight.back();
   size_t i = std::upper_bound(cumulative_weight.begin(),
@@ -40,6 +45,15 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
   spec->run_id = prepare.run_id();
   spec->share_index = prepare.share().index();
   spec->share_count = prepare.share().count();
+  spec->share_weights.assign(prepare.share().weights().begin(),
+                             prepare.share().weights().end());
+  if (!spec->share_weights.empty() &&
+      (spec->share_weights.size() != prepare.share().count() ||
+       std::find(spec->share_weights.begin(), spec->share_weights.end(), 0) !=
+           spec->share_weights.end())) {
+    return absl::InvalidArgumentError(
+        "bad share weights: one above zero per agent expected");
+  }
   if (spec->share_count == 0 || spec->share_index >= spec->share_count) {
     return absl::InvalidArgumentError(
         absl::StrCat("bad share ", spec->share_index, "/", spec->share_count));

@@ -61,6 +61,10 @@ struct RunSpec {
   std::string run_id;
   uint32_t share_index = 0;
   uint32_t share_count = 1;
+  std::vector<uint32_t> share_weights;  // one per agent; empty: equal
+
+  // The agents' weights, equal ones when the controller sent none.
+  std::vector<uint32_t> ShareWeights() const;
   absl::Duration interval = absl::Seconds(1);
   std::vector<ScenarioSpec> scenarios;
 

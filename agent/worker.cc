@@ -27,6 +27,8 @@ Worker::Worker(const RunSpec& spec, int index, int workers, WindowSink* sink)
       index_(index),
       workers_(workers),
       sink_(sink),
+      slice_(spec.ShareWeights(), spec.share_index,
+             static_cast<uint32_t>(index), static_cast<uint32_t>(workers)),
       rng_(std::hash<std::string>{}(spec.run_id) ^
            (uint64_t{spec.share_index} << 32) ^ static_cast<uint64_t>(index)) {}
 
@@ -49,17 +51,12 @@ absl::Status Worker::Init() {
     if (scenario.model == Model::kClosed) {
       // Each VU holds one connection, like one of wrk's.
       VuPool& pool = pools_[s];
-      uint64_t vus = common::ActiveInSlice(spec_.share_index, spec_.share_count,
-                                           index_, workers_, scenario.max_vus);
+      uint64_t vus = slice_.ActiveAt(scenario.max_vus);
       pool.vus.resize(vus);
       pool.thinking.reserve(vus);
       if (scenario.shared_iterations > 0) {
-        // This slice's iterations are SliceArrival(..., m) < shared_iterations.
-        const uint64_t first = common::SliceArrival(
-            spec_.share_index, spec_.share_count, index_, workers_, 0);
-        const uint64_t stride = uint64_t{spec_.share_count} * workers_;
-        const uint64_t n = scenario.shared_iterations;
-        pool.quota = n <= first ? 0 : (n - 1 - first) / stride + 1;
+        // This slice's iterations are its j < shared_iterations.
+        pool.quota = slice_.CountBelow(scenario.shared_iterations);
       }
       cap = std::max<size_t>(1, vus);
     } else {
@@ -156,17 +153,15 @@ void Worker::Advance(size_t s) {
   const ScenarioSpec& scenario = spec_.scenarios[s];
   std::optional<double> t;
   if (scenario.poisson) {
-    // This slice runs its own Poisson process at 1/slices of the plan's rate:
-    // in the plan's cumulative count its gaps are exponential with mean
-    // `slices`. Independent Poisson processes add up to one at the plan's full
-    // rate.
-    const double slices = static_cast<double>(spec_.share_count) * workers_;
-    pacer.position += slices * std::exponential_distribution<double>(1.0)(rng_);
+    // This slice runs its own Poisson process at its fraction of the plan's
+    // rate: in the plan's cumulative count its gaps are exponential with mean
+    // 1 / fraction. Independent Poisson processes add up to one at the plan's
+    // full rate.
+    pacer.position +=
+        std::exponential_distribution<double>(1.0)(rng_) / slice_.Fraction();
     t = scenario.schedule->TimeAtCumulative(pacer.position);
   } else {
-    uint64_t j = common::SliceArrival(spec_.share_index, spec_.share_count,
-                                      index_, workers_, pacer.m);
-    t = scenario.schedule->TimeOf(j);
+    t = scenario.schedule->TimeOf(slice_.At(pacer.m));
   }
   pacer.next_ns = t ? start_ns_ + scenario.start_offset_ns +
                           static_cast<int64_t>(std::llround(*t * 1e9))
@@ -250,9 +245,8 @@ void Worker::Run() {
 }
 
 void Worker::Arrive(size_t s, int64_t now_ns) {
-  const PreparedRequest& request = spec_.scenarios[s].RequestFor(
-      common::SliceArrival(spec_.share_index, spec_.share_count, index_,
-                           workers_, pacers_[s].m));
+  const PreparedRequest& request =
+      spec_.scenarios[s].RequestFor(slice_.At(pacers_[s].m));
   if (now_ns - pacers_[s].next_ns > spec_.scenarios[s].max_lateness_ns) {
     Skip(request, pacers_[s].next_ns, now_ns);  // the generator fell behind
     return;
@@ -294,12 +288,9 @@ int64_t Worker::TickVus(size_t s, int64_t now_ns) {
   const double t = static_cast<double>(now_ns - scenario_start) * 1e-9;
   const bool over = t >= absl::ToDoubleSeconds(scenario.schedule->Length());
   const uint64_t active =
-      over
-          ? 0
-          : std::min<uint64_t>(pool.vus.size(),
-                               common::ActiveInSlice(
-                                   spec_.share_index, spec_.share_count, index_,
-                                   workers_, scenario.schedule->RateAt(t)));
+      over ? 0
+           : std::min<uint64_t>(pool.vus.size(),
+                                slice_.ActiveAt(scenario.schedule->RateAt(t)));
   // VUs ramped up start at once; VUs ramped down finish what is in flight, then
   // stop.
   for (uint64_t m = pool.active; m < active; ++m) {

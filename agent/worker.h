@@ -104,6 +104,7 @@ class Worker : private Transport::Listener {
   const int index_;
   const int workers_;
   WindowSink* sink_;
+  const common::Slice slice_;  // this worker's part of the plan
   std::unique_ptr<EventLoop> loop_;
   std::vector<std::unique_ptr<Transport>> transports_;  // per scenario
   std::vector<Pacer> pacers_;

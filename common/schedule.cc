@@ -81,14 +81,55 @@ absl::Duration PlanLength(const v1::TestPlan& plan) {
   return longest;
 }
 
-uint64_t ActiveInSlice(uint32_t share_index, uint32_t share_count,
-                       uint32_t worker, uint32_t workers, double level) {
-  const uint64_t first = share_index + uint64_t{share_count} * worker;
-  const uint64_t stride = uint64_t{share_count} * workers;
+Slice::Slice(const std::vector<uint32_t>& weights, uint32_t agent,
+             uint32_t worker, uint32_t workers)
+    : worker_(worker), workers_(std::max<uint32_t>(1, workers)) {
+  if (weights.empty()) {
+    residues_ = {0};
+    return;
+  }
+  period_ = 0;
+  for (uint32_t w : weights) period_ += w;
+  // Smooth weighted round robin: each step every agent gains its weight and
+  // the one with the most (the lowest index on a tie) takes the step, paying
+  // the period. Each agent's steps come out evenly spread.
+  std::vector<int64_t> credit(weights.size(), 0);
+  for (uint64_t step = 0; step < period_; ++step) {
+    size_t pick = 0;
+    for (size_t a = 0; a < weights.size(); ++a) {
+      credit[a] += weights[a];
+      if (credit[a] > credit[pick]) pick = a;
+    }
+    credit[pick] -= static_cast<int64_t>(period_);
+    if (pick == agent) residues_.push_back(static_cast<uint32_t>(step));
+  }
+}
+
+uint64_t Slice::At(uint64_t m) const {
+  const uint64_t k = worker_ + uint64_t{workers_} * m;  // the agent's k-th
+  return period_ * (k / residues_.size()) + residues_[k % residues_.size()];
+}
+
+uint64_t Slice::CountBelow(uint64_t n) const {
+  // The agent's items below n, then this worker's among them.
+  const uint64_t rem = n % period_;
+  const uint64_t agent =
+      (n / period_) * residues_.size() +
+      static_cast<uint64_t>(
+          std::lower_bound(residues_.begin(), residues_.end(), rem) -
+          residues_.begin());
+  return agent <= worker_ ? 0 : (agent - 1 - worker_) / workers_ + 1;
+}
+
+uint64_t Slice::ActiveAt(double level) const {
   // Tolerate float noise so a level of exactly N (e.g. 3.0000000001) means N.
-  const double active_total = level <= 0 ? 0 : std::ceil(level - 1e-9);
-  const auto total = static_cast<uint64_t>(active_total);
-  return total <= first ? 0 : (total - 1 - first) / stride + 1;
+  const double total = level <= 0 ? 0 : std::ceil(level - 1e-9);
+  return CountBelow(static_cast<uint64_t>(total));
+}
+
+double Slice::Fraction() const {
+  return static_cast<double>(residues_.size()) / static_cast<double>(period_) /
+         workers_;
 }
 
 double ArrivalSchedule::RateAt(double t_s) const {

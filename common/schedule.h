@@ -57,20 +57,35 @@ absl::Duration ScenarioStart(const v1::Scenario& scenario);
 // When the last of the plan's scenarios ends (the scheduled length of the run).
 absl::Duration PlanLength(const v1::TestPlan& plan);
 
-// How many of one slice's VUs are active when the plan-wide VU level is
-// `level`: the slice's VUs are SliceArrival(..., m) for m = 0, 1, ..., and VU v
-// is active while v < level. Summed over all slices this is ceil(level).
-uint64_t ActiveInSlice(uint32_t share_index, uint32_t share_count,
-                       uint32_t worker, uint32_t workers, double level);
+// One worker's part of the plan's arrivals, VUs and iterations (all numbered
+// j = 0, 1, ...). Agent a of the run owns weights[a] of every sum(weights)
+// consecutive j, interleaved evenly (smooth weighted round robin), and its
+// workers take its j in turn. Over all agents and workers every j belongs to
+// exactly one slice, whatever the weights and worker counts. Equal weights
+// give agent a every j with j % agents == a. Immutable; thread-safe.
+class Slice {
+ public:
+  // `weights`: one per agent, each > 0 (empty: one agent); `agent` indexes
+  // it; `worker` < `workers`.
+  Slice(const std::vector<uint32_t>& weights, uint32_t agent, uint32_t worker,
+        uint32_t workers);
 
-// The plan-wide index of the m-th arrival of worker `worker` (of `workers`) on
-// the agent holding share `share_index` of `share_count`. Over all agents,
-// workers and m this is every j >= 0 exactly once, whatever each agent's worker
-// count.
-constexpr uint64_t SliceArrival(uint32_t share_index, uint32_t share_count,
-                                uint32_t worker, uint32_t workers, uint64_t m) {
-  return share_index + uint64_t{share_count} * (worker + uint64_t{workers} * m);
-}
+  // The plan-wide j of this slice's m-th item.
+  uint64_t At(uint64_t m) const;
+  // How many of this slice's items have j < n.
+  uint64_t CountBelow(uint64_t n) const;
+  // The VUs of this slice active at VU level `level` (VU j runs while
+  // j < level): summed over all slices, ceil(level).
+  uint64_t ActiveAt(double level) const;
+  // This slice's share of the plan, 0..1.
+  double Fraction() const;
+
+ private:
+  uint64_t period_ = 1;             // sum of the weights
+  std::vector<uint32_t> residues_;  // this agent's j % period, ascending
+  uint32_t worker_ = 0;
+  uint32_t workers_ = 1;
+};
 
 }  // namespace stampede::common
 

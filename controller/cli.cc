@@ -59,6 +59,12 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
                    "(exit 5); above 50 a warning")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  run_cmd
+      ->add_option("--split", run.split,
+                   "how the plan is divided: equal shares, or weighted by each "
+                   "agent's worker threads (one per core by default)")
+      ->check(CLI::IsMember({"equal", "workers"}))
+      ->capture_default_str();
   run_cmd->add_flag("--insecure", run.insecure,
                     "allow a non-loopback --listen without mTLS");
   run_cmd->add_flag(

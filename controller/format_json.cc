@@ -213,6 +213,7 @@ std::string FormatJson(const v1::RunResult& r) {
         .Number("clock_rtt_ms", a.clock_rtt_ms())
         .Number("first_send_late_ms", a.first_send_late_ms())
         .String("latency_histogram", absl::Base64Escape(a.latency_histogram()))
+        .Number("share", a.share())
         .End();
   }
   w.End().BeginArray("intervals");

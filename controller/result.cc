@@ -129,6 +129,7 @@ v1::RunResult BuildResult(const RunFacts& facts) {
     agent->set_clock_offset_ms(facts.agents[a].clock_offset_ms);
     agent->set_clock_rtt_ms(facts.agents[a].clock_rtt_ms);
     agent->set_first_send_late_ms(facts.agents[a].first_send_late_ms);
+    agent->set_share(facts.agents[a].share);
     if (facts.agents[a].first_send_late_ms >= 0) {
       earliest = std::min(earliest, facts.agents[a].first_send_late_ms);
       latest = std::max(latest, facts.agents[a].first_send_late_ms);

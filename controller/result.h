@@ -34,6 +34,7 @@ struct AgentFacts {
   double clock_offset_ms = 0;
   double clock_rtt_ms = 0;
   double first_send_late_ms = -1;  // unknown
+  double share = 0;                // of the plan, 0..1
 };
 
 struct RunFacts {

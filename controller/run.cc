@@ -47,6 +47,8 @@ struct Agent {
   std::string id;
   std::string host;
   AgentState state = AgentState::kRegistered;
+  uint32_t workers = 1;  // as its Hello said
+  uint32_t weight = 1;   // its share of the plan, against the others'
   int64_t clock_offset_us = 0;
   int64_t clock_rtt_us = -1;
   int64_t first_send_late_us = -1;
@@ -230,7 +232,9 @@ int Controller::Register(int expected, bool local) {
       hub_.Finish(event->session);
       continue;
     }
-    agents_.push_back(Agent{event->session, hello.agent_id(), hello.host()});
+    Agent agent{event->session, hello.agent_id(), hello.host()};
+    agent.workers = std::max<uint32_t>(1, hello.workers());
+    agents_.push_back(std::move(agent));
     spdlog::info("agent {} registered from {} ({} workers)", hello.agent_id(),
                  event->peer, hello.workers());
   }
@@ -241,9 +245,15 @@ int Controller::Prepare() {
   // Shares follow the agents' ids, so reports list agents in a stable order.
   std::sort(agents_.begin(), agents_.end(),
             [](const Agent& a, const Agent& b) { return a.id < b.id; });
+  const bool by_workers = options_.split == "workers";
+  for (Agent& a : agents_) a.weight = by_workers ? a.workers : 1;
   for (size_t i = 0; i < agents_.size(); ++i) {
     v1::ControllerMessage msg;
     v1::Prepare* prepare = msg.mutable_prepare();
+    if (by_workers) {
+      for (const Agent& a : agents_)
+        prepare->mutable_share()->add_weights(a.weight);
+    }
     prepare->set_run_id(run_id_);
     *prepare->mutable_plan() = plan_;
     prepare->mutable_share()->set_index(i);
@@ -478,6 +488,8 @@ int Controller::Finish() {
   absl::Duration elapsed = std::max(absl::ZeroDuration(), end_at_ - start_at_);
   facts.duration_s =
       absl::ToDoubleSeconds(aborted_ ? std::min(elapsed, longest) : longest);
+  uint64_t weight_sum = 0;
+  for (const Agent& a : agents_) weight_sum += a.weight;
   for (const Agent& a : agents_) {
     facts.agents.push_back(
         {a.id, a.host, a.state == AgentState::kFinished ? "finished" : "lost",
@@ -485,7 +497,8 @@ int Controller::Finish() {
          a.clock_rtt_us < 0 ? -1 : static_cast<double>(a.clock_rtt_us) / 1000.0,
          a.first_send_late_us < 0
              ? -1
-             : static_cast<double>(a.first_send_late_us) / 1000.0});
+             : static_cast<double>(a.first_send_late_us) / 1000.0,
+         static_cast<double>(a.weight) / static_cast<double>(weight_sum)});
   }
   facts.intervals = intervals_;
   facts.insecure = !IsLoopbackListen(

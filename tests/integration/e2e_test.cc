@@ -602,6 +602,48 @@ scenarios:
   EXPECT_EQ(r.summary().errors(), 40);
 }
 
+// Remote agents of different sizes: with --split workers an agent with three
+// worker threads gets three times the share of one with one, exactly.
+TEST_F(EndToEnd, SplitByWorkersWeighsEachAgentsShare) {
+  const int port = FreePort();
+  Child controller(
+      {"/bin/sh", "-c",
+       absl::StrCat(
+           BinaryPath("stampede"), " run ", PlanFile(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    load: { arrival_rate: { stages: [ {to: 100/s, over: 0s}, {hold: 4s} ] } }
+    requests: [ { path: / } ]
+)"),
+           " --listen 127.0.0.1:", port,
+           " --expect-agents 2 --split workers --out json=", json_file())},
+      log_file());
+  const std::string controller_at = absl::StrCat("127.0.0.1:", port);
+  Child small({BinaryPath("stampede-agent"), "--controller", controller_at,
+               "--agent-id", "small", "--workers", "1"},
+              dir_ + "/small.log");
+  Child big({BinaryPath("stampede-agent"), "--controller", controller_at,
+             "--agent-id", "big", "--workers", "3"},
+            dir_ + "/big.log");
+  RunOutcome run = Collect(controller.Wait(60));
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  EXPECT_EQ(r.summary().requests(), 400);
+  EXPECT_EQ(target_->Served(), 400);
+  ASSERT_EQ(r.agents_size(), 2);
+  // Agents are listed by id: big, small.
+  EXPECT_EQ(r.agents(0).id(), "big");
+  EXPECT_DOUBLE_EQ(r.agents(0).share(), 0.75);
+  EXPECT_EQ(r.agents(0).requests(), 300);
+  EXPECT_EQ(r.agents(1).id(), "small");
+  EXPECT_DOUBLE_EQ(r.agents(1).share(), 0.25);
+  EXPECT_EQ(r.agents(1).requests(), 100);
+  EXPECT_EQ(small.Wait(30), 0);
+  EXPECT_EQ(big.Wait(30), 0);
+}
+
 // Each error id from a real cause, counted once per request.
 TEST_P(EveryTransport, ErrorIdsComeFromRealCauses) {
   // A port nobody listens on: bind one, note it, close it.

@@ -186,9 +186,6 @@ long long RequestsServed(const std::string& stats) {
 
 long long Target::Served() { return RequestsServed(Stats()); }
 
-namespace {
-
-// A port that was free a moment ago (bound to 0, then released).
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -203,6 +200,8 @@ int FreePort() {
   close(fd);
   return port;
 }
+
+namespace {
 
 bool Accepts(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

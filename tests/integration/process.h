@@ -28,6 +28,8 @@ class Child {
   int pid_ = 0;
 };
 
+// A loopback port that was free a moment ago (bound to 0, then released).
+int FreePort();
 // The path of a binary built by this project (build/bin/NAME).
 std::string BinaryPath(const std::string& name);
 // A fresh temporary directory for one test.

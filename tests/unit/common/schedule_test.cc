@@ -85,23 +85,40 @@ TEST(ArrivalSchedule, TimesFollowTheCumulativeCountForRandomPlans) {
   }
 }
 
-// Every agent/worker layout covers every arrival exactly once: shares add up to
-// the plan.
-TEST(SliceArrival, SlicesPartitionThePlanForAnyLayout) {
+// Random layouts: 1-9 agents with weights 1-4 (or all equal), 1-5 workers each.
+struct Layout {
+  std::vector<uint32_t> weights;
+  std::vector<uint32_t> workers;
+};
+
+Layout RandomLayout(std::mt19937_64& rng, bool equal) {
+  Layout l;
+  const uint32_t agents = 1 + static_cast<uint32_t>(rng() % 9);
+  for (uint32_t a = 0; a < agents; ++a) {
+    l.weights.push_back(equal ? 1 : 1 + static_cast<uint32_t>(rng() % 4));
+    l.workers.push_back(1 + static_cast<uint32_t>(rng() % 5));
+  }
+  return l;
+}
+
+// Every layout, weighted or not, covers every arrival exactly once: shares add
+// up to the plan.
+TEST(Slice, SlicesPartitionThePlanForAnyLayoutAndWeights) {
   std::mt19937_64 rng(11);
-  for (int trial = 0; trial < 200; ++trial) {
-    uint32_t agents = 1 + static_cast<uint32_t>(rng() % 9);
-    std::vector<uint32_t> workers(agents);
-    for (auto& w : workers) w = 1 + static_cast<uint32_t>(rng() % 5);
+  for (int trial = 0; trial < 300; ++trial) {
+    const Layout l = RandomLayout(rng, trial % 3 == 0);
     const uint64_t total = rng() % 5000;
     std::multiset<uint64_t> seen;
-    for (uint32_t a = 0; a < agents; ++a) {
-      for (uint32_t w = 0; w < workers[a]; ++w) {
-        for (uint64_t m = 0;; ++m) {
-          uint64_t j = SliceArrival(a, agents, w, workers[a], m);
+    for (uint32_t a = 0; a < l.weights.size(); ++a) {
+      for (uint32_t w = 0; w < l.workers[a]; ++w) {
+        Slice slice(l.weights, a, w, l.workers[a]);
+        uint64_t m = 0;
+        for (;; ++m) {
+          uint64_t j = slice.At(m);
           if (j >= total) break;
           seen.insert(j);
         }
+        ASSERT_EQ(slice.CountBelow(total), m) << "trial " << trial;
       }
     }
     ASSERT_EQ(seen.size(), total) << "trial " << trial;
@@ -110,30 +127,56 @@ TEST(SliceArrival, SlicesPartitionThePlanForAnyLayout) {
   }
 }
 
+// Weighted shares are exact over every period and never drift by more than
+// one item within it.
+TEST(Slice, WeightsGiveEachAgentItsShareAtEveryInstant) {
+  const std::vector<uint32_t> weights = {1, 3, 2};  // 1/6, 3/6, 2/6
+  for (uint64_t n = 0; n <= 600; ++n) {
+    uint64_t sum = 0;
+    for (uint32_t a = 0; a < weights.size(); ++a) {
+      const uint64_t got = Slice(weights, a, 0, 1).CountBelow(n);
+      const double want = static_cast<double>(n) * weights[a] / 6.0;
+      EXPECT_LE(std::abs(static_cast<double>(got) - want), 1.0)
+          << "agent " << a << " n " << n;
+      if (n % 6 == 0) {
+        EXPECT_EQ(got, n / 6 * weights[a]);
+      }
+      sum += got;
+    }
+    ASSERT_EQ(sum, n);
+  }
+  EXPECT_DOUBLE_EQ(Slice(weights, 1, 0, 2).Fraction(), 0.25);
+}
+
+// Equal weights keep the old layout: agent a takes j % agents == a.
+TEST(Slice, EqualWeightsTakeEveryAgentsResidue) {
+  const std::vector<uint32_t> equal(4, 1);
+  for (uint32_t a = 0; a < 4; ++a) {
+    Slice slice(equal, a, 1, 3);
+    for (uint64_t m = 0; m < 50; ++m)
+      EXPECT_EQ(slice.At(m), a + 4 * (1 + 3 * m));
+  }
+}
+
 // The closed model's VUs: over every layout the active VUs add up to
 // ceil(level), and within a slice the active ones are its first VUs.
-TEST(ActiveInSlice, SlicesAddUpToTheVuLevelForAnyLayout) {
+TEST(Slice, ActiveVusAddUpToTheLevelForAnyLayoutAndWeights) {
   std::mt19937_64 rng(13);
   for (int trial = 0; trial < 500; ++trial) {
-    uint32_t agents = 1 + static_cast<uint32_t>(rng() % 9);
-    std::vector<uint32_t> workers(agents);
-    for (auto& w : workers) w = 1 + static_cast<uint32_t>(rng() % 5);
+    const Layout l = RandomLayout(rng, trial % 2 == 0);
     double level = static_cast<double>(rng() % 100000) / 100.0;  // 0 .. 999.99
     if (trial % 5 == 0) level = std::floor(level);  // whole levels too
     uint64_t sum = 0;
-    for (uint32_t a = 0; a < agents; ++a) {
-      for (uint32_t w = 0; w < workers[a]; ++w) {
-        uint64_t active = ActiveInSlice(a, agents, w, workers[a], level);
+    for (uint32_t a = 0; a < l.weights.size(); ++a) {
+      for (uint32_t w = 0; w < l.workers[a]; ++w) {
+        Slice slice(l.weights, a, w, l.workers[a]);
+        uint64_t active = slice.ActiveAt(level);
         sum += active;
         if (active > 0) {  // the last active VU of the slice is below the level
-          EXPECT_LT(static_cast<double>(
-                        SliceArrival(a, agents, w, workers[a], active - 1)),
-                    level);
+          EXPECT_LT(static_cast<double>(slice.At(active - 1)), level);
         }
         // and the next one is not
-        EXPECT_GE(
-            static_cast<double>(SliceArrival(a, agents, w, workers[a], active)),
-            level);
+        EXPECT_GE(static_cast<double>(slice.At(active)), level);
       }
     }
     ASSERT_EQ(sum, static_cast<uint64_t>(std::ceil(level)))
