@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -63,6 +64,15 @@ class Histogram {
   // Adds an encoded histogram without decoding it into a temporary; on error
   // nothing is added.
   absl::Status MergeEncoded(std::string_view bytes);
+
+  // The wire form decoded once, for adding it to several histograms: (bucket
+  // index, count) of each non-empty bucket, in order.
+  using Buckets = std::vector<std::pair<uint32_t, int64_t>>;
+  // Replaces `out` with the buckets of `bytes` (checked as Validate does); on
+  // error `out` is left empty.
+  static absl::Status DecodeBuckets(std::string_view bytes, Buckets* out);
+  // Adds buckets from DecodeBuckets.
+  void MergeBuckets(const Buckets& buckets);
 
   bool operator==(const Histogram& other) const {
     return total_ == other.total_ && counts_ == other.counts_;
