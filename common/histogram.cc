@@ -80,6 +80,25 @@ absl::StatusOr<uint64_t> ReadVarint(std::string_view bytes, size_t& pos,
                                                  kMaxVarintBytes, " bytes"));
 }
 
+// The common case of ReadVarint, kept inline for the merge's hot loop: false
+// on anything unusual (truncated, 10 bytes or more), which ReadVarint then
+// reads again to say what is wrong.
+inline bool ReadShortVarint(std::string_view bytes, size_t& pos,
+                            uint64_t& out) {
+  uint64_t result = 0;
+  size_t p = pos;
+  for (int i = 0; i < kMaxVarintBytes - 1 && p < bytes.size(); ++i) {
+    const uint8_t byte = static_cast<uint8_t>(bytes[p++]);
+    result |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
+    if ((byte & 0x80) == 0) {
+      pos = p;
+      out = result;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Histogram::Histogram() : counts_(kCountsLength, 0) {}
@@ -220,28 +239,36 @@ absl::Status Histogram::Walk(std::string_view bytes, Fn&& fn) {
   uint64_t prev = 0;
   int64_t total = 0;
   while (pos < bytes.size()) {
-    absl::StatusOr<uint64_t> gap = ReadVarint(bytes, pos, "bucket gap");
-    if (!gap.ok()) return gap.status();
+    uint64_t gap = 0;
+    if (!ReadShortVarint(bytes, pos, gap)) {
+      absl::StatusOr<uint64_t> slow = ReadVarint(bytes, pos, "bucket gap");
+      if (!slow.ok()) return slow.status();
+      gap = *slow;
+    }
     // Compare before adding so that a huge gap cannot wrap around.
     const uint64_t base = first ? 0 : prev + 1;
-    if (*gap > kMaxIndex || base + *gap > kMaxIndex) {
+    if (gap > kMaxIndex || base + gap > kMaxIndex) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "histogram: bucket index out of range (gap ", *gap, " after index ",
+          "histogram: bucket index out of range (gap ", gap, " after index ",
           first ? std::string("none") : absl::StrCat(prev), ", max index ",
           kMaxIndex, ")"));
     }
-    const uint64_t index = base + *gap;
-    absl::StatusOr<uint64_t> count = ReadVarint(bytes, pos, "bucket count");
-    if (!count.ok()) return count.status();
-    if (*count == 0) {
+    const uint64_t index = base + gap;
+    uint64_t count = 0;
+    if (!ReadShortVarint(bytes, pos, count)) {
+      absl::StatusOr<uint64_t> slow = ReadVarint(bytes, pos, "bucket count");
+      if (!slow.ok()) return slow.status();
+      count = *slow;
+    }
+    if (count == 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("histogram: zero count for bucket ", index));
     }
-    if (*count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    if (count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
       return absl::InvalidArgumentError(
           absl::StrCat("histogram: negative count for bucket ", index));
     }
-    const int64_t c = static_cast<int64_t>(*count);
+    const int64_t c = static_cast<int64_t>(count);
     if (total > std::numeric_limits<int64_t>::max() - c) {
       return absl::InvalidArgumentError(
           "histogram: total count overflows 64 bits");
@@ -268,18 +295,39 @@ absl::Status Histogram::Validate(std::string_view bytes) {
   return Walk(bytes, [](size_t, int64_t) {});
 }
 
-absl::Status Histogram::ForEachEncoded(
-    std::string_view bytes, const std::function<void(size_t, int64_t)>& fn) {
-  if (absl::Status s = Validate(bytes); !s.ok()) return s;
-  return Walk(bytes, fn);
+absl::Status Histogram::DecodeBuckets(std::string_view bytes, Buckets* out) {
+  out->clear();
+  absl::Status s = Walk(bytes, [out](size_t index, int64_t count) {
+    out->emplace_back(static_cast<uint32_t>(index), count);
+  });
+  if (!s.ok()) out->clear();
+  return s;
+}
+
+void Histogram::MergeBuckets(const Buckets& buckets) {
+  for (const auto& [index, count] : buckets) {
+    counts_[index] += count;
+    total_ += count;
+  }
 }
 
 absl::Status Histogram::MergeEncoded(std::string_view bytes) {
-  if (absl::Status s = Validate(bytes); !s.ok()) return s;
-  return Walk(bytes, [this](size_t index, int64_t count) {
+  // One pass for the (usual) valid input; on an error, the buckets already
+  // added are taken out again by a second walk over the same prefix.
+  size_t added = 0;
+  absl::Status s = Walk(bytes, [this, &added](size_t index, int64_t count) {
     counts_[index] += count;
     total_ += count;
+    ++added;
   });
+  if (s.ok() || added == 0) return s;
+  Walk(bytes, [this, &added](size_t index, int64_t count) {
+    if (added == 0) return;
+    --added;
+    counts_[index] -= count;
+    total_ -= count;
+  }).IgnoreError();
+  return s;
 }
 
 }  // namespace stampede::common

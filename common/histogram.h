@@ -6,9 +6,9 @@
 #define STAMPEDE_COMMON_HISTOGRAM_H_
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -64,10 +64,15 @@ class Histogram {
   // Adds an encoded histogram without decoding it into a temporary; on error
   // nothing is added.
   absl::Status MergeEncoded(std::string_view bytes);
-  // Calls fn(bucket index, count) for each non-empty bucket of an encoded
-  // histogram, in order, once `bytes` is known to decode.
-  static absl::Status ForEachEncoded(
-      std::string_view bytes, const std::function<void(size_t, int64_t)>& fn);
+
+  // The wire form decoded once, for adding it to several histograms: (bucket
+  // index, count) of each non-empty bucket, in order.
+  using Buckets = std::vector<std::pair<uint32_t, int64_t>>;
+  // Replaces `out` with the buckets of `bytes` (checked as Validate does); on
+  // error `out` is left empty.
+  static absl::Status DecodeBuckets(std::string_view bytes, Buckets* out);
+  // Adds buckets from DecodeBuckets.
+  void MergeBuckets(const Buckets& buckets);
 
   bool operator==(const Histogram& other) const {
     return total_ == other.total_ && counts_ == other.counts_;

@@ -31,15 +31,17 @@ Aggregator::Aggregator(const v1::TestPlan& plan, size_t agents, bool keep_stats)
 
 namespace {
 
-// The encoded histograms of `s` with the Cell field each one adds to.
-auto HistogramsOf(const v1::RequestStats& s, Cell* c) {
-  return std::array{std::pair{&s.latency(), &c->latency},
-                    std::pair{&s.service_time(), &c->service_time},
-                    std::pair{&s.dns(), &c->dns},
-                    std::pair{&s.connect(), &c->connect},
-                    std::pair{&s.tls(), &c->tls},
-                    std::pair{&s.ttfb(), &c->ttfb}};
+// The encoded histograms of `s`, in the order of CellHistograms.
+auto EncodedOf(const v1::RequestStats& s) {
+  return std::array{&s.latency(), &s.service_time(), &s.dns(),
+                    &s.connect(), &s.tls(),          &s.ttfb()};
 }
+constexpr size_t kLatency = 0;  // EncodedOf()[kLatency] is the latency
+auto CellHistograms(Cell* c) {
+  return std::array{&c->latency, &c->service_time, &c->dns,
+                    &c->connect, &c->tls,          &c->ttfb};
+}
+constexpr size_t kHistograms = 6;
 
 void AddCounts(const v1::RequestStats& s, Cell* c) {
   c->requests += s.requests();
@@ -54,18 +56,29 @@ void AddCounts(const v1::RequestStats& s, Cell* c) {
 
 absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
   // Check everything before merging anything, so bad data leaves no trace.
-  // Histograms are added from their wire form: no dense temporaries.
-  for (const v1::RequestStats& s : interval.stats()) {
+  // Each histogram's wire form is decoded once, while it is checked, into
+  // reused buffers: no dense temporaries, and no second decoding for the cell
+  // and the interval.
+  const size_t stats = static_cast<size_t>(interval.stats_size());
+  if (decoded_.size() < stats * kHistograms)
+    decoded_.resize(stats * kHistograms);
+  for (size_t i = 0; i < stats; ++i) {
+    const v1::RequestStats& s = interval.stats(static_cast<int>(i));
     if (s.scenario() >= cells_.size() ||
         s.request() >= cells_[s.scenario()].size()) {
       return absl::InvalidArgumentError(
           absl::StrCat("interval ", interval.index(), ": no request ",
                        s.scenario(), "/", s.request(), " in the plan"));
     }
-    for (const std::string* bytes : {&s.latency(), &s.service_time(), &s.dns(),
-                                     &s.connect(), &s.tls(), &s.ttfb()}) {
-      if (bytes->empty()) continue;
-      if (absl::Status st = common::Histogram::Validate(*bytes); !st.ok())
+    const auto encoded = EncodedOf(s);
+    for (size_t h = 0; h < kHistograms; ++h) {
+      common::Histogram::Buckets& out = decoded_[i * kHistograms + h];
+      if (encoded[h]->empty()) {
+        out.clear();
+        continue;
+      }
+      if (absl::Status st = common::Histogram::DecodeBuckets(*encoded[h], &out);
+          !st.ok())
         return st;
     }
   }
@@ -90,25 +103,21 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
   AgentTotals& totals = agents_[agent];
   ++totals.intervals;
   totals.sends_skipped += interval.agent().sends_skipped();
-  for (const v1::RequestStats& s : interval.stats()) {
+  for (size_t i = 0; i < stats; ++i) {
+    const v1::RequestStats& s = interval.stats(static_cast<int>(i));
     Cell& cell = cells_[s.scenario()][s.request()];
-    for (const auto& [bytes, h] : HistogramsOf(s, &cell)) {
-      if (!bytes->empty()) h->MergeEncoded(*bytes).IgnoreError();  // checked
-    }
+    const auto targets = CellHistograms(&cell);
+    for (size_t h = 0; h < kHistograms; ++h)
+      targets[h]->MergeBuckets(decoded_[i * kHistograms + h]);
     AddCounts(s, &cell);
-    if (!s.latency().empty()) {
-      common::Histogram::ForEachEncoded(s.latency(), [&totals](size_t index,
-                                                               int64_t n) {
-        totals.latency_buckets[index] += n;
-      }).IgnoreError();  // checked above
-    }
+    for (const auto& [index, n] : decoded_[i * kHistograms + kLatency])
+      totals.latency_buckets[index] += n;
     totals.requests += s.requests();
     totals.errors += s.errors();
     if (view != nullptr) {
       view->requests += s.requests();
       view->errors += s.errors();
-      if (!s.latency().empty())
-        view->latency.MergeEncoded(s.latency()).IgnoreError();
+      view->latency.MergeBuckets(decoded_[i * kHistograms + kLatency]);
       if (keep_stats_) view->stats.push_back(s);
     }
   }

@@ -82,6 +82,11 @@ class Aggregator {
   std::optional<IntervalView> TakeNext(const std::set<size_t>& expected,
                                        bool force);
   bool HasPending() const { return !pending_.empty(); }
+  // How many agents reported the lowest pending interval (0 if none): a cheap
+  // test before TakeNext, which needs at least the expected agents' reports.
+  size_t NextReporters() const {
+    return pending_.empty() ? 0 : pending_.begin()->second.agents.size();
+  }
   uint64_t next_index() const { return next_index_; }
 
   const std::vector<std::vector<Cell>>& cells() const {
@@ -97,6 +102,8 @@ class Aggregator {
   uint64_t next_index_ = 0;
   int64_t late_ = 0;
   bool keep_stats_ = false;
+  // Add's scratch: each histogram of an interval, decoded (reused buffers).
+  std::vector<common::Histogram::Buckets> decoded_;
 };
 
 }  // namespace stampede::controller

@@ -67,7 +67,7 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
   for (int i = 0; i < plan_.thresholds_size(); ++i) {
     const v1::Threshold& t = plan_.thresholds(i);
     State& state = states_[i];
-    Cell merged;
+    Cell& merged = scratch_;
     double duration_s = t_s;
     if (t.has_for_()) {
       const size_t slices = std::max<size_t>(
@@ -79,9 +79,19 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
       merged = WindowCell(t, state);
       duration_s = interval_s_ * static_cast<double>(slices);
     } else {
+      // Only what Judge reads: the counts and the metric's histogram, into a
+      // reused cell (a fresh one is six dense histograms to allocate).
+      common::Histogram* h = MetricHistogram(t, &merged);
+      merged.requests = 0;
+      merged.errors = 0;
+      if (h != nullptr) h->Reset();
       for (size_t s = 0; s < cells.size(); ++s) {
         for (size_t r = 0; r < cells[s].size(); ++r) {
-          if (Matches(plan_, t, s, r)) merged.Merge(cells[s][r]);
+          if (!Matches(plan_, t, s, r)) continue;
+          const Cell& c = cells[s][r];
+          merged.requests += c.requests;
+          merged.errors += c.errors;
+          if (h != nullptr) h->Merge(*MetricHistogram(t, c));
         }
       }
     }

@@ -71,6 +71,9 @@ class LiveThresholds {
   const v1::TestPlan& plan_;
   const double interval_s_;
   std::vector<State> states_;
+  // Where a threshold's data is merged before it is judged; only the fields
+  // Judge reads are kept current.
+  Cell scratch_;
   std::optional<size_t> aborted_by_;
 };
 

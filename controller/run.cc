@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -131,6 +132,8 @@ class Controller {
   std::string address_;
   LocalAgents local_;
   std::vector<Agent> agents_;
+  // Session -> index into agents_, built in Prepare once agents_ is sorted.
+  absl::flat_hash_map<uint64_t, size_t> index_of_;
   std::string run_id_ = NewRunId();
   absl::Time start_at_;
   absl::Time end_at_;
@@ -144,17 +147,13 @@ class Controller {
 };
 
 Agent* Controller::BySession(uint64_t session) {
-  for (Agent& a : agents_) {
-    if (a.session == session) return &a;
-  }
-  return nullptr;
+  size_t i = IndexOf(session);
+  return i < agents_.size() ? &agents_[i] : nullptr;
 }
 
 size_t Controller::IndexOf(uint64_t session) const {
-  for (size_t i = 0; i < agents_.size(); ++i) {
-    if (agents_[i].session == session) return i;
-  }
-  return agents_.size();
+  auto it = index_of_.find(session);
+  return it == index_of_.end() ? agents_.size() : it->second;
 }
 
 int Controller::Serve() {
@@ -247,6 +246,7 @@ int Controller::Prepare() {
             [](const Agent& a, const Agent& b) { return a.id < b.id; });
   const bool by_workers = options_.split == "workers";
   for (Agent& a : agents_) a.weight = by_workers ? a.workers : 1;
+  for (size_t i = 0; i < agents_.size(); ++i) index_of_[agents_[i].session] = i;
   for (size_t i = 0; i < agents_.size(); ++i) {
     v1::ControllerMessage msg;
     v1::Prepare* prepare = msg.mutable_prepare();
@@ -335,17 +335,25 @@ void Controller::StopAll(const std::string& reason) {
 }
 
 void Controller::EmitIntervals(bool force_all) {
-  std::set<size_t> expected;
-  for (size_t i = 0; i < agents_.size(); ++i) {
-    if (agents_[i].state == AgentState::kRunning) expected.insert(i);
-  }
+  // Called after every agent message: the set of expected agents is built
+  // only once the next interval may be complete.
+  size_t running = 0;
+  for (const Agent& a : agents_) running += a.state == AgentState::kRunning;
+  std::optional<std::set<size_t>> expected;
   const double interval_s = absl::ToDoubleSeconds(options_.interval);
   while (aggregator_->HasPending()) {
     uint64_t k = aggregator_->next_index();
     absl::Time k_end =
         start_at_ + options_.interval * static_cast<double>(k + 1);
     bool force = force_all || absl::Now() > k_end + kIntervalPatience;
-    std::optional<IntervalView> view = aggregator_->TakeNext(expected, force);
+    if (!force && aggregator_->NextReporters() < running) break;
+    if (!expected) {
+      expected.emplace();
+      for (size_t i = 0; i < agents_.size(); ++i) {
+        if (agents_[i].state == AgentState::kRunning) expected->insert(i);
+      }
+    }
+    std::optional<IntervalView> view = aggregator_->TakeNext(*expected, force);
     if (!view) break;
     double t0 = interval_s * static_cast<double>(view->index);
     double target = 0;

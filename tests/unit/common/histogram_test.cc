@@ -494,5 +494,47 @@ TEST(HistogramMergeEncoded, EqualsDecodeThenMergeAndBadInputAddsNothing) {
   EXPECT_EQ(a, expected);  // the good buckets before the error were not added
 }
 
+TEST(HistogramDecodeBuckets, MergesLikeMergeEncodedAndBadInputGivesNothing) {
+  Histogram a, b;
+  a.RecordN(100, 3);
+  b.RecordN(100, 2);
+  b.Record(7);
+  b.Record(250'000);
+  Histogram expected = a;
+  ASSERT_TRUE(expected.MergeEncoded(b.Encode()).ok());
+  Histogram::Buckets buckets;
+  ASSERT_TRUE(Histogram::DecodeBuckets(b.Encode(), &buckets).ok());
+  EXPECT_EQ(buckets.size(), 3u);
+  a.MergeBuckets(buckets);
+  EXPECT_EQ(a, expected);
+
+  std::string bad = b.Encode();
+  bad.push_back('\xff');
+  absl::Status s = Histogram::DecodeBuckets(bad, &buckets);
+  EXPECT_EQ(s, Histogram::Validate(bad));
+  EXPECT_TRUE(buckets.empty());
+}
+
+TEST(HistogramMergeEncoded, LongVarintsTakeTheCarefulPath) {
+  Histogram big;
+  big.RecordN(100, int64_t{1} << 62);  // a 9-byte count
+  Histogram sum;
+  ASSERT_TRUE(sum.MergeEncoded(big.Encode()).ok());
+  EXPECT_EQ(sum, big);
+
+  // Ten bytes whose last one carries more than the 64th bit.
+  std::string overflow("\x01\x64\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", 12);
+  absl::Status s = Histogram::Validate(overflow);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("overflows 64 bits"), std::string::npos)
+      << s.message();
+  std::string truncated("\x01\x64\xff", 3);
+  s = sum.MergeEncoded(truncated);
+  EXPECT_NE(s.message().find("truncated varint for bucket count"),
+            std::string::npos)
+      << s.message();
+  EXPECT_EQ(sum, big);
+}
+
 }  // namespace
 }  // namespace stampede::common
