@@ -438,7 +438,10 @@ void Worker::CloseWindow(bool last) {
   const int64_t cpu_ns =
       static_cast<int64_t>(cpu.tv_sec) * 1'000'000'000 + cpu.tv_nsec;
   const int64_t now_ns = EventLoop::MonoNowNs();
-  if (window_started_ns_ > 0 && now_ns > window_started_ns_) {
+  // A sliver of a window (the last one, closed when the run ends) is too
+  // short to judge: a millisecond of CPU in a millisecond is not saturation.
+  if (window_started_ns_ > 0 &&
+      now_ns - window_started_ns_ >= interval_ns_ / 10) {
     window_->worker_busy = static_cast<double>(cpu_ns - window_cpu_ns_) /
                            static_cast<double>(now_ns - window_started_ns_);
   }
