@@ -62,8 +62,9 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
   run_cmd
       ->add_option("--split", run.split,
                    "how the plan is divided: equal shares, or weighted by each "
-                   "agent's worker threads (one per core by default)")
-      ->check(CLI::IsMember({"equal", "workers"}))
+                   "agent's cores, or by its worker threads (one per core "
+                   "unless the agent was given --workers)")
+      ->check(CLI::IsMember({"equal", "cores", "workers"}))
       ->capture_default_str();
   run_cmd->add_flag("--insecure", run.insecure,
                     "allow a non-loopback --listen without mTLS");

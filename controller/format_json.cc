@@ -173,7 +173,8 @@ std::string FormatJson(const v1::RunResult& r) {
       .String("message", r.message())
       .Bool("insecure_control_plane", r.insecure_control_plane())
       .Int("generator_limited_intervals", r.generator_limited_intervals())
-      .Number("start_spread_ms", r.start_spread_ms());
+      .Number("start_spread_ms", r.start_spread_ms())
+      .Int("late_intervals", r.late_intervals());
   WriteSummary(w, "summary", r.summary());
   w.BeginArray("scenarios");
   for (const v1::ScenarioResult& s : r.scenarios()) {

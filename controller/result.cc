@@ -137,6 +137,7 @@ v1::RunResult BuildResult(const RunFacts& facts) {
     if (facts.agents[a].state == "lost") ++lost;
   }
   if (latest >= earliest) result.set_start_spread_ms(latest - earliest);
+  result.set_late_intervals(facts.aggregator->late_intervals());
   int64_t limited = 0;
   for (const v1::IntervalResult& i : facts.intervals) {
     *result.add_intervals() = i;

@@ -49,7 +49,8 @@ struct Agent {
   std::string host;
   AgentState state = AgentState::kRegistered;
   uint32_t workers = 1;  // as its Hello said
-  uint32_t weight = 1;   // its share of the plan, against the others'
+  uint32_t cores = 1;
+  uint32_t weight = 1;  // its share of the plan, against the others'
   int64_t clock_offset_us = 0;
   int64_t clock_rtt_us = -1;
   int64_t first_send_late_us = -1;
@@ -233,6 +234,7 @@ int Controller::Register(int expected, bool local) {
     }
     Agent agent{event->session, hello.agent_id(), hello.host()};
     agent.workers = std::max<uint32_t>(1, hello.workers());
+    agent.cores = std::max<uint32_t>(1, hello.cores());
     agents_.push_back(std::move(agent));
     spdlog::info("agent {} registered from {} ({} workers)", hello.agent_id(),
                  event->peer, hello.workers());
@@ -244,13 +246,17 @@ int Controller::Prepare() {
   // Shares follow the agents' ids, so reports list agents in a stable order.
   std::sort(agents_.begin(), agents_.end(),
             [](const Agent& a, const Agent& b) { return a.id < b.id; });
-  const bool by_workers = options_.split == "workers";
-  for (Agent& a : agents_) a.weight = by_workers ? a.workers : 1;
+  const bool weighted = options_.split != "equal";
+  for (Agent& a : agents_) {
+    a.weight = options_.split == "workers" ? a.workers
+               : options_.split == "cores" ? a.cores
+                                           : 1;
+  }
   for (size_t i = 0; i < agents_.size(); ++i) index_of_[agents_[i].session] = i;
   for (size_t i = 0; i < agents_.size(); ++i) {
     v1::ControllerMessage msg;
     v1::Prepare* prepare = msg.mutable_prepare();
-    if (by_workers) {
+    if (weighted) {
       for (const Agent& a : agents_)
         prepare->mutable_share()->add_weights(a.weight);
     }

@@ -23,8 +23,9 @@ struct RunOptions {
   bool strict = false;    // a generator-limited run fails (exit 7)
   absl::Duration registration_timeout = absl::Seconds(60);
   absl::Duration max_clock_skew = absl::Milliseconds(500);
-  // "equal" (default) or "workers": each agent's share weighted by its worker
-  // threads (one per core unless the agent says otherwise).
+  // "equal" (default), "cores" or "workers": each agent's share weighted by
+  // its cores, or by its worker threads (one per core unless the agent says
+  // otherwise).
   std::string split = "equal";
   std::string
       agent_binary;  // for local agents; default: beside this executable

@@ -302,6 +302,17 @@ TEST_F(MultiHost, AgentsOnThreeHostsDeliverThePlanExactly) {
   EXPECT_EQ(by_request.Count(), r.summary().requests());
   EXPECT_TRUE(by_interval == by_request);
   EXPECT_TRUE(by_agent == by_request);
+  // Nothing arrived too late to be shown, and the start was together: each
+  // agent's clock was measured and its first send was on time.
+  EXPECT_EQ(r.late_intervals(), 0);
+  for (const v1::AgentResult& a : r.agents()) {
+    EXPECT_GE(a.clock_rtt_ms(), 0) << a.id();
+    EXPECT_GE(a.first_send_late_ms(), 0) << a.id();
+  }
+  EXPECT_GE(r.start_spread_ms(), 0);
+  EXPECT_LT(r.start_spread_ms(), 100);
+  std::printf("start spread across the three hosts: %.3f ms\n",
+              r.start_spread_ms());
 
   std::printf(
       "multi-host run: %.1f s from the target's start to the result\n",
