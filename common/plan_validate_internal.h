@@ -1,0 +1,70 @@
+// Pieces the plan validator's source files share (plan_validate.cc: the plan
+// and its scenarios; threshold_check.cc: its thresholds). Not for other users.
+#ifndef STAMPEDE_COMMON_PLAN_VALIDATE_INTERNAL_H_
+#define STAMPEDE_COMMON_PLAN_VALIDATE_INTERNAL_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/plan_loader.h"
+#include "google/protobuf/duration.pb.h"
+#include "stampede/v1/plan.pb.h"
+
+namespace stampede::common {
+
+inline std::string Quote(absl::string_view s) {
+  return absl::StrCat("\"", s, "\"");
+}
+
+inline absl::Duration ToDuration(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+inline std::string DefaultRequestName(const v1::Request& request) {
+  return absl::StrCat(request.method().empty() ? "GET" : request.method(), " ",
+                      request.path());
+}
+
+inline std::string RequestName(const v1::Request& request) {
+  return request.name().empty() ? DefaultRequestName(request) : request.name();
+}
+
+inline bool IsLatencyMetric(absl::string_view metric) {
+  return metric == "latency" || metric == "service_time" || metric == "ttfb" ||
+         metric == "connect";
+}
+
+// Checks a plan's thresholds: metric, one comparison and its value, p or
+// stat, grace and for, and that the scenario and request filters name
+// something in the plan. Appends each problem to `issues` at its place in the
+// file.
+class ThresholdChecker {
+ public:
+  ThresholdChecker(const LoadedPlan& loaded, std::vector<PlanIssue>* issues)
+      : loaded_(loaded), plan_(loaded.plan), issues_(*issues) {}
+
+  void Check(const v1::Threshold& threshold, const std::string& path);
+
+ private:
+  void Add(const std::string& path, std::string message) {
+    issues_.push_back(loaded_.IssueAt(path, std::move(message)));
+  }
+  // Whether the plan's text wrote `path`, which tells "p: 0" from no p at all.
+  bool Written(const std::string& path) const {
+    return loaded_.locations.contains(path);
+  }
+  void CheckValue(const std::string& metric, const std::string& value,
+                  const std::string& path);
+  void CheckFilters(const v1::Threshold& threshold, const std::string& path);
+
+  const LoadedPlan& loaded_;
+  const v1::TestPlan& plan_;
+  std::vector<PlanIssue>& issues_;
+};
+
+}  // namespace stampede::common
+
+#endif  // STAMPEDE_COMMON_PLAN_VALIDATE_INTERNAL_H_

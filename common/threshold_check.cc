@@ -1,0 +1,146 @@
+// The thresholds half of plan validation (see plan_validate.cc).
+#include <algorithm>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "common/plan_validate_internal.h"
+#include "common/units.h"
+
+namespace stampede::common {
+
+void ThresholdChecker::Check(const v1::Threshold& threshold,
+                             const std::string& path) {
+  const std::string& metric = threshold.metric();
+  const bool known_metric =
+      IsLatencyMetric(metric) || metric == "error_rate" || metric == "rps";
+  if (metric.empty()) {
+    Add(path + ".metric",
+        "a threshold needs a metric: latency, service_time, ttfb, connect, "
+        "error_rate or rps");
+  } else if (!known_metric) {
+    Add(path + ".metric",
+        absl::StrCat("unknown metric ", Quote(metric),
+                     "; use latency, service_time, ttfb, connect, error_rate "
+                     "or rps"));
+  }
+  if (threshold.has_grace() &&
+      ToDuration(threshold.grace()) < absl::ZeroDuration()) {
+    Add(path + ".grace", "grace must not be negative");
+  }
+  if (threshold.has_for_() && ToDuration(threshold.for_()) < absl::Seconds(1)) {
+    Add(path + ".for",
+        "for must be at least 1s (one interval): it is a window of "
+        "intervals");
+  }
+
+  const std::pair<const char*, const std::string*> comparisons[] = {
+      {"lt", &threshold.lt()},
+      {"lte", &threshold.lte()},
+      {"gt", &threshold.gt()},
+      {"gte", &threshold.gte()}};
+  std::string first;
+  for (const auto& [name, value] : comparisons) {
+    const std::string value_path = absl::StrCat(path, ".", name);
+    if (value->empty() && !Written(value_path)) continue;
+    if (first.empty()) {
+      first = name;
+    } else {
+      Add(value_path,
+          absl::StrCat("both ", first, " and ", name,
+                       " are set; a threshold takes exactly one of lt, lte, "
+                       "gt, gte"));
+    }
+    if (known_metric) CheckValue(metric, *value, value_path);
+  }
+  if (first.empty()) {
+    Add(path, "a threshold needs one comparison: lt, lte, gt or gte");
+  }
+
+  const bool has_p = threshold.p() != 0 || Written(path + ".p");
+  const bool has_stat = !threshold.stat().empty() || Written(path + ".stat");
+  if (IsLatencyMetric(metric)) {
+    if (!has_p && !has_stat) {
+      Add(path,
+          absl::StrCat("a ", metric,
+                       " threshold needs p (a percentile, e.g. p: 95) or stat "
+                       "(mean or max)"));
+    } else if (has_p && has_stat) {
+      Add(path + ".stat", "set p or stat, not both");
+    } else if (has_p && !(threshold.p() > 0 && threshold.p() <= 100)) {
+      Add(path + ".p", absl::StrCat("p must be above 0 and at most 100, got ",
+                                    threshold.p()));
+    } else if (has_stat && threshold.stat() != "mean" &&
+               threshold.stat() != "max") {
+      Add(path + ".stat", absl::StrCat("unknown stat ", Quote(threshold.stat()),
+                                       "; use mean or max"));
+    }
+  } else if (known_metric) {
+    if (has_p) {
+      Add(path + ".p",
+          absl::StrCat("p applies only to latency metrics, not to ", metric));
+    }
+    if (has_stat) {
+      Add(path + ".stat",
+          absl::StrCat("stat applies only to latency metrics, not to ",
+                       metric));
+    }
+  }
+
+  CheckFilters(threshold, path);
+}
+
+void ThresholdChecker::CheckValue(const std::string& metric,
+                                  const std::string& value,
+                                  const std::string& path) {
+  if (IsLatencyMetric(metric)) {
+    absl::StatusOr<absl::Duration> d = ParseDuration(value);
+    if (!d.ok()) Add(path, std::string(d.status().message()));
+  } else if (metric == "error_rate") {
+    absl::StatusOr<double> f = ParseFraction(value);
+    if (!f.ok()) Add(path, std::string(f.status().message()));
+  } else if (metric == "rps") {
+    // A rate ("500/s") or a plain number of requests per second ("500").
+    if (!ParseRate(value).ok() && !ParseRate(absl::StrCat(value, "/s")).ok()) {
+      Add(path,
+          absl::StrCat("invalid rps ", Quote(value),
+                       ": expected a rate or a plain number, e.g. 500/s, 500"));
+    }
+  }
+}
+
+void ThresholdChecker::CheckFilters(const v1::Threshold& threshold,
+                                    const std::string& path) {
+  const v1::Scenario* scenario = nullptr;
+  if (!threshold.scenario().empty()) {
+    for (const v1::Scenario& s : plan_.scenarios()) {
+      if (s.name() == threshold.scenario()) scenario = &s;
+    }
+    if (scenario == nullptr) {
+      Add(path + ".scenario",
+          absl::StrCat("no scenario named ", Quote(threshold.scenario())));
+      return;
+    }
+  }
+  if (threshold.request().empty()) return;
+  auto has_request = [&](const v1::Scenario& s) {
+    return std::any_of(s.requests().begin(), s.requests().end(),
+                       [&](const v1::Request& r) {
+                         return RequestName(r) == threshold.request();
+                       });
+  };
+  if (scenario != nullptr) {
+    if (!has_request(*scenario)) {
+      Add(path + ".request",
+          absl::StrCat("no request named ", Quote(threshold.request()),
+                       " in scenario ", Quote(scenario->name())));
+    }
+  } else if (std::none_of(plan_.scenarios().begin(), plan_.scenarios().end(),
+                          has_request)) {
+    Add(path + ".request",
+        absl::StrCat("no request named ", Quote(threshold.request()),
+                     " in any scenario"));
+  }
+}
+
+}  // namespace stampede::common
