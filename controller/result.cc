@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/schedule.h"
 #include "controller/thresholds.h"
 
 namespace stampede::controller {
@@ -40,6 +41,41 @@ void JudgeGenerator(v1::IntervalResult* r) {
   }
   r->set_generator_limited(!why.empty());
   r->set_generator_note(absl::StrJoin(why, "; "));
+}
+
+v1::IntervalResult IntervalResultOf(const v1::TestPlan& plan,
+                                    const IntervalView& view,
+                                    absl::Duration interval) {
+  const double interval_s = absl::ToDoubleSeconds(interval);
+  const double t0 = interval_s * static_cast<double>(view.index);
+  double target = 0;
+  for (const v1::Scenario& s : plan.scenarios()) {
+    if (!s.load().has_arrival_rate()) continue;  // closed: no target rate
+    common::ArrivalSchedule schedule(s.load().arrival_rate().stages());
+    const double offset = absl::ToDoubleSeconds(common::ScenarioStart(s));
+    target += schedule.CumulativeAt(t0 + interval_s - offset) -
+              schedule.CumulativeAt(t0 - offset);
+  }
+  auto ms = [](int64_t us) { return static_cast<double>(us) / 1000.0; };
+  v1::IntervalResult r;
+  r.set_t(t0 + interval_s);
+  r.set_rps(static_cast<double>(view.requests) / interval_s);
+  r.set_target_rps(target / interval_s);
+  r.set_p50_ms(ms(view.latency.ValueAtPercentile(50)));
+  r.set_p99_ms(ms(view.latency.ValueAtPercentile(99)));
+  r.set_requests(view.requests);
+  r.set_errors(view.errors);
+  r.set_agents_reported(view.agents.size());
+  r.set_sends_skipped(view.sends_skipped);
+  r.set_vus(view.vus);
+  r.set_schedule_lag_p99_ms(ms(view.schedule_lag.ValueAtPercentile(99)));
+  r.set_schedule_lag_max_ms(ms(view.schedule_lag.Max()));
+  r.set_in_flight(view.in_flight);
+  r.set_local_errors(view.local_errors);
+  r.set_generator_busy(view.max_worker_busy);
+  r.set_open_fds(view.open_fds);
+  r.set_latency_histogram(view.latency.Encode());
+  return r;
 }
 
 v1::Summary SummaryOf(const Cell& cell, double duration_s) {

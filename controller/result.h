@@ -61,6 +61,11 @@ inline constexpr double kSaturatedWorkerBusy = 0.9;
 // failed on its own limits, or a worker thread that was saturated.
 void JudgeGenerator(v1::IntervalResult* interval);
 
+// One merged interval as the result shows it (not yet judged: JudgeGenerator).
+v1::IntervalResult IntervalResultOf(const v1::TestPlan& plan,
+                                    const IntervalView& view,
+                                    absl::Duration interval);
+
 v1::Summary SummaryOf(const Cell& cell, double duration_s);
 v1::RunResult BuildResult(const RunFacts& facts);
 

@@ -346,7 +346,6 @@ void Controller::EmitIntervals(bool force_all) {
   size_t running = 0;
   for (const Agent& a : agents_) running += a.state == AgentState::kRunning;
   std::optional<std::set<size_t>> expected;
-  const double interval_s = absl::ToDoubleSeconds(options_.interval);
   while (aggregator_->HasPending()) {
     uint64_t k = aggregator_->next_index();
     absl::Time k_end =
@@ -361,37 +360,7 @@ void Controller::EmitIntervals(bool force_all) {
     }
     std::optional<IntervalView> view = aggregator_->TakeNext(*expected, force);
     if (!view) break;
-    double t0 = interval_s * static_cast<double>(view->index);
-    double target = 0;
-    for (const v1::Scenario& s : plan_.scenarios()) {
-      if (!s.load().has_arrival_rate()) continue;  // closed: no target rate
-      common::ArrivalSchedule schedule(s.load().arrival_rate().stages());
-      const double offset = absl::ToDoubleSeconds(common::ScenarioStart(s));
-      target += schedule.CumulativeAt(t0 + interval_s - offset) -
-                schedule.CumulativeAt(t0 - offset);
-    }
-    v1::IntervalResult r;
-    r.set_t(t0 + interval_s);
-    r.set_rps(static_cast<double>(view->requests) / interval_s);
-    r.set_target_rps(target / interval_s);
-    r.set_p50_ms(static_cast<double>(view->latency.ValueAtPercentile(50)) /
-                 1000.0);
-    r.set_p99_ms(static_cast<double>(view->latency.ValueAtPercentile(99)) /
-                 1000.0);
-    r.set_requests(view->requests);
-    r.set_errors(view->errors);
-    r.set_agents_reported(view->agents.size());
-    r.set_sends_skipped(view->sends_skipped);
-    r.set_vus(view->vus);
-    r.set_schedule_lag_p99_ms(
-        static_cast<double>(view->schedule_lag.ValueAtPercentile(99)) / 1000.0);
-    r.set_schedule_lag_max_ms(static_cast<double>(view->schedule_lag.Max()) /
-                              1000.0);
-    r.set_in_flight(view->in_flight);
-    r.set_local_errors(view->local_errors);
-    r.set_generator_busy(view->max_worker_busy);
-    r.set_open_fds(view->open_fds);
-    r.set_latency_histogram(view->latency.Encode());
+    v1::IntervalResult r = IntervalResultOf(plan_, *view, options_.interval);
     JudgeGenerator(&r);
     Print(FormatLiveLine(
         r, static_cast<double>(view->latency.ValueAtPercentile(95)) / 1000.0,
