@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "agent/h2_internal.h"
+#include "agent/http1_request.h"
 
 namespace stampede::agent {
 
@@ -34,17 +35,6 @@ constexpr int32_t kStreamWindow = (1 << 24) - 1;
 constexpr int32_t kConnectionWindow = (1 << 30) - 1;
 // A connection that used up (nearly) all its stream ids takes no more streams.
 constexpr int32_t kLastStreamId = INT32_MAX - 2 * 1024;
-
-ErrorId ConnectError(int err) {
-  // EAGAIN from a non-blocking connect: no free local port.
-  if (err == EAGAIN) return ErrorId::kLocalEaddrnotavail;
-  return common::ErrorIdFromErrno(err, ErrorId::kTcpRefused);
-}
-
-bool SameAddress(const sockaddr_storage& a, socklen_t a_len,
-                 const sockaddr_storage& b, socklen_t b_len) {
-  return a_len == b_len && std::memcmp(&a, &b, a_len) == 0;
-}
 
 }  // namespace
 
@@ -127,8 +117,8 @@ void H2Transport::Prepare(const PreparedRequest& request) {
   // SNI says and what the certificate is checked against.
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     const Endpoint& e = endpoints_[i];
-    if (SameAddress(e.addr, e.addr_len, r.addr, r.addr_len) &&
-        e.https == r.https && (!r.https || e.host == r.host)) {
+    if (http1::SameAddress(e.addr, r.addr) && e.https == r.https &&
+        (!r.https || e.host == r.host)) {
       t.endpoint = static_cast<int>(i);
       return;
     }
@@ -272,7 +262,7 @@ ErrorId H2Transport::Open(Connection* c, int endpoint) {
   } else if (errno == EINPROGRESS || errno == EINTR) {
     Watch(c, EPOLLOUT);
   } else {
-    error = ConnectError(errno);
+    error = common::ErrorIdFromConnectErrno(errno);
   }
   if (error == ErrorId::kNone && c->events == 0) error = ErrorId::kLocalOther;
   if (error != ErrorId::kNone) {
@@ -322,7 +312,7 @@ void H2Transport::OnConnectionEvents(Connection* c, uint32_t events) {
     socklen_t len = sizeof(err);
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
     if (err != 0) {
-      FailConnection(c, ConnectError(err));
+      FailConnection(c, common::ErrorIdFromConnectErrno(err));
     } else if ((events & EPOLLOUT) != 0) {
       ErrorId error = OnConnected(c);
       if (error != ErrorId::kNone) FailConnection(c, error);

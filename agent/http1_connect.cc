@@ -96,7 +96,7 @@ ErrorId Http1Transport::Connect(Connection* c) {
     c->events = EPOLLOUT;
     return ErrorId::kNone;
   }
-  return ConnectError(errno);
+  return common::ErrorIdFromConnectErrno(errno);
 }
 
 ErrorId Http1Transport::OnConnected(Connection* c) {

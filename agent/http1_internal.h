@@ -24,13 +24,6 @@ inline constexpr size_t kReadBufferSize = 64 * 1024;
 // it is not missed after a short read took the data that arrived with it.
 inline constexpr uint32_t kEdge = EPOLLET | EPOLLRDHUP;
 
-inline common::ErrorId ConnectError(int err) {
-  // EAGAIN from a non-blocking connect: no free local port.
-  if (err == EAGAIN) return common::ErrorId::kLocalEaddrnotavail;
-  // Anything else that is not the generator's: the target cannot be reached.
-  return common::ErrorIdFromErrno(err, common::ErrorId::kTcpRefused);
-}
-
 inline common::ErrorId IoError(int err) {
   switch (err) {
     case ECONNREFUSED:

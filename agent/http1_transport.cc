@@ -263,7 +263,7 @@ void Http1Transport::OnConnectionEvents(Connection* c, uint32_t events) {
       socklen_t len = sizeof(err);
       if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
       if (err != 0) {
-        Fail(c, ConnectError(err), false);
+        Fail(c, common::ErrorIdFromConnectErrno(err), false);
         return;
       }
       if ((events & EPOLLOUT) == 0) return;

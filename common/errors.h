@@ -94,6 +94,14 @@ constexpr ErrorId ErrorIdFromErrno(long err, ErrorId otherwise) {
   }
 }
 
+// The id of a failed non-blocking connect, for the native engines: EAGAIN
+// means no free local port; anything else that is not the generator's own
+// limit means the target cannot be reached.
+constexpr ErrorId ErrorIdFromConnectErrno(long err) {
+  if (err == EAGAIN) return ErrorId::kLocalEaddrnotavail;
+  return ErrorIdFromErrno(err, ErrorId::kTcpRefused);
+}
+
 }  // namespace stampede::common
 
 #endif  // STAMPEDE_COMMON_ERRORS_H_

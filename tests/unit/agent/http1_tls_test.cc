@@ -96,7 +96,8 @@ TEST_F(HttpsTest, RequestsWithTheCaFileSucceedOnReusedConnections) {
     client.Run(Get("https", host, target_->port(), "/"), 200, 4);
   }
   ASSERT_EQ(client.recorder.done.size(), 400u);
-  for (const Outcome& o : client.recorder.outcomes) {
+  for (const Done& d : client.recorder.done) {
+    const Outcome& o = d.outcome;
     ASSERT_EQ(o.error, ErrorId::kNone) << common::ErrorIdName(o.error);
     ASSERT_EQ(o.status, 200);
   }
@@ -114,7 +115,8 @@ TEST_F(HttpsTest, ReconnectsResumeTheSession) {
   PreparedRequest r = Get("https", "localhost", target_->port(), "/");
   r.headers = {"Connection: close"};  // the server closes after each response
   client.Run(r, 5, 1);
-  for (const Outcome& o : client.recorder.outcomes) {
+  for (const Done& d : client.recorder.done) {
+    const Outcome& o = d.outcome;
     ASSERT_EQ(o.error, ErrorId::kNone) << common::ErrorIdName(o.error);
     EXPECT_EQ(o.status, 200);
   }
@@ -131,7 +133,8 @@ TEST_F(HttpsTest, UntrustedCertificateFailsUnlessVerificationIsOff) {
   Client strict(2, tls::ClientOptions{});
   strict.Run(Get("https", "127.0.0.1", target_->port(), "/"), 6, 2);
   ASSERT_EQ(strict.recorder.done.size(), 6u);  // once per request
-  for (const Outcome& o : strict.recorder.outcomes) {
+  for (const Done& d : strict.recorder.done) {
+    const Outcome& o = d.outcome;
     EXPECT_EQ(o.error, ErrorId::kTlsCertificate)
         << common::ErrorIdName(o.error);
     EXPECT_EQ(o.status, 0);
@@ -142,7 +145,8 @@ TEST_F(HttpsTest, UntrustedCertificateFailsUnlessVerificationIsOff) {
   insecure.insecure_skip_verify = true;
   Client relaxed(2, insecure);
   relaxed.Run(Get("https", "127.0.0.1", target_->port(), "/"), 6, 2);
-  for (const Outcome& o : relaxed.recorder.outcomes) {
+  for (const Done& d : relaxed.recorder.done) {
+    const Outcome& o = d.outcome;
     EXPECT_EQ(o.error, ErrorId::kNone) << common::ErrorIdName(o.error);
     EXPECT_EQ(o.status, 200);
   }
@@ -160,7 +164,8 @@ TEST(HttpsNameTest, ATrustedCertificateForAnotherNameIsRefused) {
   client.Run(Get("https", "127.0.0.1", target.port(), "/"), 2, 1);
   client.Run(Get("https", "localhost", target.port(), "/"), 2, 1);
   ASSERT_EQ(client.recorder.done.size(), 4u);
-  for (const Outcome& o : client.recorder.outcomes) {
+  for (const Done& d : client.recorder.done) {
+    const Outcome& o = d.outcome;
     EXPECT_EQ(o.error, ErrorId::kTlsCertificate)
         << common::ErrorIdName(o.error);
   }
@@ -181,13 +186,13 @@ TEST_F(HttpsTest, PhaseTimingsOfNewAndReusedConnections) {
   Client client(1, Trusting());
   client.Run(Get("https", "127.0.0.1", target_->port(), "/"), 3, 1);
   ASSERT_EQ(client.recorder.done.size(), 3u);
-  const Outcome& first = client.recorder.outcomes[0];
+  const Outcome& first = client.recorder.done[0].outcome;
   EXPECT_GE(first.connect_ns, 0);
   EXPECT_GE(first.tls_ns, 0);
   EXPECT_GE(first.ttfb_ns, 0);
   EXPECT_EQ(first.dns_ns, Outcome::kNotTimed);  // resolved at Prepare
   for (size_t i = 1; i < 3; ++i) {
-    const Outcome& reused = client.recorder.outcomes[i];
+    const Outcome& reused = client.recorder.done[i].outcome;
     EXPECT_EQ(reused.connect_ns, Outcome::kNotTimed);
     EXPECT_EQ(reused.tls_ns, Outcome::kNotTimed);
     EXPECT_GE(reused.ttfb_ns, 0);
@@ -200,11 +205,11 @@ TEST(HttpTimingsTest, PlainHttpHasConnectAndTtfbButNoTls) {
   Client client(1, tls::ClientOptions{});
   client.Run(Get("http", "127.0.0.1", target.port(), "/"), 2, 1);
   ASSERT_EQ(client.recorder.done.size(), 2u);
-  EXPECT_GE(client.recorder.outcomes[0].connect_ns, 0);
-  EXPECT_EQ(client.recorder.outcomes[0].tls_ns, Outcome::kNotTimed);
-  EXPECT_GE(client.recorder.outcomes[0].ttfb_ns, 0);
-  EXPECT_EQ(client.recorder.outcomes[1].connect_ns, Outcome::kNotTimed);
-  EXPECT_GE(client.recorder.outcomes[1].ttfb_ns, 0);
+  EXPECT_GE(client.recorder.done[0].outcome.connect_ns, 0);
+  EXPECT_EQ(client.recorder.done[0].outcome.tls_ns, Outcome::kNotTimed);
+  EXPECT_GE(client.recorder.done[0].outcome.ttfb_ns, 0);
+  EXPECT_EQ(client.recorder.done[1].outcome.connect_ns, Outcome::kNotTimed);
+  EXPECT_GE(client.recorder.done[1].outcome.ttfb_ns, 0);
 }
 
 // A plain HTTP/1.1 server the way nginx and most others act on a TLS
@@ -255,7 +260,8 @@ TEST(HttpsPlainServerTest, PlainHttpBehindAnHttpsUrlIsAHandshakeFailure) {
   Client client(2, insecure);
   client.Run(Get("https", "127.0.0.1", plain.port(), "/"), 5, 2);
   ASSERT_EQ(client.recorder.done.size(), 5u);  // once per request, no retry
-  for (const Outcome& o : client.recorder.outcomes) {
+  for (const Done& d : client.recorder.done) {
+    const Outcome& o = d.outcome;
     EXPECT_EQ(o.error, ErrorId::kTlsHandshake) << common::ErrorIdName(o.error);
     EXPECT_EQ(o.status, 0);
     EXPECT_EQ(o.tls_ns, Outcome::kNotTimed);

@@ -27,11 +27,9 @@ class Recorder : public Transport::Listener {
               int64_t done_ns) override {
     EXPECT_GE(done_ns, sent.sent_ns);
     done.push_back({sent, outcome});
-    outcomes.push_back(outcome);
     if (then) then(sent, outcome);
   }
   std::vector<Done> done;
-  std::vector<Outcome> outcomes;  // the same, outcomes only
   // Runs inside OnDone, e.g. to send the next request (as the worker does).
   std::function<void(const Sent&, const Outcome&)> then;
 };
