@@ -29,13 +29,6 @@ namespace {
 
 using common::ErrorId;
 
-// As the agent does: a write (OpenSSL's, or the test server's) to a peer that
-// has gone must not kill us.
-const bool kSigpipeIgnored = [] {
-  signal(SIGPIPE, SIG_IGN);
-  return true;
-}();
-
 struct Client : TransportHarness<H2Transport> {
   Client(size_t max_streams, size_t per_connection,
          const tls::ClientOptions& tls_options = {}) {

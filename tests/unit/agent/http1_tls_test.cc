@@ -24,12 +24,6 @@ namespace {
 
 using common::ErrorId;
 
-// As the agent does: a write to a peer that has gone must not kill us.
-const bool kSigpipeIgnored = [] {
-  signal(SIGPIPE, SIG_IGN);
-  return true;
-}();
-
 struct Client : TransportHarness<Http1Transport> {
   explicit Client(size_t max_connections, const tls::ClientOptions& options) {
     auto t =

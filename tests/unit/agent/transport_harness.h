@@ -4,6 +4,8 @@
 #ifndef STAMPEDE_TESTS_UNIT_AGENT_TRANSPORT_HARNESS_H_
 #define STAMPEDE_TESTS_UNIT_AGENT_TRANSPORT_HARNESS_H_
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <functional>
@@ -36,6 +38,10 @@ class Recorder : public Transport::Listener {
 
 template <typename T>
 struct TransportHarness {
+  // As the agent does: a write (OpenSSL's, or a test server's) to a peer that
+  // has gone must not kill the test.
+  TransportHarness() { signal(SIGPIPE, SIG_IGN); }
+
   void Send(const PreparedRequest& request) {
     int64_t now = EventLoop::MonoNowNs();
     transport->Send(Sent{&request, now, now});
