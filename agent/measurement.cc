@@ -14,6 +14,16 @@ void RequestMetrics::Merge(const RequestMetrics& other) {
   connect.Merge(other.connect);
   tls.Merge(other.tls);
   ttfb.Merge(other.ttfb);
+  ttlb.Merge(other.ttlb);
+  ws_rtt.Merge(other.ws_rtt);
+  ws_session.Merge(other.ws_session);
+  events += other.events;
+  messages_out += other.messages_out;
+  messages_in += other.messages_in;
+  websocket = websocket || other.websocket;
+  for (const CloseCount& c : other.closes) {
+    if (c.count > 0) CountClose(c.code, c.count, c.errors);
+  }
   requests += other.requests;
   errors += other.errors;
   bytes_in += other.bytes_in;
@@ -34,10 +44,32 @@ void RequestMetrics::Reset() {
   connect.Reset();
   tls.Reset();
   ttfb.Reset();
+  ttlb.Reset();
+  ws_rtt.Reset();
+  ws_session.Reset();
+  events = messages_out = messages_in = 0;
+  websocket = false;
+  closes.fill({});
   requests = errors = bytes_in = bytes_out = 0;
   statuses.fill(0);
   unexpected_statuses.fill(0);
   transport_errors.fill(0);
+}
+
+void RequestMetrics::CountClose(uint16_t code, int64_t count, int64_t errors) {
+  for (size_t i = 0; i < kCloseCodes; ++i) {
+    CloseCount& c = closes[i];
+    if (c.code == code || c.code == 0) {
+      c.code = code;
+      c.count += count;
+      c.errors += errors;
+      return;
+    }
+  }
+  CloseCount& other = closes[kCloseCodes];  // too many distinct codes
+  other.code = 1;
+  other.count += count;
+  other.errors += errors;
 }
 
 void Window::Shape(const std::vector<size_t>& requests_per_scenario) {
@@ -77,7 +109,9 @@ void Window::ToProto(v1::Interval* out) const {
     for (size_t r = 0; r < requests[s].size(); ++r) {
       const RequestMetrics& m = requests[s][r];
       // Arrivals skipped unsent leave only their wait in `latency`.
-      if (m.requests == 0 && m.latency.Count() == 0) continue;
+      if (m.requests == 0 && m.latency.Count() == 0 && m.messages_in == 0 &&
+          m.messages_out == 0 && m.ws_session.Count() == 0)
+        continue;
       v1::RequestStats* stats = out->add_stats();
       stats->set_scenario(s);
       stats->set_request(r);
@@ -87,6 +121,21 @@ void Window::ToProto(v1::Interval* out) const {
       if (m.connect.Count() > 0) stats->set_connect(m.connect.Encode());
       if (m.tls.Count() > 0) stats->set_tls(m.tls.Encode());
       if (m.ttfb.Count() > 0) stats->set_ttfb(m.ttfb.Encode());
+      if (m.ttlb.Count() > 0) stats->set_ttlb(m.ttlb.Encode());
+      if (m.ws_rtt.Count() > 0) stats->set_ws_rtt(m.ws_rtt.Encode());
+      if (m.ws_session.Count() > 0)
+        stats->set_ws_session(m.ws_session.Encode());
+      stats->set_events(m.events);
+      stats->set_messages_out(m.messages_out);
+      stats->set_messages_in(m.messages_in);
+      for (const RequestMetrics::CloseCount& c : m.closes) {
+        if (c.count == 0) continue;
+        (*stats->mutable_close_codes())[c.code] += c.count;
+        if (c.errors > 0) {
+          (*stats->mutable_error_counts())[absl::StrCat("ws_close_", c.code)] +=
+              c.errors;
+        }
+      }
       stats->set_requests(m.requests);
       stats->set_errors(m.errors);
       stats->set_bytes_in(m.bytes_in);
@@ -95,7 +144,8 @@ void Window::ToProto(v1::Interval* out) const {
         if (m.statuses[code] == 0) continue;
         (*stats->mutable_status_counts())[code] = m.statuses[code];
         if (m.unexpected_statuses[code] > 0) {
-          (*stats->mutable_error_counts())[absl::StrCat("http_", code)] =
+          (*stats->mutable_error_counts())[absl::StrCat(
+              m.websocket ? "ws_upgrade_" : "http_", code)] =
               m.unexpected_statuses[code];
         }
       }

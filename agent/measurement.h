@@ -23,6 +23,26 @@ struct RequestMetrics {
   common::Histogram connect;
   common::Histogram tls;
   common::Histogram ttfb;  // last byte written -> first byte read
+  // Streaming responses: last byte written -> last byte read; SSE events.
+  common::Histogram ttlb;
+  int64_t events = 0;
+  // WebSocket: message round trips and connection lifetimes (µs), data
+  // messages each way, and the close codes the server sent.
+  common::Histogram ws_rtt;
+  common::Histogram ws_session;
+  int64_t messages_out = 0;
+  int64_t messages_in = 0;
+  struct CloseCount {
+    uint16_t code = 0;  // 0: a free slot
+    int64_t count = 0;
+    int64_t errors = 0;  // of them, ws_close_<code> errors
+  };
+  // A few distinct codes per interval; any beyond are counted as code 1.
+  static constexpr size_t kCloseCodes = 15;
+  std::array<CloseCount, kCloseCodes + 1> closes{};
+  // A WebSocket request recorded here: its unexpected statuses are
+  // ws_upgrade_<code> errors, not http_<code>.
+  bool websocket = false;
   int64_t requests = 0;
   int64_t errors = 0;
   int64_t bytes_in = 0;
@@ -34,6 +54,7 @@ struct RequestMetrics {
 
   void Merge(const RequestMetrics& other);
   void Reset();
+  void CountClose(uint16_t code, int64_t count, int64_t errors);
 };
 
 struct Window {

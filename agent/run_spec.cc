@@ -26,6 +26,49 @@ const PreparedRequest& ScenarioSpec::RequestFor(uint64_t j) const {
   return requests[i];
 }
 
+namespace {
+
+// ws:// and wss:// as the http:// and https:// URLs the engine dials.
+std::string WsUrl(const std::string& url) {
+  if (absl::StartsWith(url, "ws://"))
+    return absl::StrCat("http", url.substr(2));
+  if (absl::StartsWith(url, "wss://"))
+    return absl::StrCat("https", url.substr(3));
+  return url;
+}
+
+void WsOptionsFrom(const v1::Scenario& scenario, WsOptions* out) {
+  const v1::WebSocket& ws = scenario.websocket();
+  auto ns = [](const google::protobuf::Duration& d) {
+    return google::protobuf::util::TimeUtil::DurationToNanoseconds(d);
+  };
+  out->mode = ws.mode() == "listen"          ? WsOptions::Mode::kListen
+              : ws.mode() == "request_reply" ? WsOptions::Mode::kRequestReply
+                                             : WsOptions::Mode::kSend;
+  out->send_every_ns = ns(ws.send_every());
+  const size_t seq = ws.message().find("{{seq}}");
+  out->has_seq = seq != std::string::npos;
+  out->prefix = ws.message().substr(0, seq);
+  if (out->has_seq) out->suffix = ws.message().substr(seq + 7);
+  out->size = ws.size();
+  out->binary = ws.binary();
+  out->subprotocol = ws.subprotocol();
+  out->hold_ns = ns(ws.hold());
+  out->expect_reply = out->mode == WsOptions::Mode::kRequestReply ||
+                      (out->mode == WsOptions::Mode::kSend &&
+                       (!ws.has_expect_reply() || ws.expect_reply()));
+  out->match_id = ws.match() == "id";
+  out->id_key =
+      absl::StrCat("\"", ws.id_field().empty() ? "id" : ws.id_field(), "\":");
+  out->messages = ws.messages();
+  out->reply_timeout_ns =
+      ws.has_reply_timeout() ? ns(ws.reply_timeout()) : ns(scenario.timeout());
+  if (out->reply_timeout_ns <= 0) out->reply_timeout_ns = 10'000'000'000;
+  if (ws.max_message_size() > 0) out->max_message_size = ws.max_message_size();
+}
+
+}  // namespace
+
 std::vector<size_t> RunSpec::RequestsPerScenario() const {
   std::vector<size_t> out;
   for (const ScenarioSpec& s : scenarios) out.push_back(s.requests.size());
@@ -129,6 +172,14 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
     }
     if (scenario.has_max_lateness())
       out.max_lateness_ns = ns(scenario.max_lateness());
+    out.end_offset_ns =
+        out.start_offset_ns + absl::ToInt64Nanoseconds(out.schedule->Length());
+    if (scenario.has_websocket()) {
+      out.websocket = true;
+      out.expected_statuses.reset();
+      out.expected_statuses.set(101);
+      WsOptionsFrom(scenario, &out.ws);
+    }
     uint64_t weight_sum = 0;
     for (int r = 0; r < scenario.requests_size(); ++r) {
       const v1::Request& request = scenario.requests(r);
@@ -138,6 +189,7 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
       p.url = absl::StartsWith(request.path(), "/")
                   ? absl::StrCat(scenario.base_url(), request.path())
                   : request.path();
+      if (out.websocket) p.url = WsUrl(p.url);
       p.method = request.method().empty() ? "GET" : request.method();
       p.body = request.body();
       for (const auto& [name, value] : scenario.headers()) {

@@ -18,6 +18,29 @@
 
 namespace stampede::agent {
 
+// What each connection of a WebSocket scenario does once open (plan's
+// `websocket`).
+struct WsOptions {
+  enum class Mode { kSend, kRequestReply, kListen };
+  Mode mode = Mode::kSend;
+  int64_t send_every_ns = 0;
+  // The payload around "{{seq}}": prefix, the message number, suffix; then
+  // padded with 'x' (or cut) to `size` when it is above 0.
+  std::string prefix;
+  std::string suffix;
+  bool has_seq = false;
+  size_t size = 0;
+  bool binary = false;
+  std::string subprotocol;
+  int64_t hold_ns = 0;  // 0: until ramped down or the stages end
+  bool expect_reply = true;
+  bool match_id = false;
+  std::string id_key;  // "\"id\":", what precedes the number in a reply
+  uint64_t messages = 0;
+  int64_t reply_timeout_ns = 0;
+  uint64_t max_message_size = 1 << 20;
+};
+
 struct ScenarioSpec {
   enum class Model { kOpen, kClosed };
   enum class Think { kNone, kConstant, kUniform, kExponential };
@@ -43,6 +66,10 @@ struct ScenarioSpec {
   std::string transport;                  // "", auto, native or curl
   std::string http_version;               // "", "1.1" or "2" (h2c)
   size_t max_streams_per_connection = 0;  // HTTP/2; 0: the engine's default
+  bool websocket = false;                 // every request is a ws:// endpoint
+  WsOptions ws;
+  // When the scenario's stages end, from the run's start (ns).
+  int64_t end_offset_ns = 0;
 
   // Closed model.
   double max_vus = 0;  // the highest VU level any stage reaches (plan-wide)

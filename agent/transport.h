@@ -53,6 +53,26 @@ struct Outcome {
   int64_t tls_ns = kNotTimed;      // TLS handshake of a new connection
   // From the request's last byte written to the response's first byte read.
   int64_t ttfb_ns = kNotTimed;
+  // Streaming responses (chunked or text/event-stream): to the last byte
+  // read, and the server-sent events received; kNotTimed / 0 otherwise.
+  int64_t ttlb_ns = kNotTimed;
+  int64_t events = 0;
+  // WebSocket: the handshake succeeded and the connection goes on;
+  // Listener::OnSessionEnd follows when it ends.
+  bool session_open = false;
+};
+
+// How a WebSocket connection ended.
+struct SessionEnd {
+  // kNone, ws_protocol, ws_timeout, tcp_reset, ...; a close code that is not
+  // 1000 (or 1005, none given) from the server is an error of its own,
+  // ws_close_<code>.
+  common::ErrorId error = common::ErrorId::kNone;
+  uint16_t close_code = 0;  // the server's; 1006 without a close frame; 0:
+                            // none (we ended it on an error)
+  int64_t lifetime_ns = 0;  // from the handshake's end
+  int64_t bytes_in = 0;     // after the handshake, frames included
+  int64_t bytes_out = 0;
 };
 
 class Transport {
@@ -63,6 +83,13 @@ class Transport {
     // Called on the worker's thread, once per Send, after the request ended.
     virtual void OnDone(const Sent& sent, const Outcome& outcome,
                         int64_t done_ns) = 0;
+    // WebSocket: a data message went out or came in (payload bytes), with
+    // its round trip when it was a matched reply (else -1).
+    virtual void OnMessage(const PreparedRequest& request, bool outgoing,
+                           int64_t rtt_ns) {}
+    // WebSocket: the connection `sent` opened (session_open) has ended.
+    virtual void OnSessionEnd(const Sent& sent, const SessionEnd& end,
+                              int64_t done_ns) {}
   };
 
   virtual ~Transport() = default;
@@ -77,6 +104,11 @@ class Transport {
   // When the transport next needs OnDeadline (CLOCK_MONOTONIC ns); 0 for never.
   virtual int64_t DeadlineNs() const = 0;
   virtual void OnDeadline() = 0;
+  // Long-lived sessions (WebSocket): end the closed model's VU `vu`'s session
+  // cleanly (it was ramped down), or every session (the run is stopping or
+  // the scenario's stages ended). Requests end by themselves: no-ops.
+  virtual void EndSession(uint32_t vu) {}
+  virtual void EndAllSessions() {}
 };
 
 }  // namespace stampede::agent

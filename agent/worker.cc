@@ -9,6 +9,7 @@
 #include "agent/curl_transport.h"
 #include "agent/h2_transport.h"
 #include "agent/http1_transport.h"
+#include "agent/ws_transport.h"
 #include "common/schedule.h"
 
 namespace stampede::agent {
@@ -82,6 +83,15 @@ absl::Status Worker::Init() {
 
 absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
     const ScenarioSpec& scenario, size_t max_connections) {
+  if (scenario.websocket) {
+    auto t = WsTransport::Create(loop_.get(), this, max_connections,
+                                 scenario.ws, scenario.tls);
+    if (!t.ok()) return t.status();
+    if (absl::Status s = (*t)->SetLocalAddresses(scenario.local_addresses);
+        !s.ok())
+      return s;
+    return std::unique_ptr<Transport>(std::move(*t));
+  }
   if (scenario.http_version == "2") {
     // HTTP/2: max_connections is the number of streams in flight.
     for (const PreparedRequest& r : scenario.requests) {
@@ -133,6 +143,11 @@ void Worker::Start(int64_t start_mono_ns) {
   start_ns_ = start_mono_ns;
   for (size_t s = 0; s < pacers_.size(); ++s) {
     if (spec_.scenarios[s].model == Model::kOpen) Advance(s);
+    if (spec_.scenarios[s].websocket) {
+      // Connections still open when the stages end are closed then.
+      static_cast<WsTransport*>(transports_[s].get())
+          ->SetEndNs(start_ns_ + spec_.scenarios[s].end_offset_ns);
+    }
   }
   thread_ = std::thread([this] { Run(); });
 }
@@ -205,6 +220,11 @@ void Worker::Run() {
         pool.active = 0;
         pool.thinking.clear();
         pool.ended = true;
+      }
+      if (!sessions_ended_) {
+        // Long-lived sessions (WebSocket) close cleanly within the drain.
+        sessions_ended_ = true;
+        for (auto& t : transports_) t->EndAllSessions();
       }
       while (waiting_ > 0) {
         const Waiting& w = wait_line_[wait_head_];
@@ -291,9 +311,12 @@ int64_t Worker::TickVus(size_t s, int64_t now_ns) {
            : std::min<uint64_t>(pool.vus.size(),
                                 slice_.ActiveAt(scenario.schedule->RateAt(t)));
   // VUs ramped up start at once; VUs ramped down finish what is in flight, then
-  // stop.
+  // stop (a WebSocket session is asked to close).
   for (uint64_t m = pool.active; m < active; ++m) {
     if (!pool.vus[m].busy) StartIteration(s, static_cast<uint32_t>(m), now_ns);
+  }
+  for (uint64_t m = active; m < pool.active; ++m) {
+    if (pool.vus[m].busy) transports_[s]->EndSession(static_cast<uint32_t>(m));
   }
   pool.active = active;
   auto later = std::greater<std::pair<int64_t, uint32_t>>();
@@ -390,6 +413,9 @@ void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
     if (outcome.connect_ns >= 0) m.connect.Record(outcome.connect_ns / 1000);
     if (outcome.tls_ns >= 0) m.tls.Record(outcome.tls_ns / 1000);
     if (outcome.ttfb_ns >= 0) m.ttfb.Record(outcome.ttfb_ns / 1000);
+    if (outcome.ttlb_ns >= 0) m.ttlb.Record(outcome.ttlb_ns / 1000);
+    m.events += outcome.events;
+    if (spec_.scenarios[sent.request->scenario].websocket) m.websocket = true;
     bool unexpected = false;
     if (outcome.status > 0 &&
         outcome.status < static_cast<int>(m.statuses.size())) {
@@ -402,6 +428,40 @@ void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
     m.bytes_in += outcome.bytes_in;
     m.bytes_out += outcome.bytes_out;
   }
+  // An open WebSocket keeps its VU (or connection slot) until it ends.
+  if (!outcome.session_open) Freed(sent, done_ns);
+}
+
+void Worker::OnMessage(const PreparedRequest& request, bool outgoing,
+                       int64_t rtt_ns) {
+  RequestMetrics& m = window_->requests[request.scenario][request.request];
+  ++(outgoing ? m.messages_out : m.messages_in);
+  if (rtt_ns >= 0) m.ws_rtt.Record(rtt_ns / 1000);
+}
+
+void Worker::OnSessionEnd(const Sent& sent, const SessionEnd& end,
+                          int64_t done_ns) {
+  RequestMetrics& m =
+      window_->requests[sent.request->scenario][sent.request->request];
+  m.websocket = true;
+  m.ws_session.Record(end.lifetime_ns / 1000);
+  m.bytes_in += end.bytes_in;
+  m.bytes_out += end.bytes_out;
+  // A close the server began (or answered) with an error code is that
+  // code's error; 1000 and "no code" are clean.
+  bool failed = end.error != common::ErrorId::kNone;
+  if (end.close_code != 0) {
+    const bool close_error = end.close_code != 1000 && end.close_code != 1005;
+    m.CountClose(end.close_code, 1, close_error && !failed ? 1 : 0);
+    failed = failed || close_error;
+  }
+  if (end.error != common::ErrorId::kNone)
+    m.transport_errors[static_cast<size_t>(end.error)] += 1;
+  if (failed) ++m.errors;
+  Freed(sent, done_ns);
+}
+
+void Worker::Freed(const Sent& sent, int64_t done_ns) {
   if (sent.vu != Sent::kNoVu) {
     if (stop_deadline_ns_.load(std::memory_order_relaxed) == 0) {
       AfterIteration(sent.request->scenario, sent.vu, done_ns);

@@ -91,6 +91,13 @@ class Worker : private Transport::Listener {
                int64_t now_ns, uint32_t vu);
   void OnDone(const Sent& sent, const Outcome& outcome,
               int64_t done_ns) override;
+  void OnMessage(const PreparedRequest& request, bool outgoing,
+                 int64_t rtt_ns) override;
+  void OnSessionEnd(const Sent& sent, const SessionEnd& end,
+                    int64_t done_ns) override;
+  // A request (or session) ended: its VU goes on, or a waiting arrival takes
+  // its connection.
+  void Freed(const Sent& sent, int64_t done_ns);
   // Closed model: follow the VU level, wake VUs whose think time is over.
   // Returns when the scenario next needs attention.
   int64_t TickVus(size_t scenario, int64_t now_ns);
@@ -122,6 +129,7 @@ class Worker : private Transport::Listener {
   int64_t start_ns_ = 0;
   int64_t interval_ns_ = 0;
   std::atomic<int64_t> stop_deadline_ns_{0};  // 0: not stopping
+  bool sessions_ended_ = false;  // EndAllSessions was called at the stop
   std::thread thread_;
 };
 

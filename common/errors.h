@@ -1,7 +1,9 @@
 // The fixed taxonomy of per-request failures, with stable ids shared by every
 // transport and by the reports. HTTP statuses >= 400 are errors named
-// http_<code>; local_* ids are the generator's own limits and never count as
-// the target's errors. Thread-safe (constants).
+// http_<code> (ws_upgrade_<code> for a refused WebSocket handshake, and
+// ws_close_<code> for a WebSocket the server closed with an error); local_* ids
+// are the generator's own limits and never count as the target's errors.
+// Thread-safe (constants).
 #ifndef STAMPEDE_COMMON_ERRORS_H_
 #define STAMPEDE_COMMON_ERRORS_H_
 
@@ -26,6 +28,8 @@ enum class ErrorId : uint8_t {
   kTransportOther,
   kTlsHandshake,    // the TLS handshake failed (not the certificate)
   kTlsCertificate,  // the server's certificate did not verify
+  kWsProtocol,      // WebSocket: a bad handshake answer or frame
+  kWsTimeout,       // WebSocket: a reply or the close handshake overdue
   kCount,
 };
 
@@ -59,6 +63,10 @@ constexpr std::string_view ErrorIdName(ErrorId id) {
       return "tls_handshake";
     case ErrorId::kTlsCertificate:
       return "tls_certificate";
+    case ErrorId::kWsProtocol:
+      return "ws_protocol";
+    case ErrorId::kWsTimeout:
+      return "ws_timeout";
     case ErrorId::kCount:
       break;
   }

@@ -47,19 +47,25 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
 }
 
 bool IsFullUrl(absl::string_view s) {
-  return absl::StartsWith(s, "http://") || absl::StartsWith(s, "https://");
+  return absl::StartsWith(s, "http://") || absl::StartsWith(s, "https://") ||
+         absl::StartsWith(s, "ws://") || absl::StartsWith(s, "wss://");
 }
 
 // Why `url` is not an http(s) URL with a host and an optional port in 1..65535;
 // "" if it is.
-std::string UrlProblem(absl::string_view url) {
+std::string UrlProblem(absl::string_view url, bool websocket) {
   absl::string_view rest = url;
   if (absl::StartsWith(rest, "http://")) {
     rest.remove_prefix(7);
   } else if (absl::StartsWith(rest, "https://")) {
     rest.remove_prefix(8);
+  } else if (websocket && absl::StartsWith(rest, "ws://")) {
+    rest.remove_prefix(5);
+  } else if (websocket && absl::StartsWith(rest, "wss://")) {
+    rest.remove_prefix(6);
   } else {
-    return "must start with http:// or https://";
+    return websocket ? "must start with ws://, wss://, http:// or https://"
+                     : "must start with http:// or https://";
   }
   for (char c : url) {
     if (static_cast<unsigned char>(c) <= ' ') return "must not contain spaces";
@@ -153,8 +159,8 @@ class Validator {
   }
 
   void CheckUrl(absl::string_view url, const std::string& path,
-                absl::string_view what) {
-    const std::string problem = UrlProblem(url);
+                absl::string_view what, bool websocket = false) {
+    const std::string problem = UrlProblem(url, websocket);
     if (!problem.empty())
       Add(path, absl::StrCat(what, " ", Quote(url), " ", problem));
   }
@@ -219,8 +225,10 @@ class Validator {
     CheckLoad(scenario, path);
     CheckRequests(scenario, path);
     if (!scenario.base_url().empty()) {
-      CheckUrl(scenario.base_url(), path + ".base_url", "base_url");
+      CheckUrl(scenario.base_url(), path + ".base_url", "base_url",
+               scenario.has_websocket());
     }
+    if (scenario.has_websocket()) CheckWebSocket(loaded_, path, &issues_);
     CheckHeaders(scenario.headers(), path + ".headers");
     CheckTimeout(scenario.has_timeout(), scenario.timeout(), path + ".timeout");
     if (!scenario.transport().empty() && scenario.transport() != "auto" &&
@@ -475,6 +483,26 @@ class Validator {
   }
 
   void CheckRequests(const v1::Scenario& scenario, const std::string& path) {
+    const bool websocket = scenario.has_websocket();
+    if (websocket && !scenario.websocket().path().empty()) {
+      // The endpoint is websocket.path; NormalizePlan makes it the request.
+      if (!scenario.requests().empty()) {
+        Add(path + ".websocket.path",
+            "give the endpoint either as websocket.path or as requests, not "
+            "both");
+      } else if (IsFullUrl(scenario.websocket().path())) {
+        CheckUrl(scenario.websocket().path(), path + ".websocket.path", "URL",
+                 true);
+      } else if (absl::StartsWith(scenario.websocket().path(), "/")) {
+        NeedBaseUrl(scenario, path);
+      } else {
+        Add(path + ".websocket.path",
+            absl::StrCat("path ", Quote(scenario.websocket().path()),
+                         " must start with \"/\" or be a full ws:// or "
+                         "wss:// URL"));
+      }
+      return;
+    }
     if (scenario.requests().empty()) {
       Add(path + ".requests", "a scenario needs at least one request");
       return;
@@ -495,7 +523,7 @@ class Validator {
       if (request.path().empty()) {
         Add(request_path + ".path", "a request needs a path, e.g. path: /");
       } else if (IsFullUrl(request.path())) {
-        CheckUrl(request.path(), request_path + ".path", "URL");
+        CheckUrl(request.path(), request_path + ".path", "URL", websocket);
       } else if (absl::StartsWith(request.path(), "/")) {
         needs_base_url = true;
       } else {
@@ -518,8 +546,11 @@ class Validator {
                          request.name().empty() ? "; give them names" : ""));
       }
     }
-    if (needs_base_url && scenario.base_url().empty() &&
-        plan_.defaults().base_url().empty()) {
+    if (needs_base_url) NeedBaseUrl(scenario, path);
+  }
+
+  void NeedBaseUrl(const v1::Scenario& scenario, const std::string& path) {
+    if (scenario.base_url().empty() && plan_.defaults().base_url().empty()) {
       Add(path + ".base_url",
           "no base_url for paths like \"/...\"; set base_url in the scenario "
           "or in defaults");
@@ -556,6 +587,11 @@ void NormalizePlan(v1::TestPlan* plan) {
       scenario.set_max_connections(kDefaultMaxConnections);
     if (!scenario.has_max_lateness())
       SetDuration(kDefaultMaxLateness, scenario.mutable_max_lateness());
+    if (scenario.has_websocket() && scenario.requests().empty()) {
+      v1::Request* request = scenario.add_requests();
+      request->set_path(scenario.websocket().path());
+      request->set_name(absl::StrCat("WS ", scenario.websocket().path()));
+    }
     for (v1::Request& request : *scenario.mutable_requests()) {
       if (request.method().empty()) request.set_method("GET");
       if (request.weight() == 0) request.set_weight(1);

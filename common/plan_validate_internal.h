@@ -1,5 +1,6 @@
 // Pieces the plan validator's source files share (plan_validate.cc: the plan
-// and its scenarios; threshold_check.cc: its thresholds). Not for other users.
+// and its scenarios; websocket_check.cc: WebSocket scenarios;
+// threshold_check.cc: its thresholds). Not for other users.
 #ifndef STAMPEDE_COMMON_PLAN_VALIDATE_INTERNAL_H_
 #define STAMPEDE_COMMON_PLAN_VALIDATE_INTERNAL_H_
 
@@ -34,8 +35,13 @@ inline std::string RequestName(const v1::Request& request) {
 
 inline bool IsLatencyMetric(absl::string_view metric) {
   return metric == "latency" || metric == "service_time" || metric == "ttfb" ||
-         metric == "connect";
+         metric == "connect" || metric == "ws_rtt" || metric == "ttlb";
 }
+
+// Checks the `websocket` block of the scenario at `path` ("scenarios[i]") and
+// what it rules out elsewhere in the scenario (HTTP/2, proxies, bodies, ...).
+void CheckWebSocket(const LoadedPlan& loaded, const std::string& path,
+                    std::vector<PlanIssue>* issues);
 
 // Checks a plan's thresholds: metric, one comparison and its value, p or
 // stat, grace and for, and that the scenario and request filters name

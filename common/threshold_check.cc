@@ -16,13 +16,13 @@ void ThresholdChecker::Check(const v1::Threshold& threshold,
       IsLatencyMetric(metric) || metric == "error_rate" || metric == "rps";
   if (metric.empty()) {
     Add(path + ".metric",
-        "a threshold needs a metric: latency, service_time, ttfb, connect, "
-        "error_rate or rps");
+        "a threshold needs a metric: latency, service_time, ttfb, ttlb, "
+        "connect, ws_rtt, error_rate or rps");
   } else if (!known_metric) {
     Add(path + ".metric",
         absl::StrCat("unknown metric ", Quote(metric),
-                     "; use latency, service_time, ttfb, connect, error_rate "
-                     "or rps"));
+                     "; use latency, service_time, ttfb, ttlb, connect, "
+                     "ws_rtt, error_rate or rps"));
   }
   if (threshold.has_grace() &&
       ToDuration(threshold.grace()) < absl::ZeroDuration()) {

@@ -98,6 +98,14 @@ class FrameParser {
   // frames go by. Returns false at the first protocol error (and from then
   // on): the connection must be failed, closing with CloseCodeFor(error()).
   bool Feed(uint8_t* data, size_t n, Handler* handler);
+  // Forgets everything, for a new connection.
+  void Reset() {
+    error_ = Error::kNone;
+    header_have_ = 0;
+    in_payload_ = in_message_ = false;
+    payload_left_ = payload_offset_ = message_size_ = 0;
+    control_have_ = 0;
+  }
 
   Error error() const { return error_; }
   static uint16_t CloseCodeFor(Error error) {

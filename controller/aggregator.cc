@@ -15,6 +15,13 @@ void Cell::Merge(const Cell& other) {
   connect.Merge(other.connect);
   tls.Merge(other.tls);
   ttfb.Merge(other.ttfb);
+  ttlb.Merge(other.ttlb);
+  ws_rtt.Merge(other.ws_rtt);
+  ws_session.Merge(other.ws_session);
+  events += other.events;
+  messages_out += other.messages_out;
+  messages_in += other.messages_in;
+  for (const auto& [code, n] : other.close_codes) close_codes[code] += n;
   requests += other.requests;
   errors += other.errors;
   bytes_in += other.bytes_in;
@@ -34,20 +41,26 @@ namespace {
 // The encoded histograms of `s`, in the order of CellHistograms.
 auto EncodedOf(const v1::RequestStats& s) {
   return std::array{&s.latency(), &s.service_time(), &s.dns(),
-                    &s.connect(), &s.tls(),          &s.ttfb()};
+                    &s.connect(), &s.tls(),          &s.ttfb(),
+                    &s.ttlb(),    &s.ws_rtt(),       &s.ws_session()};
 }
 constexpr size_t kLatency = 0;  // EncodedOf()[kLatency] is the latency
 auto CellHistograms(Cell* c) {
   return std::array{&c->latency, &c->service_time, &c->dns,
-                    &c->connect, &c->tls,          &c->ttfb};
+                    &c->connect, &c->tls,          &c->ttfb,
+                    &c->ttlb,    &c->ws_rtt,       &c->ws_session};
 }
-constexpr size_t kHistograms = 6;
+constexpr size_t kHistograms = 9;
 
 void AddCounts(const v1::RequestStats& s, Cell* c) {
   c->requests += s.requests();
   c->errors += s.errors();
   c->bytes_in += s.bytes_in();
   c->bytes_out += s.bytes_out();
+  c->events += s.events();
+  c->messages_out += s.messages_out();
+  c->messages_in += s.messages_in();
+  for (const auto& [code, n] : s.close_codes()) c->close_codes[code] += n;
   for (const auto& [code, n] : s.status_counts()) c->statuses[code] += n;
   for (const auto& [id, n] : s.error_counts()) c->error_ids[id] += n;
 }

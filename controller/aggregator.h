@@ -25,7 +25,12 @@ namespace stampede::controller {
 struct Cell {
   common::Histogram latency;
   common::Histogram service_time;
-  common::Histogram dns, connect, tls, ttfb;  // phases, see RequestStats
+  common::Histogram dns, connect, tls, ttfb;   // phases, see RequestStats
+  common::Histogram ttlb, ws_rtt, ws_session;  // streaming and WebSocket
+  int64_t events = 0;
+  int64_t messages_out = 0;
+  int64_t messages_in = 0;
+  std::map<int, int64_t> close_codes;
   int64_t requests = 0;
   int64_t errors = 0;
   int64_t bytes_in = 0;

@@ -97,6 +97,53 @@ std::string PhaseTable(const v1::RunResult& r) {
   return "\n  phases (ms):\n" + Table(rows);
 }
 
+// WebSocket connections and streamed responses, for the requests that had
+// them.
+std::string StreamTable(const v1::RunResult& r) {
+  auto three = [](const v1::LatencySummary& l) {
+    return absl::StrFormat("%.3g / %.3g / %.3g", l.p50(), l.p95(), l.p99());
+  };
+  std::vector<std::vector<std::string>> ws_rows;
+  ws_rows.push_back({"scenario", "request", "connections", "msgs out",
+                     "msgs in", "rtt p50/p95/p99", "session p50 s",
+                     "close codes"});
+  std::vector<std::vector<std::string>> stream_rows;
+  stream_rows.push_back({"scenario", "request", "events", "ttlb p50/p95/p99"});
+  for (const v1::ScenarioResult& sc : r.scenarios()) {
+    for (const v1::RequestResult& q : sc.requests()) {
+      const v1::Summary& s = q.summary();
+      if (s.has_websocket()) {
+        const v1::WebSocketSummary& ws = s.websocket();
+        std::map<std::string, int64_t> codes(ws.close_codes().begin(),
+                                             ws.close_codes().end());
+        std::string closes;
+        for (const auto& [code, n] : codes)
+          absl::StrAppend(&closes, closes.empty() ? "" : " ", code, ":", n);
+        ws_rows.push_back(
+            {sc.name(), q.name(), absl::StrCat(ws.connections()),
+             absl::StrCat(ws.messages_out()), absl::StrCat(ws.messages_in()),
+             ws.has_rtt_ms() ? three(ws.rtt_ms()) : "-",
+             ws.has_session_ms()
+                 ? absl::StrFormat("%.3g", ws.session_ms().p50() / 1000)
+                 : "-",
+             closes.empty() ? "-" : closes});
+      }
+      if (s.has_streaming()) {
+        stream_rows.push_back(
+            {sc.name(), q.name(), absl::StrCat(s.streaming().events()),
+             s.streaming().has_ttlb_ms() ? three(s.streaming().ttlb_ms())
+                                         : "-"});
+      }
+    }
+  }
+  std::string out;
+  if (ws_rows.size() > 1)
+    absl::StrAppend(&out, "\n  websocket (ms):\n", Table(ws_rows));
+  if (stream_rows.size() > 1)
+    absl::StrAppend(&out, "\n  streaming (ms):\n", Table(stream_rows));
+  return out;
+}
+
 }  // namespace
 
 std::string ThresholdNote(const v1::ThresholdResult& t) {
@@ -127,7 +174,7 @@ std::string FormatSummary(const v1::RunResult& r) {
   }
   rows.push_back(SummaryCells("total", "", s));
   out += Table(rows);
-  out += PhaseTable(r);
+  out += PhaseTable(r) + StreamTable(r);
 
   if (!s.error_ids().empty()) {
     out += "\n  errors by id:";

@@ -155,6 +155,29 @@ void WriteSummary(JsonWriter& w, std::string_view key, const v1::Summary& s) {
     if (p.has_ttfb()) WriteLatency(w, "ttfb", p.ttfb());
     w.End();
   }
+  if (s.has_streaming()) {
+    w.BeginObject("streaming").Int("events", s.streaming().events());
+    if (s.streaming().has_ttlb_ms())
+      WriteLatency(w, "ttlb_ms", s.streaming().ttlb_ms());
+    w.End();
+  }
+  if (s.has_websocket()) {
+    const v1::WebSocketSummary& ws = s.websocket();
+    w.BeginObject("websocket")
+        .Int("connections", ws.connections())
+        .Int("messages_out", ws.messages_out())
+        .Int("messages_in", ws.messages_in());
+    if (ws.has_rtt_ms()) WriteLatency(w, "rtt_ms", ws.rtt_ms());
+    if (ws.has_session_ms()) WriteLatency(w, "session_ms", ws.session_ms());
+    std::map<std::string, int64_t> closes(ws.close_codes().begin(),
+                                          ws.close_codes().end());
+    w.BeginObject("close_codes");
+    for (const auto& [code, n] : closes) w.Int(code, n);
+    w.End();
+    if (!ws.rtt_histogram().empty())
+      w.String("rtt_histogram", absl::Base64Escape(ws.rtt_histogram()));
+    w.End();
+  }
   w.End();
 }
 

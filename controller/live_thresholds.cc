@@ -40,6 +40,8 @@ LiveThresholds::Slice LiveThresholds::SliceOf(const v1::Threshold& t,
     const std::string& bytes = t.metric() == "latency"        ? s.latency()
                                : t.metric() == "service_time" ? s.service_time()
                                : t.metric() == "ttfb"         ? s.ttfb()
+                               : t.metric() == "ws_rtt"       ? s.ws_rtt()
+                               : t.metric() == "ttlb"         ? s.ttlb()
                                                               : s.connect();
     if (!bytes.empty()) h->MergeEncoded(bytes).IgnoreError();  // checked
   }

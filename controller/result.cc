@@ -100,6 +100,28 @@ v1::Summary SummaryOf(const Cell& cell, double duration_s) {
     if (cell.tls.Count() > 0) FillLatency(cell.tls, phases->mutable_tls());
     if (cell.ttfb.Count() > 0) FillLatency(cell.ttfb, phases->mutable_ttfb());
   }
+  if (cell.ttlb.Count() > 0 || cell.events > 0) {
+    v1::StreamingSummary* streaming = s.mutable_streaming();
+    if (cell.ttlb.Count() > 0)
+      FillLatency(cell.ttlb, streaming->mutable_ttlb_ms());
+    streaming->set_events(cell.events);
+  }
+  if (cell.messages_out + cell.messages_in > 0 || cell.ws_session.Count() > 0 ||
+      cell.statuses.contains(101)) {
+    v1::WebSocketSummary* ws = s.mutable_websocket();
+    const auto opened = cell.statuses.find(101);
+    ws->set_connections(opened == cell.statuses.end() ? 0 : opened->second);
+    ws->set_messages_out(cell.messages_out);
+    ws->set_messages_in(cell.messages_in);
+    if (cell.ws_rtt.Count() > 0) {
+      FillLatency(cell.ws_rtt, ws->mutable_rtt_ms());
+      ws->set_rtt_histogram(cell.ws_rtt.Encode());
+    }
+    if (cell.ws_session.Count() > 0)
+      FillLatency(cell.ws_session, ws->mutable_session_ms());
+    for (const auto& [code, n] : cell.close_codes)
+      (*ws->mutable_close_codes())[absl::StrCat(code)] = n;
+  }
   for (const auto& [code, n] : cell.statuses)
     (*s.mutable_statuses())[absl::StrCat(code)] = n;
   for (const auto& [id, n] : cell.error_ids) (*s.mutable_error_ids())[id] = n;

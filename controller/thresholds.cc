@@ -22,7 +22,8 @@ Comparison ComparisonOf(const v1::Threshold& t) {
 
 bool IsLatency(const v1::Threshold& t) {
   return t.metric() == "latency" || t.metric() == "service_time" ||
-         t.metric() == "ttfb" || t.metric() == "connect";
+         t.metric() == "ttfb" || t.metric() == "connect" ||
+         t.metric() == "ws_rtt" || t.metric() == "ttlb";
 }
 
 // The threshold's bound in the unit `actual` is reported in: ms, fraction, or
@@ -86,6 +87,8 @@ const common::Histogram* MetricHistogram(const v1::Threshold& t,
   if (t.metric() == "service_time") return &cell.service_time;
   if (t.metric() == "ttfb") return &cell.ttfb;
   if (t.metric() == "connect") return &cell.connect;
+  if (t.metric() == "ws_rtt") return &cell.ws_rtt;
+  if (t.metric() == "ttlb") return &cell.ttlb;
   return nullptr;
 }
 
