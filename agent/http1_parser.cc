@@ -60,6 +60,11 @@ void Http1ResponseParser::Reset(bool head_request) {
   connection_keep_alive_ = false;
   last_header_relevant_ = false;
   eof_before_start_ = false;
+  event_stream_ = false;
+  sse_line_start_ = true;
+  sse_pending_ = false;
+  sse_last_ = 0;
+  events_ = 0;
   status_ = 0;
   content_length_ = 0;
   remaining_ = 0;
@@ -139,6 +144,7 @@ size_t Http1ResponseParser::Feed(const char* data, size_t size) {
       case Phase::kBody:
       case Phase::kChunkData: {
         int64_t take = std::min<int64_t>(remaining_, end - p);
+        if (event_stream_) ScanEvents(p, take);
         p += take;
         remaining_ -= take;
         body_bytes_ += take;
@@ -153,6 +159,7 @@ size_t Http1ResponseParser::Feed(const char* data, size_t size) {
         break;
       }
       case Phase::kUntilClose:
+        if (event_stream_) ScanEvents(p, end - p);
         body_bytes_ += end - p;
         p = end;
         break;
@@ -164,6 +171,27 @@ size_t Http1ResponseParser::Feed(const char* data, size_t size) {
   size_t consumed = static_cast<size_t>(p - data);
   total_bytes_ += static_cast<int64_t>(consumed);
   return consumed;
+}
+
+void Http1ResponseParser::ScanEvents(const char* p, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const char c = p[i];
+    if (c == '\n' && sse_last_ == '\r') {
+      sse_last_ = c;  // the LF of a CRLF: the line ended at its CR
+      continue;
+    }
+    sse_last_ = c;
+    if (c == '\n' || c == '\r') {
+      if (sse_line_start_ && sse_pending_) {
+        ++events_;  // a blank line dispatches the event
+        sse_pending_ = false;
+      }
+      sse_line_start_ = true;
+    } else {
+      sse_line_start_ = false;
+      sse_pending_ = true;
+    }
+  }
 }
 
 void Http1ResponseParser::OnEof() {
@@ -265,6 +293,10 @@ void Http1ResponseParser::OnHeaderLine() {
     ForEachToken(value, [this](std::string_view token) {
       chunked_ = EqualsIgnoreCase(token, "chunked");
     });
+  } else if (EqualsIgnoreCase(name, "content-type")) {
+    // "text/event-stream", with any parameters after it.
+    std::string_view type = value.substr(0, value.find(';'));
+    event_stream_ = EqualsIgnoreCase(Trim(type), "text/event-stream");
   } else if (EqualsIgnoreCase(name, "connection")) {
     last_header_relevant_ = true;
     if (line_truncated()) {

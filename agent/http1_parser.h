@@ -54,6 +54,11 @@ class Http1ResponseParser {
   std::string_view error() const { return error_; }
   // Whether the peer closed before any byte of this response arrived.
   bool truncated_before_start() const { return eof_before_start_; }
+  // A streamed response: chunked, or a text/event-stream.
+  bool streaming() const { return chunked_ || event_stream_; }
+  // Of a text/event-stream: events received so far, each a block of lines
+  // ended by a blank line (LF, CRLF or CR line ends).
+  int64_t events() const { return events_; }
 
  private:
   enum class Phase : uint8_t {
@@ -83,6 +88,7 @@ class Http1ResponseParser {
   void OnTrailerLine();
   void Fail(const char* why);
   void Finish();
+  void ScanEvents(const char* p, int64_t n);
 
   State state_ = State::kNeedMore;
   Phase phase_ = Phase::kStatusLine;
@@ -96,6 +102,11 @@ class Http1ResponseParser {
   bool connection_keep_alive_ = false;
   bool last_header_relevant_ = false;  // for obsolete line folding
   bool eof_before_start_ = false;
+  bool event_stream_ = false;   // Content-Type: text/event-stream
+  bool sse_line_start_ = true;  // no byte of the current line yet
+  bool sse_pending_ = false;    // the current event has a line
+  char sse_last_ = 0;           // the last byte scanned ('\r' joins CRLF)
+  int64_t events_ = 0;
   int status_ = 0;
   int64_t content_length_ = 0;
   int64_t remaining_ = 0;  // of the body or the current chunk

@@ -458,6 +458,10 @@ void Http1Transport::Finish(Connection* c, ErrorId error, bool keep) {
   outcome.connect_ns = c->connect_ns;
   outcome.tls_ns = c->tls_ns;
   outcome.ttfb_ns = c->ttfb_ns;
+  if (c->parser.streaming() && c->written_ns != 0 && c->ttfb_ns >= 0) {
+    outcome.ttlb_ns = EventLoop::MonoNowNs() - c->written_ns;
+    outcome.events = c->parser.events();
+  }
   const Sent sent = c->sent;
   UnlinkDeadline(c);
   c->target = nullptr;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+
 namespace stampede::agent {
 namespace {
 
@@ -15,6 +17,8 @@ using State = Http1ResponseParser::State;
 struct Result {
   State state = State::kNeedMore;
   int status = 0;
+  int64_t events = 0;
+  bool streaming = false;
   int64_t body = 0;
   int64_t total = 0;
   bool keep_alive = false;
@@ -46,8 +50,10 @@ Result Feed(const std::string& wire, bool head, bool eof,
     if (used < piece) break;  // the response ended (or broke) inside it
   }
   if (eof) parser.OnEof();
-  return Result{parser.state(),       parser.status(),     parser.body_bytes(),
-                parser.total_bytes(), parser.keep_alive(), pos};
+  return Result{parser.state(),      parser.status(),
+                parser.events(),     parser.streaming(),
+                parser.body_bytes(), parser.total_bytes(),
+                parser.keep_alive(), pos};
 }
 
 Result FeedAll(const std::string& wire, bool head = false, bool eof = false) {
@@ -84,6 +90,35 @@ TEST(Http1ParserTest, ContentLengthBody) {
   EXPECT_EQ(r.consumed, kSimple.size());
   EXPECT_TRUE(r.keep_alive);
   ExpectSplitInvariant(kSimple);
+}
+
+TEST(Http1ParserTest, ServerSentEventsAreCountedInAnySplit) {
+  // Three events across chunks (LF, CRLF and CR line ends, a multi-line
+  // event, extra blank lines that dispatch nothing), then the last chunk.
+  const std::string body =
+      "id: 1\ndata: {\"n\":1}\n\n\n"
+      "data: a\r\ndata: b\r\n\r\n"
+      "data: c\r\r";
+  std::string wire =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  absl::StrAppend(&wire, absl::Hex(body.size() - 10), "\r\n",
+                  body.substr(0, body.size() - 10), "\r\n");
+  absl::StrAppend(&wire, absl::Hex(10), "\r\n", body.substr(body.size() - 10),
+                  "\r\n0\r\n\r\n");
+  Result r = FeedAll(wire);
+  EXPECT_EQ(r.state, State::kComplete);
+  EXPECT_TRUE(r.streaming);
+  EXPECT_EQ(r.events, 3);
+  ExpectSplitInvariant(wire);
+}
+
+TEST(Http1ParserTest, PlainBodiesHaveNoEvents) {
+  Result r =
+      FeedAll("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\ndata\n\n\n\n");
+  EXPECT_EQ(r.state, State::kComplete);
+  EXPECT_FALSE(r.streaming);
+  EXPECT_EQ(r.events, 0);
 }
 
 TEST(Http1ParserTest, ZeroContentLengthCompletesAtHeaders) {
