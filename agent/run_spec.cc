@@ -172,8 +172,6 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
     }
     if (scenario.has_max_lateness())
       out.max_lateness_ns = ns(scenario.max_lateness());
-    out.end_offset_ns =
-        out.start_offset_ns + absl::ToInt64Nanoseconds(out.schedule->Length());
     if (scenario.has_websocket()) {
       out.websocket = true;
       out.expected_statuses.reset();

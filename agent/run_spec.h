@@ -68,8 +68,6 @@ struct ScenarioSpec {
   size_t max_streams_per_connection = 0;  // HTTP/2; 0: the engine's default
   bool websocket = false;                 // every request is a ws:// endpoint
   WsOptions ws;
-  // When the scenario's stages end, from the run's start (ns).
-  int64_t end_offset_ns = 0;
 
   // Closed model.
   double max_vus = 0;  // the highest VU level any stage reaches (plan-wide)

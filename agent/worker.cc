@@ -143,11 +143,6 @@ void Worker::Start(int64_t start_mono_ns) {
   start_ns_ = start_mono_ns;
   for (size_t s = 0; s < pacers_.size(); ++s) {
     if (spec_.scenarios[s].model == Model::kOpen) Advance(s);
-    if (spec_.scenarios[s].websocket) {
-      // Connections still open when the stages end are closed then.
-      static_cast<WsTransport*>(transports_[s].get())
-          ->SetEndNs(start_ns_ + spec_.scenarios[s].end_offset_ns);
-    }
   }
   thread_ = std::thread([this] { Run(); });
 }

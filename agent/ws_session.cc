@@ -154,8 +154,7 @@ bool WsTransport::OnTimer(Conn* c, int64_t now) {
            : c->sent_messages >= options_.messages &&
                  (!options_.expect_reply || c->Outstanding() == 0));
   if (c->end_requested || done_sending ||
-      (c->end_at_ns > 0 && now >= c->end_at_ns) ||
-      (end_ns_ > 0 && now >= end_ns_)) {
+      (c->end_at_ns > 0 && now >= c->end_at_ns)) {
     return BeginClose(c, now);
   }
   while (c->CanSend(options_) && c->next_send_ns <= now) {

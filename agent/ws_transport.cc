@@ -545,7 +545,6 @@ void WsTransport::Reschedule(Conn* c) {
       break;
     case Conn::State::kOpen:
       if (c->end_at_ns > 0) due = std::min(due, c->end_at_ns);
-      if (end_ns_ > 0) due = std::min(due, end_ns_);
       if (c->CanSend(options_)) due = std::min(due, c->next_send_ns);
       if (c->Outstanding() > 0)
         due = std::min(due, c->OldestSentNs() + options_.reply_timeout_ns);

@@ -39,8 +39,7 @@ class WsTransport : public Transport {
   static constexpr int64_t kCloseTimeoutNs = 2'000'000'000;
 
   // `loop`, `listener` and `options` must outlive the transport. At most
-  // `max_connections` (> 0) connections are open at once. Sessions end by
-  // `end_ns` (CLOCK_MONOTONIC; 0: never), when their scenario's stages end.
+  // `max_connections` (> 0) connections are open at once.
   static absl::StatusOr<std::unique_ptr<WsTransport>> Create(
       EventLoop* loop, Listener* listener, size_t max_connections,
       const WsOptions& options, const tls::ClientOptions& tls_options);
@@ -59,8 +58,6 @@ class WsTransport : public Transport {
   void EndSession(uint32_t vu) override;
   void EndAllSessions() override;
 
-  // When every session must have ended (the scenario's stages end).
-  void SetEndNs(int64_t end_ns) { end_ns_ = end_ns; }
   // Binds new connections to these source addresses in turn (IP literals).
   absl::Status SetLocalAddresses(const std::vector<std::string>& addresses);
 
@@ -132,7 +129,6 @@ class WsTransport : public Transport {
   // (due_ns, slot) min-heap; entries whose time no longer matches their
   // slot's are stale and skipped.
   std::vector<std::pair<int64_t, uint32_t>> timers_;
-  int64_t end_ns_ = 0;
   bool ending_all_ = false;
   struct LocalAddress {
     sockaddr_storage addr{};

@@ -74,9 +74,14 @@ absl::Duration ScenarioStart(const v1::Scenario& scenario) {
 absl::Duration PlanLength(const v1::TestPlan& plan) {
   absl::Duration longest = absl::ZeroDuration();
   for (const v1::Scenario& s : plan.scenarios()) {
-    longest =
-        std::max(longest, ScenarioStart(s) +
-                              ArrivalSchedule::ForLoad(s.load()).Length());
+    absl::Duration end =
+        ScenarioStart(s) + ArrivalSchedule::ForLoad(s.load()).Length();
+    if (s.has_websocket() && s.load().has_arrival_rate()) {
+      // The last connections opened are held open that much longer.
+      end += absl::Seconds(s.websocket().hold().seconds()) +
+             absl::Nanoseconds(s.websocket().hold().nanos());
+    }
+    longest = std::max(longest, end);
   }
   return longest;
 }
