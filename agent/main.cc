@@ -1,5 +1,7 @@
 // stampede-agent: dials a Stampede controller and generates the load it is
 // given.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 
@@ -51,5 +53,13 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGPIPE, SIG_IGN);
+  // Each connection is a descriptor: take all the hard limit allows (a shell
+  // usually starts us at 1024), as a server would.
+  rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 &&
+      files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   return stampede::agent::RunAgent(options);
 }
