@@ -1,5 +1,6 @@
-// stampede-target: the HTTP/1.1 server Stampede's tests and demos load.
-// Parses flags, binds, reports the port, serves until SIGTERM or SIGINT.
+// stampede-target: the HTTP/1.1 + WebSocket server (with fault injection)
+// that Stampede's tests and demos load. Parses flags, binds, reports the port,
+// serves until SIGTERM or SIGINT.
 
 #include <stdio.h>
 
@@ -14,7 +15,21 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: stampede-target --listen HOST:PORT [--threads N] "
-    "[--port-file FILE] [--tls-cert FILE --tls-key FILE]\n";
+    "[--port-file FILE] [--tls-cert FILE --tls-key FILE]\n"
+    "\n"
+    "  --threads N        event loops, each with its own listener (default 2)\n"
+    "  --port-file FILE   write the bound port there (useful with port 0)\n"
+    "  --tls-cert/--tls-key  serve HTTPS and wss:// instead\n"
+    "\n"
+    "routes: / · /bytes/N · /delay/MS · /status/CODE · /auth/basic/U/P\n"
+    "  /ws/echo[?close=CODE&after=N&delay=MS]   WebSocket echo\n"
+    "  /ws/stream[?n=N&every=MS&size=B]         WebSocket pushes, then close\n"
+    "  /sse[?n=N&every=MS]                      server-sent events\n"
+    "  /stats · /stats/reset                    JSON counters\n"
+    "faults (process-wide, never on /stats* or /fault/*):\n"
+    "  /fault/freeze/MS · /fault/latency/MS[-MAX] · "
+    "/fault/status/CODE/PERCENT\n"
+    "  /fault/reset/PERCENT · /fault/ws_close/CODE · /fault/clear\n";
 
 int Fail(absl::string_view what, absl::string_view message, int code) {
   absl::FPrintF(stderr, "stampede-target: %s: %s\n%s", what, message,
@@ -57,6 +72,7 @@ int main(int argc, char** argv) {
     return Fail("--threads", "expected a thread count from 1 to 256", 2);
   }
 
+  target::RaiseFdLimit();
   target::BlockStopSignals();  // Before any loop thread starts.
   absl::StatusOr<std::unique_ptr<target::Server>> server =
       target::Server::Create(options);

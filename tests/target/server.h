@@ -1,6 +1,7 @@
-// The HTTP/1.1 server Stampede's tests and benchmarks aim at: one epoll loop
-// and SO_REUSEPORT listener per thread. Create/Start/Shutdown are for one
-// controlling thread; the loops share only their stats, merged under locks.
+// The HTTP/1.1 + WebSocket server Stampede's tests and benchmarks aim at: one
+// epoll loop and SO_REUSEPORT listener per thread. Create/Start/Shutdown are
+// for one controlling thread; the loops share only their stats (merged under
+// locks) and the fault settings (atomics).
 
 #ifndef STAMPEDE_TESTS_TARGET_SERVER_H_
 #define STAMPEDE_TESTS_TARGET_SERVER_H_
@@ -35,14 +36,41 @@ struct ServerOptions {
   std::string tls_key;
 };
 
-class EventLoop;  // Defined in server.cc.
+class EventLoop;  // event_loop.h
+class Faults;     // faults.h
 }  // namespace stampede::target
 struct ssl_ctx_st;  // OpenSSL's SSL_CTX.
 namespace stampede::target {
 
-// Routes: "/" -> "ok"; "/bytes/N"; "/delay/MS"; "/status/CODE"; "/stats";
-// "/stats/reset"; "/fault/freeze/MS" (every thread holds load requests
-// unanswered for MS milliseconds, as a stalled server would).
+// Routes (GET; "load" routes obey the faults, /stats* and /fault/* never do):
+//   /                 200 "ok"
+//   /bytes/N          N bytes of 'x'
+//   /delay/MS         "ok" after MS ms
+//   /status/CODE      CODE with its reason phrase as the body
+//   /auth/basic/U/P   200 with Basic credentials U:P, else 401
+//   /ws/echo          WebSocket (RFC 6455): echoes each data message whole, as
+//                     one frame; ?close=CODE&after=N closes with CODE after N
+//                     echoes; ?delay=MS holds each echo MS ms. Messages up to
+//                     1 MiB (else close 1009).
+//   /ws/stream        WebSocket: ?n=N&every=MS&size=B (10, 100, 16) pushes N
+//                     text messages of B bytes, one every MS ms, then close
+//                     1000; what the client sends is counted, not answered.
+//                     Any /ws/ path without a valid upgrade: 400 (426 for a
+//                     Sec-WebSocket-Version other than 13). An upgrade to any
+//                     other path gets that path's plain HTTP answer.
+//   /sse              ?n=N&every=MS (5, 100): N server-sent events, chunked,
+//                     one every MS ms; the connection stays usable after.
+//   /stats            JSON counters over every loop; /stats/reset zeroes them.
+//   /fault/freeze/MS  hold every load response, echo and push for MS ms.
+//   /fault/latency/MS or /fault/latency/MIN-MAX   delay every load response
+//                     (and a 101, and an event stream's first byte).
+//   /fault/status/CODE/PERCENT   answer that share of load requests with CODE.
+//   /fault/reset/PERCENT         reset (RST) that share of load requests.
+//                     Shares are exact per loop: its i-th load request (from
+//                     0) is picked when floor((i+1)p) > floor(ip), p =
+//                     PERCENT/100; setting a share restarts its count.
+//   /fault/ws_close/CODE         close every open WebSocket with CODE.
+//   /fault/clear      latency, status and reset off; any freeze ended.
 class Server {
  public:
   // Binds every listener, so that port() is known (and connectable) before
@@ -71,6 +99,9 @@ class Server {
   };
 
   ListenAddress address_;
+  // Read and written by every loop; declared before loops_ so it outlives
+  // them.
+  std::unique_ptr<Faults> faults_;
   // Shared by every loop (OpenSSL makes connections from it thread-safely);
   // null for plain HTTP. Declared before loops_ so it outlives them.
   std::unique_ptr<ssl_ctx_st, TlsContextDeleter> tls_;
@@ -83,6 +114,10 @@ class Server {
 // Writes "PORT\n" to `path` atomically (via `path`.tmp and rename), for tests
 // to poll.
 absl::Status WritePortFile(const std::string& path, int port);
+
+// Raises the soft limit on open files to the hard one, for tests that hold
+// tens of thousands of connections.
+void RaiseFdLimit();
 
 // Ignores SIGPIPE and blocks SIGINT and SIGTERM in the calling thread and the
 // threads it starts later; call it before Server::Start().
