@@ -18,40 +18,7 @@ using common::ErrorId;
 
 absl::Status Http1Transport::SetLocalAddresses(
     const std::vector<std::string>& addresses) {
-  local_.clear();
-  for (const std::string& text : addresses) {
-    LocalAddress a;
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&a.addr);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.addr);
-    if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
-      v4->sin_family = AF_INET;
-      a.len = sizeof(sockaddr_in);
-    } else if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
-      v6->sin6_family = AF_INET6;
-      a.len = sizeof(sockaddr_in6);
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("local address ", text, " is not an IP address"));
-    }
-    local_.push_back(a);
-  }
-  return absl::OkStatus();
-}
-
-ErrorId Http1Transport::BindLocal(int fd, sa_family_t family) {
-  // The next address in turn of the target's family.
-  for (size_t i = 0; i < local_.size(); ++i) {
-    const LocalAddress& a = local_[next_local_++ % local_.size()];
-    if (a.addr.ss_family != family) continue;
-    // The port is chosen at connect, for the whole 4-tuple: more than ~28k
-    // connections per source address to different targets.
-    int one = 1;
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-    if (bind(fd, reinterpret_cast<const sockaddr*>(&a.addr), a.len) != 0)
-      return common::ErrorIdFromErrno(errno, ErrorId::kLocalOther);
-    return ErrorId::kNone;
-  }
-  return ErrorId::kLocalEaddrnotavail;  // none of the target's family
+  return local_.Set(addresses);
 }
 
 ErrorId Http1Transport::Connect(Connection* c) {
@@ -65,7 +32,7 @@ ErrorId Http1Transport::Connect(Connection* c) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (!local_.empty()) {
-    if (ErrorId error = BindLocal(fd, ep.addr.ss_family);
+    if (ErrorId error = local_.Bind(fd, ep.addr.ss_family);
         error != ErrorId::kNone) {
       close(fd);
       return error;

@@ -9,8 +9,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "agent/transport.h"
+#include "common/errors.h"
 
 namespace stampede::agent::http1 {
 
@@ -46,6 +49,26 @@ bool IsNumericHost(const Url& url);
 bool Resolve(const Url& url, sockaddr_storage* addr, socklen_t* len);
 
 bool SameAddress(const sockaddr_storage& a, const sockaddr_storage& b);
+
+// The local (source) addresses new connections are bound to, in turn; for
+// every native engine. Not thread-safe: one per transport.
+class SourceAddresses {
+ public:
+  // IP literals; an error names the one that is not.
+  absl::Status Set(const std::vector<std::string>& addresses);
+  bool empty() const { return addresses_.empty(); }
+  // Binds `fd` to the next address of `family` (IP_BIND_ADDRESS_NO_PORT, so
+  // the port is chosen per 4-tuple at connect); kNone, or why not.
+  common::ErrorId Bind(int fd, sa_family_t family);
+
+ private:
+  struct Address {
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+  };
+  std::vector<Address> addresses_;
+  size_t next_ = 0;
+};
 
 }  // namespace stampede::agent::http1
 

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "agent/event_loop.h"
 #include "agent/http1_parser.h"
+#include "agent/http1_request.h"
 #include "agent/tls.h"
 #include "agent/transport.h"
 
@@ -91,8 +92,6 @@ class Http1Transport : public Transport {
   // on a fresh one if that fails) or connects. kNone, or why it failed.
   common::ErrorId Start(Connection* c);
   common::ErrorId Connect(Connection* c);
-  // Binds `fd` to the next local address of `family`; kNone or why not.
-  common::ErrorId BindLocal(int fd, sa_family_t family);
   // The TCP connection is up: handshake (https) or write the request.
   common::ErrorId OnConnected(Connection* c);
   common::ErrorId Handshake(Connection* c);
@@ -133,12 +132,7 @@ class Http1Transport : public Transport {
   std::vector<Failure> failures_;  // reserved for max_connections
   size_t busy_ = 0;  // requests in flight, failures not yet reported included
   uint64_t connections_opened_ = 0;
-  struct LocalAddress {
-    sockaddr_storage addr{};
-    socklen_t len = 0;
-  };
-  std::vector<LocalAddress> local_;  // source addresses, used in turn
-  size_t next_local_ = 0;
+  http1::SourceAddresses local_;
   uint64_t tls_handshakes_ = 0;
   uint64_t tls_resumed_ = 0;
   tls::ClientOptions tls_options_;

@@ -245,28 +245,7 @@ bool WsTransport::Write(Conn* c, const char* data, size_t n) {
     return Flush(c);
   }
   size_t done = 0;
-  while (done < n) {
-    if (c->target->https) {
-      size_t w = 0;
-      const tls::Io io = c->tls.Write(data + done, n - done, &w);
-      if (io == tls::Io::kOk) {
-        done += w;
-        continue;
-      }
-      if (io == tls::Io::kWantRead || io == tls::Io::kWantWrite) break;
-      c->write_error = c->tls.error();
-      return false;
-    }
-    const ssize_t w = send(c->fd, data + done, n - done, MSG_NOSIGNAL);
-    if (w > 0) {
-      done += static_cast<size_t>(w);
-      continue;
-    }
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    c->write_error = IoError(errno);
-    return false;
-  }
+  if (!WriteSome(c, data, n, &done)) return false;
   // Only a short write keeps bytes (and memory) on the connection.
   if (done < n) c->out.append(data + done, n - done);
   return true;
@@ -274,32 +253,35 @@ bool WsTransport::Write(Conn* c, const char* data, size_t n) {
 
 bool WsTransport::Flush(Conn* c) {
   size_t done = 0;
-  while (done < c->out.size()) {
-    const char* data = c->out.data() + done;
-    const size_t left = c->out.size() - done;
+  const bool ok = WriteSome(c, c->out.data(), c->out.size(), &done);
+  c->out.erase(0, done);
+  if (c->out.empty()) std::string().swap(c->out);
+  return ok;
+}
+
+bool WsTransport::WriteSome(Conn* c, const char* data, size_t n, size_t* done) {
+  while (*done < n) {
     if (c->target->https) {
       size_t w = 0;
-      const tls::Io io = c->tls.Write(data, left, &w);
+      const tls::Io io = c->tls.Write(data + *done, n - *done, &w);
       if (io == tls::Io::kOk) {
-        done += w;
+        *done += w;
         continue;
       }
-      if (io == tls::Io::kWantRead || io == tls::Io::kWantWrite) break;
+      if (io == tls::Io::kWantRead || io == tls::Io::kWantWrite) return true;
       c->write_error = c->tls.error();
       return false;
     }
-    const ssize_t w = send(c->fd, data, left, MSG_NOSIGNAL);
+    const ssize_t w = send(c->fd, data + *done, n - *done, MSG_NOSIGNAL);
     if (w > 0) {
-      done += static_cast<size_t>(w);
+      *done += static_cast<size_t>(w);
       continue;
     }
     if (w < 0 && errno == EINTR) continue;
-    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
     c->write_error = IoError(errno);
     return false;
   }
-  c->out.erase(0, done);
-  if (c->out.empty()) std::string().swap(c->out);
   return true;
 }
 

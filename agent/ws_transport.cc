@@ -114,24 +114,7 @@ WsTransport::~WsTransport() {
 
 absl::Status WsTransport::SetLocalAddresses(
     const std::vector<std::string>& addresses) {
-  local_.clear();
-  for (const std::string& text : addresses) {
-    LocalAddress a;
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&a.addr);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.addr);
-    if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
-      v4->sin_family = AF_INET;
-      a.len = sizeof(sockaddr_in);
-    } else if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
-      v6->sin6_family = AF_INET6;
-      a.len = sizeof(sockaddr_in6);
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("local address ", text, " is not an IP address"));
-    }
-    local_.push_back(a);
-  }
-  return absl::OkStatus();
+  return local_.Set(addresses);
 }
 
 void WsTransport::Prepare(const PreparedRequest& request) {
@@ -208,17 +191,12 @@ ErrorId WsTransport::Connect(Conn* c) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  for (size_t i = 0; i < local_.size(); ++i) {
-    const LocalAddress& a = local_[next_local_++ % local_.size()];
-    if (a.addr.ss_family != t.addr.ss_family) continue;
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-    if (bind(fd, reinterpret_cast<const sockaddr*>(&a.addr), a.len) != 0) {
-      const ErrorId error =
-          common::ErrorIdFromErrno(errno, ErrorId::kLocalOther);
+  if (!local_.empty()) {
+    if (const ErrorId error = local_.Bind(fd, t.addr.ss_family);
+        error != ErrorId::kNone) {
       close(fd);
       return error;
     }
-    break;
   }
   const int64_t now = EventLoop::MonoNowNs();
   c->fd = fd;

@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/event_loop.h"
+#include "agent/http1_request.h"
 #include "agent/run_spec.h"
 #include "agent/tls.h"
 #include "agent/transport.h"
@@ -98,6 +99,9 @@ class WsTransport : public Transport {
   // (the connection ended).
   bool Write(Conn* c, const char* data, size_t n);
   bool Flush(Conn* c);
+  // Writes from data + *done on until the socket is full; false on an error
+  // (noted in write_error).
+  bool WriteSome(Conn* c, const char* data, size_t n, size_t* done);
   bool SendFrame(Conn* c, uint8_t opcode, const char* payload, size_t n);
   bool SendMessage(Conn* c, int64_t now);
   bool SendClose(Conn* c, uint16_t code);
@@ -130,12 +134,7 @@ class WsTransport : public Transport {
   // slot's are stale and skipped.
   std::vector<std::pair<int64_t, uint32_t>> timers_;
   bool ending_all_ = false;
-  struct LocalAddress {
-    sockaddr_storage addr{};
-    socklen_t len = 0;
-  };
-  std::vector<LocalAddress> local_;
-  size_t next_local_ = 0;
+  http1::SourceAddresses local_;
   std::mt19937_64 rng_;
   std::unique_ptr<char[]> read_buffer_;
   std::string frame_;  // scratch for outgoing frames
