@@ -101,7 +101,7 @@ std::string PhaseTable(const v1::RunResult& r) {
 // them.
 std::string StreamTable(const v1::RunResult& r) {
   auto three = [](const v1::LatencySummary& l) {
-    return absl::StrFormat("%.3g / %.3g / %.3g", l.p50(), l.p95(), l.p99());
+    return absl::StrFormat("%.4g / %.4g / %.4g", l.p50(), l.p95(), l.p99());
   };
   std::vector<std::vector<std::string>> ws_rows;
   ws_rows.push_back({"scenario", "request", "connections", "msgs out",

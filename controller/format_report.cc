@@ -64,6 +64,32 @@ std::string FormatMarkdown(const v1::RunResult& r) {
       out += MdRow(sc.name(), q.name(), q.summary());
   }
   out += MdRow("**total**", "", r.summary());
+  std::string ws_rows;
+  for (const v1::ScenarioResult& sc : r.scenarios()) {
+    for (const v1::RequestResult& q : sc.requests()) {
+      if (!q.summary().has_websocket()) continue;
+      const v1::WebSocketSummary& ws = q.summary().websocket();
+      std::map<std::string, int64_t> codes(ws.close_codes().begin(),
+                                           ws.close_codes().end());
+      std::string closes;
+      for (const auto& [code, n] : codes)
+        absl::StrAppend(&closes, closes.empty() ? "" : ", ", code, ": ", n);
+      absl::StrAppend(&ws_rows, "| ", MdEscape(sc.name()), " | ",
+                      MdEscape(q.name()), " | ", ws.connections(), " | ",
+                      ws.messages_out(), " | ", ws.messages_in(), " | ",
+                      absl::StrFormat("%.3g", ws.rtt_ms().p50()), " | ",
+                      absl::StrFormat("%.3g", ws.rtt_ms().p99()), " | ",
+                      closes.empty() ? "-" : closes, " |\n");
+    }
+  }
+  if (!ws_rows.empty()) {
+    absl::StrAppend(&out,
+                    "\n## WebSocket\n\n| scenario | request | connections | "
+                    "messages out | messages in | rtt p50 ms | rtt p99 ms | "
+                    "close codes |\n| --- | --- | ---: | ---: | ---: | ---: | "
+                    "---: | --- |\n",
+                    ws_rows);
+  }
   if (r.thresholds_size() > 0) {
     out +=
         "\n## Thresholds\n\n| threshold | actual | verdict |\n| --- | ---: | "
