@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "common/text.h"
 #include "common/units.h"
+#include "common/yaml_documents.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/message.h"
@@ -525,11 +526,19 @@ absl::StatusOr<LoadedPlan> ParsePlan(std::string_view file,
   loaded.file = std::string(file);
   Walker walker(file, &found, &loaded.locations);
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.size() > 1) {
-      walker.Error(docs[1].Mark(), "",
+    // Not YAML::LoadAll: it never returns on some bad input (see
+    // yaml_documents.h).
+    const YamlDocuments scan = ScanYamlDocuments(text);
+    std::vector<YAML::Node> docs;
+    if (scan.starts.size() == 1) docs.push_back(YAML::Load(std::string(text)));
+    if (scan.stuck) {
+      walker.Error(scan.stuck_at, "",
+                   "YAML syntax error: unexpected text at the top level (a "
+                   "stray ',' after the plan?)");
+    } else if (scan.starts.size() > 1) {
+      walker.Error(scan.starts[1], "",
                    absl::StrCat("a plan file holds one YAML document; found ",
-                                docs.size()));
+                                scan.starts.size()));
     } else if (docs.empty() || docs[0].IsNull()) {
       walker.Error(YAML::Mark::null_mark(), "", "the plan is empty");
     } else if (!docs[0].IsMap()) {
