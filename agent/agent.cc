@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/event_loop.h"
+#include "agent/guard.h"
 #include "agent/reporter.h"
 #include "agent/run_spec.h"
 #include "agent/session.h"
@@ -25,6 +26,10 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr absl::Duration kStopDrain = absl::Seconds(2);
+// During a run the agent says it is alive every second; each reply renews
+// its lease.
+constexpr absl::Duration kHeartbeatEvery = absl::Seconds(1);
+constexpr absl::Duration kDefaultLease = absl::Seconds(10);
 
 std::string HostName() {
   char buf[256] = {};
@@ -219,8 +224,34 @@ int RunAgent(const AgentOptions& options) {
   bool stopping = false;
   std::deque<Session::Event> held;  // arrived while probing the clock
   ClockEstimate clock;
+  // Lease: from Prepare on, the controller's heartbeat replies keep it
+  // running; an agent that hears nothing for a lease stops its load by itself
+  // (a partition, a hung or dead controller), so no other agent's takeover
+  // can ever double the load.
+  absl::Duration lease = kDefaultLease;
+  absl::Time lease_until = absl::InfiniteFuture();
+  absl::Time next_heartbeat = absl::InfinitePast();
+  bool fenced = false;
   while (true) {
     if (run != nullptr && run->finished()) break;
+    const absl::Time now = absl::Now();
+    if (run != nullptr && now >= next_heartbeat) {
+      v1::AgentMessage beat;
+      *beat.mutable_heartbeat()->mutable_sent_at() =
+          TimeUtil::NanosecondsToTimestamp(
+              absl::ToUnixNanos(now + options.simulate_clock_skew));
+      session->Send(std::move(beat));
+      next_heartbeat = now + kHeartbeatEvery;
+    }
+    if (run != nullptr && !fenced && now > lease_until) {
+      fenced = true;
+      exit_code = 1;
+      spdlog::error(
+          "no word from the controller for {} (the lease ran out): stopping "
+          "all load now",
+          absl::FormatDuration(lease));
+      run->Stop(absl::ZeroDuration(), "lease expired");
+    }
     if (!stopping && options.stop_requested != nullptr &&
         options.stop_requested->load()) {
       stopping = true;
@@ -253,6 +284,29 @@ int RunAgent(const AgentOptions& options) {
         v1::AgentMessage reply;
         reply.mutable_ready()->set_run_id(msg.prepare().run_id());
         auto spec = RunSpec::FromPrepare(msg.prepare());
+        // Guard rails (agent/guard.h): the owner's allow-list and caps refuse
+        // a plan before anything is built, and go with the run to every
+        // transport.
+        if (spec.ok()) {
+          const AgentGuard& guard =
+              options.guard != nullptr ? *options.guard : AgentGuard::Default();
+          if (absl::Status s = guard.CheckPlan(
+                  **spec, options.agent_id.empty()
+                              ? absl::StrCat(HostName(), "-", getpid())
+                              : options.agent_id);
+              !s.ok()) {
+            spec = std::move(s);
+          } else {
+            (*spec)->allow_list = &guard.allow_list();
+          }
+        }
+        // End of guard rails.
+        if (msg.prepare().has_lease()) {
+          const int64_t ns =
+              TimeUtil::DurationToNanoseconds(msg.prepare().lease());
+          if (ns > 0) lease = absl::Nanoseconds(ns);
+        }
+        lease_until = absl::Now() + lease;
         if (spec.ok()) {
           run = std::make_unique<Run>(session.get(), std::move(*spec), workers);
           if (absl::Status s = run->Init(); !s.ok()) {
@@ -295,6 +349,9 @@ int RunAgent(const AgentOptions& options) {
         } else {
           stopping = true;
         }
+        break;
+      case v1::ControllerMessage::kHeartbeatReply:
+        lease_until = absl::Now() + lease;
         break;
       case v1::ControllerMessage::kRefuse:
         spdlog::error("the controller refused this agent: {}",

@@ -7,11 +7,14 @@
 #define STAMPEDE_AGENT_AGENT_H_
 
 #include <atomic>
+#include <memory>
 #include <string>
 
 #include "absl/time/time.h"
 
 namespace stampede::agent {
+
+class AgentGuard;
 
 struct AgentOptions {
   std::string controller;  // HOST:PORT
@@ -23,6 +26,9 @@ struct AgentOptions {
   absl::Duration simulate_clock_skew;
   // Set (e.g. by a signal handler) to stop load, drain and say Final.
   const std::atomic<bool>* stop_requested = nullptr;
+  // The owner's allow-list and caps (--allow-targets, --max-*); null: the
+  // default guard (no caps; all but link-local and metadata addresses).
+  std::shared_ptr<const AgentGuard> guard;
 };
 
 // Returns the process exit code: 0 after a run ended with Final; 1 when the

@@ -13,7 +13,29 @@ using common::ErrorId;
 
 size_t DiscardBody(char*, size_t size, size_t n, void*) { return size * n; }
 
-ErrorId Classify(CURLcode code, CURL* easy, int socket_errno) {
+// The host part of `url` (a proxy may leave out its scheme), without
+// brackets; "" when it has none.
+std::string HostOf(const std::string& url) {
+  std::string host;
+  CURLU* u = curl_url();
+  if (u == nullptr) return host;
+  char* part = nullptr;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(),
+                   CURLU_DEFAULT_SCHEME | CURLU_NON_SUPPORT_SCHEME) ==
+          CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK) {
+    host = part;
+    curl_free(part);
+  }
+  curl_url_cleanup(u);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return host;
+}
+
+ErrorId Classify(CURLcode code, CURL* easy, int socket_errno, bool blocked) {
+  // Our open-socket callback refused every address it was offered.
+  if (blocked && code != CURLE_OK) return ErrorId::kBlockedTarget;
   // socket() failing (e.g. out of fds) leaves curl's OS errno unset; we saw it
   // ourselves.
   if (socket_errno != 0)
@@ -82,6 +104,10 @@ absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(
     if (slot->easy == nullptr)
       return absl::InternalError("curl_easy_init failed");
     curl_easy_setopt(slot->easy, CURLOPT_PRIVATE, slot.get());
+    slot->owner = t.get();
+    // A redirect would reach a host the allow-list never saw by name; every
+    // connection still passes OpenSocket, but we do not follow them at all.
+    curl_easy_setopt(slot->easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(slot->easy, CURLOPT_OPENSOCKETFUNCTION,
                      &CurlTransport::OpenSocket);
     curl_easy_setopt(slot->easy, CURLOPT_OPENSOCKETDATA, slot.get());
@@ -126,6 +152,8 @@ void CurlTransport::Prepare(const PreparedRequest& request) {
   list = curl_slist_append(list, "Expect:");
   if (!request.keep_alive) list = curl_slist_append(list, "Connection: close");
   headers_[&request] = list;
+  hosts_[&request] =
+      HostOf(request.proxy.empty() ? request.url : request.proxy);
 }
 
 absl::Status CurlTransport::SetLocalAddresses(
@@ -144,6 +172,7 @@ void CurlTransport::Configure(Slot* slot, const PreparedRequest& request) {
   CURL* easy = slot->easy;
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_.at(&request));
+  slot->host = &hosts_.at(&request);
   curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, request.keep_alive ? 0L : 1L);
   curl_easy_setopt(easy, CURLOPT_PROXY,
                    request.proxy.empty() ? "" : request.proxy.c_str());
@@ -188,6 +217,7 @@ void CurlTransport::Send(const Sent& sent) {
   }
   slot->sent = sent;
   slot->socket_errno = 0;
+  slot->blocked = false;
   CURLMcode rc = curl_multi_add_handle(multi_, slot->easy);
   if (rc != CURLM_OK) {
     slot->sent.request = nullptr;
@@ -252,7 +282,7 @@ void CurlTransport::Complete(CURLMsg* msg) {
   curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &slot);
   CURLcode code = msg->data.result;
   Outcome outcome;
-  outcome.error = Classify(code, slot->easy, slot->socket_errno);
+  outcome.error = Classify(code, slot->easy, slot->socket_errno, slot->blocked);
   long status = 0;
   curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &status);
   outcome.status = static_cast<int>(status);
@@ -297,9 +327,18 @@ int CurlTransport::SocketCallback(CURL*, curl_socket_t fd, int what, void* self,
 
 curl_socket_t CurlTransport::OpenSocket(void* slot, curlsocktype,
                                         curl_sockaddr* address) {
+  // After libcurl's DNS, before the socket exists: a denied address never
+  // sees a byte. libcurl tries the name's other addresses, if any.
+  auto* s = static_cast<Slot*>(slot);
+  const absl::string_view host =
+      s->host != nullptr ? absl::string_view(*s->host) : absl::string_view();
+  if (s->owner->allow_->Check(host, &address->addr)) {
+    s->blocked = true;
+    return CURL_SOCKET_BAD;
+  }
   curl_socket_t fd = socket(address->family, address->socktype | SOCK_CLOEXEC,
                             address->protocol);
-  if (fd < 0) static_cast<Slot*>(slot)->socket_errno = errno;
+  if (fd < 0) s->socket_errno = errno;
   return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 

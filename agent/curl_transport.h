@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "agent/event_loop.h"
 #include "agent/tls.h"
 #include "agent/transport.h"
+#include "common/allow_list.h"
 
 namespace stampede::agent {
 
@@ -39,6 +41,13 @@ class CurlTransport : public Transport, private EventLoop::Handler {
   // Binds connections to these source addresses (IP literals), requests taking
   // them in turn.
   absl::Status SetLocalAddresses(const std::vector<std::string>& addresses);
+  // Checks the address of every connection libcurl opens (to the target, or
+  // to the proxy) against `allow` (null: the default list, which denies only
+  // link-local and metadata addresses); a denied one fails its request with
+  // blocked_target, unsent. `allow` must outlive the transport.
+  void SetAllowList(const common::AllowList* allow) {
+    allow_ = allow != nullptr ? allow : &common::AllowList::Default();
+  }
 
  private:
   struct Slot {
@@ -46,6 +55,9 @@ class CurlTransport : public Transport, private EventLoop::Handler {
     Sent sent;
     const PreparedRequest* configured_for = nullptr;
     int socket_errno = 0;  // why our open-socket callback failed, for this send
+    bool blocked = false;  // the allow-list refused an address, for this send
+    CurlTransport* owner = nullptr;
+    const std::string* host = nullptr;  // what the connection is for
   };
 
   CurlTransport(EventLoop* loop, Listener* listener, CURLM* multi);
@@ -69,6 +81,9 @@ class CurlTransport : public Transport, private EventLoop::Handler {
       local_binds_;  // "host!ADDRESS" for CURLOPT_INTERFACE
   size_t next_local_ = 0;
   std::unordered_map<const PreparedRequest*, curl_slist*> headers_;
+  // The host a request's connections go to: its proxy's, else its URL's.
+  std::unordered_map<const PreparedRequest*, std::string> hosts_;
+  const common::AllowList* allow_ = &common::AllowList::Default();
   std::vector<bool> watched_;  // by fd: registered with the loop
   int64_t deadline_ns_ = 0;
 };

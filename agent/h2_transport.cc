@@ -127,8 +127,8 @@ void H2Transport::Prepare(const PreparedRequest& request) {
   e.addr = r.addr;
   e.addr_len = r.addr_len;
   e.https = r.https;
+  e.host = r.host;
   if (e.https) {
-    e.host = r.host;
     e.sessions = std::make_unique<tls::SessionCache>();
   }
   t.endpoint = static_cast<int>(endpoints_.size() - 1);
@@ -219,6 +219,9 @@ H2Transport::Connection* H2Transport::Pick(int endpoint, ErrorId* error) {
 
 ErrorId H2Transport::Open(Connection* c, int endpoint) {
   const Endpoint& ep = endpoints_[endpoint];
+  // The allow-list, after DNS (done at Prepare), before any byte goes out.
+  if (allow_->Check(ep.host, reinterpret_cast<const sockaddr*>(&ep.addr)))
+    return ErrorId::kBlockedTarget;
   int fd =
       socket(ep.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {

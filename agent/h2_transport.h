@@ -41,6 +41,7 @@
 #include "agent/event_loop.h"
 #include "agent/tls.h"
 #include "agent/transport.h"
+#include "common/allow_list.h"
 
 namespace stampede::agent {
 
@@ -74,6 +75,14 @@ class H2Transport : public Transport {
   int64_t DeadlineNs() const override;
   void OnDeadline() override;
 
+  // Checks every new connection's address against `allow` (null: the
+  // default list, which denies only link-local and metadata addresses);
+  // a denied one fails its request with blocked_target, unsent. `allow`
+  // must outlive the transport.
+  void SetAllowList(const common::AllowList* allow) {
+    allow_ = allow != nullptr ? allow : &common::AllowList::Default();
+  }
+
   // Connections opened so far (a measure of how streams share them).
   uint64_t connections_opened() const { return connections_opened_; }
   // TLS handshakes completed so far, and how many of them resumed a session.
@@ -89,7 +98,9 @@ class H2Transport : public Transport {
     sockaddr_storage addr{};
     socklen_t addr_len = 0;
     bool https = false;
-    std::string host;  // for SNI and the certificate check
+    // For SNI and the certificate check, and the allow-list's host patterns
+    // (for http://, the host of the first request that reached it).
+    std::string host;
     // Stable address: OpenSSL's new-session callback writes here.
     std::unique_ptr<tls::SessionCache> sessions;
   };
@@ -181,6 +192,7 @@ class H2Transport : public Transport {
   uint64_t connections_opened_ = 0;
   uint64_t tls_handshakes_ = 0;
   uint64_t tls_resumed_ = 0;
+  const common::AllowList* allow_ = &common::AllowList::Default();
   tls::ClientOptions tls_options_;  // alpn: {"h2"}
   // Made at Create with a CA file, else at the first https:// Prepare.
   std::unique_ptr<tls::ClientContext> tls_context_;

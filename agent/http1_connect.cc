@@ -23,6 +23,9 @@ absl::Status Http1Transport::SetLocalAddresses(
 
 ErrorId Http1Transport::Connect(Connection* c) {
   const Endpoint& ep = endpoints_[c->endpoint];
+  // The allow-list, after DNS (done at Prepare), before any byte goes out.
+  if (allow_->Check(ep.host, reinterpret_cast<const sockaddr*>(&ep.addr)))
+    return ErrorId::kBlockedTarget;
   int fd =
       socket(ep.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {

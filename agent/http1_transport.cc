@@ -110,8 +110,8 @@ void Http1Transport::Prepare(const PreparedRequest& request) {
   e.addr = addr;
   e.addr_len = len;
   e.https = url->https;
+  e.host = url->host;
   if (e.https) {
-    e.host = url->host;
     e.sessions = std::make_unique<tls::SessionCache>();
   }
   t.endpoint = static_cast<int>(endpoints_.size() - 1);

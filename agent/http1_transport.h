@@ -23,6 +23,7 @@
 #include "agent/http1_request.h"
 #include "agent/tls.h"
 #include "agent/transport.h"
+#include "common/allow_list.h"
 
 namespace stampede::agent {
 
@@ -56,6 +57,13 @@ class Http1Transport : public Transport {
 
   // Binds new connections to these source addresses in turn (IP literals).
   absl::Status SetLocalAddresses(const std::vector<std::string>& addresses);
+  // Checks every new connection's address against `allow` (null: the
+  // default list, which denies only link-local and metadata addresses);
+  // a denied one fails its request with blocked_target, unsent. `allow`
+  // must outlive the transport.
+  void SetAllowList(const common::AllowList* allow) {
+    allow_ = allow != nullptr ? allow : &common::AllowList::Default();
+  }
 
   // Connections opened so far (a measure of keep-alive reuse).
   uint64_t connections_opened() const { return connections_opened_; }
@@ -71,7 +79,9 @@ class Http1Transport : public Transport {
     socklen_t addr_len = 0;
     Connection* idle = nullptr;  // head of its idle connections
     bool https = false;
-    std::string host;  // for SNI and the certificate check
+    // For SNI and the certificate check, and the allow-list's host patterns
+    // (for http://, the host of the first request that reached it).
+    std::string host;
     // Stable address: OpenSSL's new-session callback writes here.
     std::unique_ptr<tls::SessionCache> sessions;
   };
@@ -133,6 +143,7 @@ class Http1Transport : public Transport {
   size_t busy_ = 0;  // requests in flight, failures not yet reported included
   uint64_t connections_opened_ = 0;
   http1::SourceAddresses local_;
+  const common::AllowList* allow_ = &common::AllowList::Default();
   uint64_t tls_handshakes_ = 0;
   uint64_t tls_resumed_ = 0;
   tls::ClientOptions tls_options_;

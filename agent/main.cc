@@ -7,6 +7,7 @@
 
 #include "CLI/CLI.hpp"
 #include "agent/agent.h"
+#include "agent/guard.h"
 #include "common/logging.h"
 #include "common/version.h"
 
@@ -35,6 +36,20 @@ int main(int argc, char** argv) {
   double skew_ms = 0;
   app.add_option("--simulate-clock-skew", skew_ms,
                  "testing: act as if this host's clock ran this many ms ahead");
+  stampede::agent::AgentGuard::Flags guard;
+  app.add_option("--allow-targets", guard.allow_targets,
+                 "targets this agent may load: comma-separated CIDR[:PORTS] "
+                 "or HOSTPATTERN[:PORTS] (default: any but link-local and "
+                 "cloud metadata addresses)");
+  app.add_option("--max-rate", guard.max_rate,
+                 "refuse plans asking this agent for more arrivals per second "
+                 "(open model, all scenarios at their peaks)");
+  app.add_option("--max-connections", guard.max_connections,
+                 "refuse plans asking this agent for more connections "
+                 "(max_connections plus peak VUs)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-duration", guard.max_duration,
+                 "refuse plans longer than this (e.g. 1h)");
   app.set_version_flag("--version", std::string(stampede::common::kVersion));
   try {
     app.parse(argc, argv);
@@ -47,6 +62,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
     return 2;
   }
+  absl::StatusOr<std::unique_ptr<stampede::agent::AgentGuard>> made =
+      stampede::agent::AgentGuard::Create(guard);
+  if (!made.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(made.status().message()).c_str());
+    return 2;
+  }
+  options.guard = std::move(*made);
   options.connect_timeout = absl::Seconds(connect_timeout_s);
   options.simulate_clock_skew = absl::Milliseconds(skew_ms);
   options.stop_requested = &g_stop;

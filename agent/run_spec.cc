@@ -157,6 +157,9 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
       }
       out.iterations_per_vu = vus.iterations_per_vu();
       out.shared_iterations = vus.shared_iterations();
+    } else {
+      for (const v1::RateStage& stage : scenario.load().arrival_rate().stages())
+        out.peak_rate = std::max(out.peak_rate, stage.to().per_second());
     }
     out.schedule = std::make_unique<common::ArrivalSchedule>(
         common::ArrivalSchedule::ForLoad(scenario.load()));

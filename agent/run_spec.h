@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "agent/tls.h"
 #include "agent/transport.h"
+#include "common/allow_list.h"
 #include "common/schedule.h"
 #include "stampede/v1/agent.pb.h"
 
@@ -69,6 +70,9 @@ struct ScenarioSpec {
   bool websocket = false;                 // every request is a ws:// endpoint
   WsOptions ws;
 
+  // Open model: the highest rate any stage reaches (plan-wide, per second).
+  double peak_rate = 0;
+
   // Closed model.
   double max_vus = 0;  // the highest VU level any stage reaches (plan-wide)
   Think think = Think::kNone;
@@ -92,6 +96,10 @@ struct RunSpec {
   std::vector<uint32_t> ShareWeights() const;
   absl::Duration interval = absl::Seconds(1);
   std::vector<ScenarioSpec> scenarios;
+  // What every new connection is checked against (the agent's
+  // --allow-targets); null: the default list. Set by the agent after
+  // FromPrepare; it outlives the run.
+  const common::AllowList* allow_list = nullptr;
 
   std::vector<size_t> RequestsPerScenario() const;
   static absl::StatusOr<std::unique_ptr<RunSpec>> FromPrepare(

@@ -90,6 +90,7 @@ absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
     if (absl::Status s = (*t)->SetLocalAddresses(scenario.local_addresses);
         !s.ok())
       return s;
+    (*t)->SetAllowList(spec_.allow_list);
     return std::unique_ptr<Transport>(std::move(*t));
   }
   if (scenario.http_version == "2") {
@@ -109,6 +110,7 @@ absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
                                 : H2Transport::kDefaultStreamsPerConnection,
                             scenario.tls);
     if (!t.ok()) return t.status();
+    (*t)->SetAllowList(spec_.allow_list);
     return std::unique_ptr<Transport>(std::move(*t));
   }
   const auto unsupported = std::find_if_not(
@@ -128,6 +130,7 @@ absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
     if (absl::Status s = (*t)->SetLocalAddresses(scenario.local_addresses);
         !s.ok())
       return s;
+    (*t)->SetAllowList(spec_.allow_list);
     return std::unique_ptr<Transport>(std::move(*t));
   }
   auto t =
@@ -136,6 +139,7 @@ absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
   if (absl::Status s = (*t)->SetLocalAddresses(scenario.local_addresses);
       !s.ok())
     return s;
+  (*t)->SetAllowList(spec_.allow_list);
   return std::unique_ptr<Transport>(std::move(*t));
 }
 

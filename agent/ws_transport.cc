@@ -183,6 +183,9 @@ void WsTransport::Send(const Sent& sent) {
 
 ErrorId WsTransport::Connect(Conn* c) {
   const Target& t = *c->target;
+  // The allow-list, after DNS (done at Prepare), before any byte goes out.
+  if (allow_->Check(t.host, reinterpret_cast<const sockaddr*>(&t.addr)))
+    return ErrorId::kBlockedTarget;
   int fd =
       socket(t.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {

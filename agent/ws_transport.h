@@ -26,6 +26,7 @@
 #include "agent/run_spec.h"
 #include "agent/tls.h"
 #include "agent/transport.h"
+#include "common/allow_list.h"
 
 namespace stampede::agent {
 
@@ -61,6 +62,13 @@ class WsTransport : public Transport {
 
   // Binds new connections to these source addresses in turn (IP literals).
   absl::Status SetLocalAddresses(const std::vector<std::string>& addresses);
+  // Checks every new connection's address against `allow` (null: the
+  // default list, which denies only link-local and metadata addresses);
+  // a denied one fails its request with blocked_target, unsent. `allow`
+  // must outlive the transport.
+  void SetAllowList(const common::AllowList* allow) {
+    allow_ = allow != nullptr ? allow : &common::AllowList::Default();
+  }
 
  private:
   struct Target {
@@ -135,6 +143,7 @@ class WsTransport : public Transport {
   std::vector<std::pair<int64_t, uint32_t>> timers_;
   bool ending_all_ = false;
   http1::SourceAddresses local_;
+  const common::AllowList* allow_ = &common::AllowList::Default();
   std::mt19937_64 rng_;
   std::unique_ptr<char[]> read_buffer_;
   std::string frame_;  // scratch for outgoing frames

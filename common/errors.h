@@ -30,6 +30,9 @@ enum class ErrorId : uint8_t {
   kTlsCertificate,  // the server's certificate did not verify
   kWsProtocol,      // WebSocket: a bad handshake answer or frame
   kWsTimeout,       // WebSocket: a reply or the close handshake overdue
+  // The agent's --allow-targets (or the always-denied ranges) refused the
+  // address: no byte was sent. The plan's fault, counted as an error.
+  kBlockedTarget,
   kCount,
 };
 
@@ -67,6 +70,8 @@ constexpr std::string_view ErrorIdName(ErrorId id) {
       return "ws_protocol";
     case ErrorId::kWsTimeout:
       return "ws_timeout";
+    case ErrorId::kBlockedTarget:
+      return "blocked_target";
     case ErrorId::kCount:
       break;
   }

@@ -118,6 +118,7 @@ class Validator {
                        "; this build reads version ", kCurrentVersion));
     }
     CheckDefaults();
+    CheckLossPolicy();
     if (plan_.scenarios_size() == 0) {
       Add("scenarios", "a plan needs at least one scenario");
     }
@@ -195,6 +196,24 @@ class Validator {
       }
       if (value.find_first_of("\r\n") != std::string::npos) {
         Add(header_path, "a header value must not contain line breaks");
+      }
+    }
+  }
+
+  void CheckLossPolicy() {
+    const std::string& on_loss = plan_.on_agent_loss();
+    if (!on_loss.empty() && on_loss != "continue" && on_loss != "abort") {
+      Add("on_agent_loss",
+          absl::StrCat("unknown on_agent_loss ", Quote(on_loss),
+                       "; use continue or abort"));
+    }
+    if (!plan_.max_lost_share().empty()) {
+      auto share = ParseFraction(plan_.max_lost_share());
+      if (!share.ok() || *share < 0 || *share > 1) {
+        Add("max_lost_share",
+            absl::StrCat(
+                Quote(plan_.max_lost_share()),
+                " is not a share of the plan; write e.g. 25% or 0.25"));
       }
     }
   }

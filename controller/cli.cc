@@ -77,6 +77,12 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
       ->add_option("--agent-log-level", run.agent_log_level,
                    "log level of local agents")
       ->capture_default_str();
+  run_cmd
+      ->add_option("--agent-arg", run.agent_args,
+                   "an argument for every local agent, e.g. "
+                   "--agent-arg=--allow-targets=127.0.0.0/8 (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run_cmd->add_option(
       "--out", outs,
       "write the result: FORMAT=FILE, FORMAT json|md|junit|csv|summary|hdr "

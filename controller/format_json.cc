@@ -197,7 +197,9 @@ std::string FormatJson(const v1::RunResult& r) {
       .Bool("insecure_control_plane", r.insecure_control_plane())
       .Int("generator_limited_intervals", r.generator_limited_intervals())
       .Number("start_spread_ms", r.start_spread_ms())
-      .Int("late_intervals", r.late_intervals());
+      .Int("late_intervals", r.late_intervals())
+      .Number("lost_share", r.lost_share())
+      .Int("missing_requests", r.missing_requests());
   WriteSummary(w, "summary", r.summary());
   w.BeginArray("scenarios");
   for (const v1::ScenarioResult& s : r.scenarios()) {
@@ -238,6 +240,7 @@ std::string FormatJson(const v1::RunResult& r) {
         .Number("first_send_late_ms", a.first_send_late_ms())
         .String("latency_histogram", absl::Base64Escape(a.latency_histogram()))
         .Number("share", a.share())
+        .Int("planned_requests", a.planned_requests())
         .End();
   }
   w.End().BeginArray("intervals");

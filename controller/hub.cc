@@ -1,5 +1,7 @@
 #include "controller/hub.h"
 
+#include <atomic>
+
 #include "absl/time/clock.h"
 #include "common/write_queue.h"
 #include "google/protobuf/util/time_util.h"
@@ -20,6 +22,10 @@ class Hub::AgentStream
     Act(writes_.Push(std::move(message)));
   }
   void Close() { Act(writes_.Close()); }
+  // CLOCK_REALTIME ns of the last message read (0: none yet).
+  int64_t last_heard_ns() const {
+    return last_heard_ns_.load(std::memory_order_relaxed);
+  }
 
  private:
   void Act(common::WriteQueue<v1::ControllerMessage>::Action action) {
@@ -33,6 +39,8 @@ class Hub::AgentStream
       Close();
       return;
     }
+    last_heard_ns_.store(absl::ToUnixNanos(absl::Now()),
+                         std::memory_order_relaxed);
     if (incoming_.has_heartbeat()) {
       // Answered here, at once, so that the agent's round trip (and so its
       // clock offset estimate) holds no queueing in the controller.
@@ -56,6 +64,7 @@ class Hub::AgentStream
   const std::string peer_;
   v1::AgentMessage incoming_;
   common::WriteQueue<v1::ControllerMessage> writes_;
+  std::atomic<int64_t> last_heard_ns_{0};
 };
 
 Hub::Hub() = default;
@@ -80,6 +89,12 @@ Hub::AgentStream* Hub::Find(uint64_t id) {
 void Hub::Send(uint64_t session, v1::ControllerMessage message) {
   // Called outside mu_: gRPC may run a reaction inline, and reactions take mu_.
   if (AgentStream* s = Find(session)) s->Send(std::move(message));
+}
+
+absl::Time Hub::LastHeard(uint64_t session) {
+  AgentStream* s = Find(session);
+  return s == nullptr ? absl::InfinitePast()
+                      : absl::FromUnixNanos(s->last_heard_ns());
 }
 
 void Hub::Finish(uint64_t session) {

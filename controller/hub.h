@@ -32,6 +32,9 @@ class Hub : public v1::Controller::CallbackService {
 
   // Thread-safe; dropped when the session's stream has ended or is finishing.
   void Send(uint64_t session, v1::ControllerMessage message);
+  // When the session's agent last sent anything (heartbeats included): its
+  // liveness. InfinitePast for an unknown session.
+  absl::Time LastHeard(uint64_t session);
   // Ends the session's stream (status OK) once its queued messages are written.
   void Finish(uint64_t session);
   void FinishAll();

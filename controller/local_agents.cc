@@ -38,8 +38,8 @@ absl::StatusOr<std::string> LocalAgents::FindBinary(
 
 absl::Status LocalAgents::Spawn(const std::string& binary,
                                 const std::string& controller, int count,
-                                int workers_each,
-                                const std::string& log_level) {
+                                int workers_each, const std::string& log_level,
+                                const std::vector<std::string>& extra_args) {
   for (int i = 0; i < count; ++i) {
     std::vector<std::string> args = {binary,
                                      "--controller",
@@ -52,6 +52,7 @@ absl::Status LocalAgents::Spawn(const std::string& binary,
                                      log_level,
                                      "--connect-timeout",
                                      "10"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

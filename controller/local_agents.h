@@ -25,7 +25,8 @@ class LocalAgents {
       const std::string& explicit_path);
 
   absl::Status Spawn(const std::string& binary, const std::string& controller,
-                     int count, int workers_each, const std::string& log_level);
+                     int count, int workers_each, const std::string& log_level,
+                     const std::vector<std::string>& extra_args = {});
   // How many spawned agents have exited so far (reaping them).
   int Exited();
   // Waits up to `grace` for every agent to exit, then SIGKILLs the rest.

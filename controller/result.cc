@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/schedule.h"
 #include "controller/thresholds.h"
@@ -170,6 +171,7 @@ v1::RunResult BuildResult(const RunFacts& facts) {
   }
 
   int lost = 0;
+  int64_t missing = 0;
   double earliest = INFINITY, latest = -INFINITY;
   for (size_t a = 0; a < facts.agents.size(); ++a) {
     const AgentTotals& totals = facts.aggregator->agents()[a];
@@ -188,12 +190,21 @@ v1::RunResult BuildResult(const RunFacts& facts) {
     agent->set_clock_rtt_ms(facts.agents[a].clock_rtt_ms);
     agent->set_first_send_late_ms(facts.agents[a].first_send_late_ms);
     agent->set_share(facts.agents[a].share);
+    agent->set_planned_requests(facts.agents[a].planned_requests);
     if (facts.agents[a].first_send_late_ms >= 0) {
       earliest = std::min(earliest, facts.agents[a].first_send_late_ms);
       latest = std::max(latest, facts.agents[a].first_send_late_ms);
     }
-    if (facts.agents[a].state == "lost") ++lost;
+    if (facts.agents[a].state == "lost") {
+      ++lost;
+      if (facts.agents[a].planned_requests >= 0) {
+        missing += std::max<int64_t>(
+            0, facts.agents[a].planned_requests - totals.requests);
+      }
+    }
   }
+  result.set_lost_share(facts.lost_share);
+  result.set_missing_requests(missing);
   if (latest >= earliest) result.set_start_spread_ms(latest - earliest);
   result.set_late_intervals(facts.aggregator->late_intervals());
   int64_t limited = 0;
@@ -203,16 +214,22 @@ v1::RunResult BuildResult(const RunFacts& facts) {
   }
   result.set_generator_limited_intervals(limited);
 
+  const std::string lost_note = absl::StrFormat(
+      "%d of %d agents were lost; their share (%.1f%% of the plan%s) was not "
+      "delivered",
+      lost, static_cast<int>(facts.agents.size()), facts.lost_share * 100,
+      missing > 0 ? absl::StrCat(", ", missing, " planned requests") : "");
   if (facts.aborted) {
     result.set_status("aborted");
-    result.set_exit_code(kExitAborted);
-    result.set_message(facts.abort_reason);
+    result.set_exit_code(facts.aborted_for_loss ? kExitAgentsLost
+                                                : kExitAborted);
+    result.set_message(facts.aborted_for_loss
+                           ? absl::StrCat(facts.abort_reason, "; ", lost_note)
+                           : facts.abort_reason);
   } else if (lost > 0) {
     result.set_status("degraded");
     result.set_exit_code(kExitAgentsLost);
-    result.set_message(
-        absl::StrCat(lost, " of ", facts.agents.size(),
-                     " agents were lost; their share was not delivered"));
+    result.set_message(lost_note);
   } else if (!thresholds_passed) {
     result.set_status("failed");
     result.set_exit_code(kExitThresholds);

@@ -35,6 +35,7 @@ struct AgentFacts {
   double clock_rtt_ms = 0;
   double first_send_late_ms = -1;  // unknown
   double share = 0;                // of the plan, 0..1
+  int64_t planned_requests = -1;   // -1: the plan fixes no count
 };
 
 struct RunFacts {
@@ -49,6 +50,8 @@ struct RunFacts {
   bool strict = false;    // --strict: a generator-limited run fails with exit 7
   bool aborted = false;
   std::string abort_reason;
+  bool aborted_for_loss = false;  // by the loss policy: exit 6, not 4
+  double lost_share = 0;
   const LiveThresholds* live = nullptr;  // the verdicts judged during the run
 };
 

@@ -19,6 +19,7 @@
 #include "controller/format.h"
 #include "controller/hub.h"
 #include "controller/live_thresholds.h"
+#include "controller/liveness.h"
 #include "controller/local_agents.h"
 #include "controller/report.h"
 #include "controller/result.h"
@@ -103,6 +104,13 @@ class Controller {
  public:
   Controller(const RunOptions& options, const v1::TestPlan& plan)
       : options_(options), plan_(plan) {}
+  // A run that ended early (agents refused, clocks off) still has remote
+  // agents' streams open: end them, or the server's shutdown waits forever.
+  ~Controller() {
+    if (server_ == nullptr) return;
+    hub_.FinishAll();
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  }
 
   int Execute();
 
@@ -121,6 +129,9 @@ class Controller {
     return options_.signals != nullptr && options_.signals->load() > 1;
   }
   void StopAll(const std::string& reason);
+  // A running agent is gone: its stream ended, or it went silent. Ends its
+  // stream and applies the plan's loss policy.
+  void Lose(Agent& agent, const std::string& why);
   void EmitIntervals(bool force_all);
   int Finish();
   Agent* BySession(uint64_t session);
@@ -143,6 +154,7 @@ class Controller {
   std::vector<v1::IntervalResult> intervals_;
   bool aborted_ = false;
   std::string abort_reason_;
+  bool aborted_for_loss_ = false;
   bool stopping_ = false;
   absl::Time stop_deadline_;
 };
@@ -266,6 +278,8 @@ int Controller::Prepare() {
     prepare->mutable_share()->set_count(agents_.size());
     *prepare->mutable_interval() = TimeUtil::NanosecondsToDuration(
         absl::ToInt64Nanoseconds(options_.interval));
+    *prepare->mutable_lease() =
+        TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(kAgentLease));
     hub_.Send(agents_[i].session, std::move(msg));
   }
   absl::Time deadline = absl::Now() + kReadyTimeout;
@@ -338,6 +352,30 @@ void Controller::StopAll(const std::string& reason) {
   }
   stopping_ = true;
   stop_deadline_ = absl::Now() + kDrain;
+}
+
+void Controller::Lose(Agent& agent, const std::string& why) {
+  agent.state = AgentState::kLost;
+  hub_.Finish(agent.session);  // no more lease renewals: it fences itself
+  std::vector<uint32_t> weights;
+  std::vector<bool> lost;
+  for (const Agent& a : agents_) {
+    weights.push_back(a.weight);
+    lost.push_back(a.state == AgentState::kLost);
+  }
+  const double share = LostShare(weights, lost);
+  Print(absl::StrFormat(
+      "agent %s lost (%s): %.1f%% of the plan is not being delivered\n",
+      agent.id, why, share * 100));
+  const std::string reason =
+      LossAbortReason(LossPolicyOf(plan_), share, agent.id);
+  if (!reason.empty() && !aborted_) {
+    aborted_ = true;
+    aborted_for_loss_ = true;
+    abort_reason_ = reason;
+    Print(absl::StrCat("aborting: ", reason, "\n"));
+    StopAll(reason);
+  }
 }
 
 void Controller::EmitIntervals(bool force_all) {
@@ -426,11 +464,8 @@ void Controller::Drive() {
       if (index < agents_.size()) {
         Agent& agent = agents_[index];
         if (!event->message) {
-          if (agent.state == AgentState::kRunning) {
-            spdlog::warn("agent {} lost: its stream ended before Final",
-                         agent.id);
-            agent.state = AgentState::kLost;
-          }
+          if (agent.state == AgentState::kRunning)
+            Lose(agent, "its stream ended before Final");
         } else if (event->message->has_interval()) {
           const v1::Interval& interval = event->message->interval();
           if (interval.run_id() == run_id_) {
@@ -446,6 +481,14 @@ void Controller::Drive() {
           if (agent.state == AgentState::kRunning)
             agent.state = AgentState::kFinished;
         }
+      }
+    }
+    const absl::Time now = absl::Now();
+    for (Agent& a : agents_) {
+      if (a.state == AgentState::kRunning &&
+          now - hub_.LastHeard(a.session) > kAgentSilence) {
+        Lose(a,
+             absl::StrCat("silent for ", absl::FormatDuration(kAgentSilence)));
       }
     }
     EmitIntervals(false);
@@ -472,7 +515,15 @@ int Controller::Finish() {
   facts.duration_s =
       absl::ToDoubleSeconds(aborted_ ? std::min(elapsed, longest) : longest);
   uint64_t weight_sum = 0;
-  for (const Agent& a : agents_) weight_sum += a.weight;
+  std::vector<uint32_t> weights;
+  std::vector<bool> lost;
+  for (const Agent& a : agents_) {
+    weight_sum += a.weight;
+    weights.push_back(a.weight);
+    lost.push_back(a.state != AgentState::kFinished);
+  }
+  facts.lost_share = LostShare(weights, lost);
+  facts.aborted_for_loss = aborted_for_loss_;
   for (const Agent& a : agents_) {
     facts.agents.push_back(
         {a.id, a.host, a.state == AgentState::kFinished ? "finished" : "lost",
@@ -481,7 +532,8 @@ int Controller::Finish() {
          a.first_send_late_us < 0
              ? -1
              : static_cast<double>(a.first_send_late_us) / 1000.0,
-         static_cast<double>(a.weight) / static_cast<double>(weight_sum)});
+         static_cast<double>(a.weight) / static_cast<double>(weight_sum),
+         PlannedRequests(plan_, weights, facts.agents.size())});
   }
   facts.intervals = intervals_;
   facts.insecure = !IsLoopbackListen(
@@ -524,7 +576,7 @@ int Controller::Execute() {
     }
     absl::Status s =
         local_.Spawn(*binary, address_, expected, std::max(1, cores / expected),
-                     options_.agent_log_level);
+                     options_.agent_log_level, options_.agent_args);
     if (!s.ok()) {
       std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
       return kExitInternal;

@@ -30,6 +30,9 @@ struct RunOptions {
   std::string
       agent_binary;  // for local agents; default: beside this executable
   std::string agent_log_level = "warn";
+  // Passed as they are to every local agent (--agent-arg, e.g. the agent's
+  // guard rails --allow-targets, --max-rate).
+  std::vector<std::string> agent_args;
   std::vector<std::pair<std::string, std::string>> outputs;  // (format, file)
   absl::Duration interval = absl::Seconds(1);
   // Incremented by the signal handler; 1: stop and drain, 2: exit at once.

@@ -162,8 +162,65 @@ class MultiHost : public ::testing::Test {
     ASSERT_TRUE(error.empty()) << error;
   }
 
+  // The target in its namespace; returns its port (0 if it did not start).
+  int StartTarget() {
+    Spawn(target_,
+          {BinaryPath("stampede-target"), "--listen", target_.address + ":0",
+           "--port-file", dir_ + "/target.port"},
+          dir_ + "/target.log");
+    int port = 0;
+    for (int i = 0; i < 500 && port == 0; ++i) {
+      port = std::atoi(ReadFile(dir_ + "/target.port").c_str());
+      if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return port;
+  }
+
+  // The controller, for `plan` (with $TARGET filled in), waiting for the
+  // agents; then the agents, each with a host name of its own.
+  Child& StartRun(const std::string& plan, int target_port) {
+    const std::string plan_file = dir_ + "/plan.yaml";
+    WriteFile(plan_file,
+              absl::StrReplaceAll(
+                  plan, {{"$TARGET",
+                          absl::StrCat(target_.address, ":", target_port)}}));
+    const std::string control =
+        absl::StrCat(controller_.address, ":", kControlPort);
+    Child& controller =
+        Spawn(controller_,
+              {BinaryPath("stampede"), "--log-level", "info", "run", plan_file,
+               "--listen", control, "--expect-agents", absl::StrCat(kAgents),
+               "--registration-timeout", "20", "--insecure", "--out",
+               "json=" + json_file()},
+              controller_log());
+    for (int i = 0; i < kAgents; ++i) {
+      // A host name of its own (new UTS namespace), then the agent itself.
+      agent_children_.push_back(&Spawn(
+          agents_[i],
+          {kUnshare, "--uts", "/bin/sh", "-c", "hostname \"$0\" && exec \"$@\"",
+           absl::StrCat("stp-host-", i + 1), BinaryPath("stampede-agent"),
+           "--controller", control, "--agent-id", absl::StrCat("agent-", i + 1),
+           "--workers", "1"},
+          absl::StrCat(dir_, "/agent-", i + 1, ".log")));
+    }
+    return controller;
+  }
+
+  // Requests the target has served, asked from the controller's host.
+  long long Served(int target_port) {
+    std::string stats;
+    InNamespace(controller_, [&] {
+      stats = HttpGet(target_.address, target_port, "/stats");
+    });
+    return RequestsServed(stats);
+  }
+
+  std::string json_file() const { return dir_ + "/result.json"; }
+  std::string controller_log() const { return dir_ + "/stampede.log"; }
+
   std::string dir_;
   std::string prefix_;
+  std::vector<Child*> agent_children_;
   std::vector<std::string> namespaces_;  // created by this test, in order
   std::vector<std::unique_ptr<Child>> children_;
   Host target_, controller_;
@@ -187,63 +244,24 @@ thresholds:
 TEST_F(MultiHost, AgentsOnThreeHostsDeliverThePlanExactly) {
   const auto started = std::chrono::steady_clock::now();
 
-  Spawn(target_,
-        {BinaryPath("stampede-target"), "--listen", target_.address + ":0",
-         "--port-file", dir_ + "/target.port"},
-        dir_ + "/target.log");
-  int target_port = 0;
-  for (int i = 0; i < 500 && target_port == 0; ++i) {
-    target_port = std::atoi(ReadFile(dir_ + "/target.port").c_str());
-    if (target_port == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
+  const int target_port = StartTarget();
   ASSERT_NE(target_port, 0) << ReadFile(dir_ + "/target.log");
-
-  const std::string plan_file = dir_ + "/plan.yaml";
-  WriteFile(
-      plan_file,
-      absl::StrReplaceAll(kPlan, {{"$TARGET", absl::StrCat(target_.address, ":",
-                                                           target_port)}}));
-  const std::string control =
-      absl::StrCat(controller_.address, ":", kControlPort);
-  const std::string json_file = dir_ + "/result.json";
-  const std::string controller_log = dir_ + "/stampede.log";
-  Child& controller =
-      Spawn(controller_,
-            {BinaryPath("stampede"), "--log-level", "info", "run", plan_file,
-             "--listen", control, "--expect-agents", absl::StrCat(kAgents),
-             "--registration-timeout", "20", "--insecure", "--out",
-             "json=" + json_file},
-            controller_log);
-  for (int i = 0; i < kAgents; ++i) {
-    // A host name of its own (new UTS namespace), then the agent itself.
-    Spawn(agents_[i],
-          {kUnshare, "--uts", "/bin/sh", "-c", "hostname \"$0\" && exec \"$@\"",
-           absl::StrCat("stp-host-", i + 1), BinaryPath("stampede-agent"),
-           "--controller", control, "--agent-id", absl::StrCat("agent-", i + 1),
-           "--workers", "1"},
-          absl::StrCat(dir_, "/agent-", i + 1, ".log"));
-  }
-
+  Child& controller = StartRun(kPlan, target_port);
   const int exit_code = controller.Wait(60);
-  const std::string log = ReadFile(controller_log);
+  const std::string log = ReadFile(controller_log());
   ASSERT_EQ(exit_code, 0) << log;
 
   v1::RunResult r;
   google::protobuf::util::JsonParseOptions strict;  // JSON == proto
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ReadFile(json_file),
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ReadFile(json_file()),
                                                           &r, strict)
                   .ok())
-      << ReadFile(json_file);
+      << ReadFile(json_file());
   EXPECT_EQ(r.status(), "passed");
   EXPECT_TRUE(r.insecure_control_plane());
 
   // Exactly the plan, exactly what the target saw.
-  std::string stats;
-  InNamespace(controller_,
-              [&] { stats = HttpGet(target_.address, target_port, "/stats"); });
-  EXPECT_EQ(RequestsServed(stats), 300) << stats;
+  EXPECT_EQ(Served(target_port), 300);
   EXPECT_EQ(r.summary().requests(), 300);
   EXPECT_EQ(r.summary().errors(), 0);
   ASSERT_EQ(r.scenarios_size(), 1);
@@ -318,6 +336,90 @@ TEST_F(MultiHost, AgentsOnThreeHostsDeliverThePlanExactly) {
       "multi-host run: %.1f s from the target's start to the result\n",
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count());
+}
+
+// 150/s for 20 s over three agents; losing one (a third) is allowed.
+constexpr char kLongPlan[] = R"(
+name: partition
+defaults: { base_url: "http://$TARGET" }
+max_lost_share: 50%
+scenarios:
+  - name: s
+    load: { arrival_rate: { stages: [ {to: 150/s, over: 0s}, {hold: 20s} ] } }
+    requests: [ { path: / } ]
+)";
+
+TEST_F(MultiHost, PartitionedAgentIsLostAndFencesItselfWithoutDoubleLoad) {
+  constexpr char kIptables[] = "/usr/sbin/iptables";
+  if (access(kIptables, X_OK) != 0) {
+    GTEST_SKIP() << "needs " << kIptables << " (Debian's iptables)";
+  }
+  const int target_port = StartTarget();
+  ASSERT_NE(target_port, 0) << ReadFile(dir_ + "/target.log");
+  Child& controller = StartRun(kLongPlan, target_port);
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Served(target_port) < 450 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GE(Served(target_port), 450) << ReadFile(controller_log());
+
+  // Cut agent-2 off from the controller both ways; the target stays
+  // reachable. Dropped, not refused: the stream neither breaks nor answers.
+  const auto cut_at = Clock::now();
+  for (const char* chain : {"OUTPUT", "INPUT"}) {
+    Child rule({kIp, "netns", "exec", agents_[1].ns, kIptables, "-A", chain,
+                std::string(chain) == "OUTPUT" ? "-d" : "-s",
+                controller_.address, "-j", "DROP"},
+               dir_ + "/iptables.log");
+    ASSERT_EQ(rule.Wait(10), 0) << ReadFile(dir_ + "/iptables.log");
+  }
+  // Sample the target's count every half second until the run ends: the
+  // rate must never exceed the plan's (nobody takes over the lost share),
+  // and agent-2's third must stop within its lease (10 s) and a second.
+  std::vector<std::pair<double, long long>> samples;
+  double lost_after = -1;
+  while (controller.Wait(0.5) == -1 &&
+         Clock::now() - cut_at < std::chrono::seconds(40)) {
+    const double t =
+        std::chrono::duration<double>(Clock::now() - cut_at).count();
+    samples.emplace_back(t, Served(target_port));
+    if (lost_after < 0 &&
+        ReadFile(controller_log()).find("agent agent-2 lost") !=
+            std::string::npos) {
+      lost_after = t;
+    }
+  }
+  ASSERT_GE(lost_after, 0) << ReadFile(controller_log());
+  EXPECT_LT(lost_after, 6.0) << "lost within 5 s (sampled every 0.5 s)";
+  // Per-second rates between samples about a second apart.
+  double after_lease_rate = -1;
+  for (size_t i = 0; i + 2 < samples.size(); ++i) {
+    const double dt = samples[i + 2].first - samples[i].first;
+    const double rate = (samples[i + 2].second - samples[i].second) / dt;
+    EXPECT_LT(rate, 150 * 1.25) << "at " << samples[i].first << " s";
+    if (samples[i].first > 11.5 && samples[i + 2].first < 17 &&
+        after_lease_rate < 0) {
+      after_lease_rate = rate;
+    }
+  }
+  // Two agents' worth (100/s) once the lease has run out.
+  EXPECT_GT(after_lease_rate, 80);
+  EXPECT_LT(after_lease_rate, 120);
+  EXPECT_EQ(agent_children_[1]->Wait(15), 1);
+  // It stopped on its own: its lease ran out, or gRPC's keepalive noticed
+  // the dead link first (pings every 10 s, 5 s to answer).
+  const std::string agent_log = ReadFile(dir_ + "/agent-2.log");
+  EXPECT_TRUE(agent_log.find("the lease ran out") != std::string::npos ||
+              agent_log.find("the controller ended the session") !=
+                  std::string::npos)
+      << agent_log;
+  v1::RunResult r;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(ReadFile(json_file()), &r)
+          .ok());
+  EXPECT_EQ(r.status(), "degraded") << r.message();
+  EXPECT_EQ(r.exit_code(), 6);
 }
 
 }  // namespace
