@@ -4,9 +4,11 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "agent/event_loop.h"
 #include "agent/guard.h"
@@ -14,6 +16,7 @@
 #include "agent/run_spec.h"
 #include "agent/session.h"
 #include "agent/worker.h"
+#include "common/control_tls.h"
 #include "common/histogram.h"
 #include "common/version.h"
 #include "google/protobuf/util/time_util.h"
@@ -204,8 +207,20 @@ int RunAgent(const AgentOptions& options) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetMaxReceiveMessageSize(64 << 20);
-  auto channel = grpc::CreateCustomChannel(
-      options.controller, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (options.tls.enabled()) {
+    auto mtls = common::ChannelCredentialsFor(options.tls);
+    if (!mtls.ok()) {
+      spdlog::error("control-plane TLS: {}",
+                    std::string(mtls.status().message()));
+      return 1;
+    }
+    credentials = *std::move(mtls);
+    common::ApplyChannelArgs(options.tls, &args);
+  }
+  auto channel =
+      grpc::CreateCustomChannel(options.controller, credentials, args);
   if (!channel->WaitForConnected(
           absl::ToChronoTime(absl::Now() + options.connect_timeout))) {
     spdlog::error("cannot reach the controller at {} within {}",
@@ -365,9 +380,18 @@ int RunAgent(const AgentOptions& options) {
   }
   run.reset();  // stops and joins whatever still runs
   session->Close();
-  if (!session->AwaitDone(absl::Seconds(10))) {
+  std::optional<grpc::Status> done = session->AwaitDone(absl::Seconds(10));
+  if (!done) {
     spdlog::warn("the controller did not close the session in time");
     return exit_code != 0 ? exit_code : 1;
+  }
+  // E.g. UNAUTHENTICATED from the controller's certificate or token check:
+  // the stream's end above only said that it ended.
+  if (!done->ok()) {
+    spdlog::error("the session ended {}: {}",
+                  absl::StatusCodeToString(
+                      static_cast<absl::StatusCode>(done->error_code())),
+                  done->error_message());
   }
   return exit_code;
 }

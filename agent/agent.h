@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/control_tls.h"
 
 namespace stampede::agent {
 
@@ -29,6 +30,9 @@ struct AgentOptions {
   // The owner's allow-list and caps (--allow-targets, --max-*); null: the
   // default guard (no caps; all but link-local and metadata addresses).
   std::shared_ptr<const AgentGuard> guard;
+  // mTLS to the controller (--tls-ca/--tls-cert/--tls-key, --tls-server-name,
+  // --token); not enabled(): plaintext.
+  common::ControlTlsOptions tls;
 };
 
 // Returns the process exit code: 0 after a run ended with Final; 1 when the

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 
 #include "CLI/CLI.hpp"
 #include "agent/agent.h"
@@ -50,6 +51,20 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--max-duration", guard.max_duration,
                  "refuse plans longer than this (e.g. 1h)");
+  app.add_option("--tls-ca", options.tls.ca_file,
+                 "control-plane mTLS: CA (PEM) that signed the controller's "
+                 "certificate (with --tls-cert, --tls-key; see "
+                 "scripts/dev-certs)");
+  app.add_option("--tls-cert", options.tls.cert_file,
+                 "control-plane mTLS: this agent's certificate (PEM)");
+  app.add_option("--tls-key", options.tls.key_file,
+                 "control-plane mTLS: this agent's private key (PEM)");
+  app.add_option("--tls-server-name", options.tls.server_name,
+                 "control-plane mTLS: name the controller's certificate must "
+                 "carry (default: the host of --controller)");
+  app.add_option("--token", options.tls.token,
+                 "control-plane mTLS: bearer token the controller requires "
+                 "(default: $STAMPEDE_TOKEN, which ps does not show)");
   app.set_version_flag("--version", std::string(stampede::common::kVersion));
   try {
     app.parse(argc, argv);
@@ -69,6 +84,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.guard = std::move(*made);
+  if (!options.tls.enabled() &&
+      (!options.tls.server_name.empty() || !options.tls.token.empty())) {
+    std::fprintf(stderr,
+                 "--tls-server-name and --token need --tls-ca, --tls-cert and "
+                 "--tls-key\n");
+    return 2;
+  }
+  if (const char* env = std::getenv("STAMPEDE_TOKEN");
+      options.tls.enabled() && options.tls.token.empty() && env != nullptr) {
+    options.tls.token = env;  // only with TLS: local agents ignore it
+  }
   options.connect_timeout = absl::Seconds(connect_timeout_s);
   options.simulate_clock_skew = absl::Milliseconds(skew_ms);
   options.stop_requested = &g_stop;

@@ -1,6 +1,7 @@
 #include "controller/cli.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,24 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
       ->capture_default_str();
   run_cmd->add_flag("--insecure", run.insecure,
                     "allow a non-loopback --listen without mTLS");
+  run_cmd->add_option("--tls-ca", run.tls.ca_file,
+                      "control-plane mTLS: CA (PEM) that signed the agents' "
+                      "certificates (with --tls-cert, --tls-key; see "
+                      "scripts/dev-certs)");
+  run_cmd->add_option(
+      "--tls-cert", run.tls.cert_file,
+      "control-plane mTLS: this controller's certificate (PEM)");
+  run_cmd->add_option(
+      "--tls-key", run.tls.key_file,
+      "control-plane mTLS: this controller's private key (PEM)");
+  run_cmd->add_option("--agent-san", run.tls.agent_san,
+                      "control-plane mTLS: agents' certificates must name a "
+                      "SAN matching this pattern ('*': one or more "
+                      "characters), e.g. 'agent-*.stampede.local'");
+  run_cmd->add_option("--token", run.tls.token,
+                      "control-plane mTLS: agents must also send this bearer "
+                      "token (default: $STAMPEDE_TOKEN, which ps does not "
+                      "show)");
   run_cmd->add_flag(
       "--strict", run.strict,
       "fail (exit 7) when the generator, not the target, was the limit");
@@ -146,6 +165,23 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
       return kExitInvalid;
     }
     run.outputs.emplace_back(format, out.substr(eq + 1));
+  }
+  if (!run.tls.enabled() &&
+      (!run.tls.agent_san.empty() || !run.tls.token.empty())) {
+    std::fprintf(stderr,
+                 "--agent-san and --token need --tls-ca, --tls-cert and "
+                 "--tls-key\n");
+    return kExitInvalid;
+  }
+  if (const char* env = std::getenv("STAMPEDE_TOKEN");
+      run.tls.enabled() && run.tls.token.empty() && env != nullptr) {
+    run.tls.token = env;  // only with TLS: a local run ignores it
+  }
+  if (run.tls.enabled() && run.expect_agents <= 0) {
+    std::fprintf(stderr,
+                 "--tls-ca, --tls-cert and --tls-key are for remote agents "
+                 "(--expect-agents); local agents talk over loopback\n");
+    return kExitInvalid;
   }
   if (run.expect_agents > 0 && run.local_agents > 0) {
     std::fprintf(stderr,

@@ -172,17 +172,30 @@ size_t Controller::IndexOf(uint64_t session) const {
 int Controller::Serve() {
   std::string listen =
       options_.listen.empty() ? "127.0.0.1:0" : options_.listen;
-  if (!IsLoopbackListen(listen) && !options_.insecure) {
+  const bool tls = options_.tls.enabled();
+  if (!IsLoopbackListen(listen) && !tls && !options_.insecure) {
     std::fprintf(
         stderr,
         "--listen %s: the control plane would leave loopback without mTLS; "
-        "pass --insecure to accept that (it is written in the result)\n",
+        "give --tls-ca, --tls-cert and --tls-key, or pass --insecure to "
+        "accept that (it is written in the result)\n",
         listen.c_str());
     return kExitInvalid;
   }
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (tls) {
+    auto mtls = common::ServerCredentialsFor(options_.tls);
+    if (!mtls.ok()) {
+      std::fprintf(stderr, "control-plane TLS: %s\n",
+                   std::string(mtls.status().message()).c_str());
+      return kExitInvalid;
+    }
+    credentials = *std::move(mtls);
+  }
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, credentials, &port);
   builder.RegisterService(&hub_);
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
@@ -536,8 +549,10 @@ int Controller::Finish() {
          PlannedRequests(plan_, weights, facts.agents.size())});
   }
   facts.intervals = intervals_;
-  facts.insecure = !IsLoopbackListen(
-      options_.listen.empty() ? std::string("127.0.0.1:0") : options_.listen);
+  facts.insecure =
+      !options_.tls.enabled() &&
+      !IsLoopbackListen(options_.listen.empty() ? std::string("127.0.0.1:0")
+                                                : options_.listen);
   facts.strict = options_.strict;
   facts.aborted = aborted_;
   facts.abort_reason = abort_reason_;

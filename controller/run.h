@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/control_tls.h"
 
 namespace stampede::controller {
 
@@ -20,7 +21,10 @@ struct RunOptions {
   std::string listen;     // empty: 127.0.0.1:0 for local agents
   int expect_agents = 0;  // > 0: wait for remote agents instead of spawning
   bool insecure = false;  // allow a non-loopback listen without mTLS
-  bool strict = false;    // a generator-limited run fails (exit 7)
+  // mTLS for the control plane (--tls-ca/--tls-cert/--tls-key, --agent-san,
+  // --token); not enabled(): plaintext, allowed on loopback only.
+  common::ControlTlsOptions tls;
+  bool strict = false;  // a generator-limited run fails (exit 7)
   absl::Duration registration_timeout = absl::Seconds(60);
   absl::Duration max_clock_skew = absl::Milliseconds(500);
   // "equal" (default), "cores" or "workers": each agent's share weighted by
