@@ -195,7 +195,7 @@ v1::RunResult BuildResult(const RunFacts& facts) {
       earliest = std::min(earliest, facts.agents[a].first_send_late_ms);
       latest = std::max(latest, facts.agents[a].first_send_late_ms);
     }
-    if (facts.agents[a].state == "lost") {
+    if (facts.agents[a].state != "finished") {
       ++lost;
       if (facts.agents[a].planned_requests >= 0) {
         missing += std::max<int64_t>(
@@ -215,8 +215,8 @@ v1::RunResult BuildResult(const RunFacts& facts) {
   result.set_generator_limited_intervals(limited);
 
   const std::string lost_note = absl::StrFormat(
-      "%d of %d agents were lost; their share (%.1f%% of the plan%s) was not "
-      "delivered",
+      "%d of %d agents were lost or stopped early; their share (%.1f%% of the "
+      "plan%s) was not delivered",
       lost, static_cast<int>(facts.agents.size()), facts.lost_share * 100,
       missing > 0 ? absl::StrCat(", ", missing, " planned requests") : "");
   if (facts.aborted) {

@@ -30,7 +30,7 @@ enum ExitCode : int {
 struct AgentFacts {
   std::string id;
   std::string host;
-  std::string state;  // finished | lost
+  std::string state;  // finished | lost | stopped (early, on its own)
   double clock_offset_ms = 0;
   double clock_rtt_ms = 0;
   double first_send_late_ms = -1;  // unknown

@@ -42,7 +42,15 @@ constexpr absl::Duration kDrain = absl::Seconds(10);
 // An interval is shown without a slow agent's part this long after it ended.
 constexpr absl::Duration kIntervalPatience = absl::Seconds(3);
 
-enum class AgentState { kRegistered, kReady, kRunning, kFinished, kLost };
+// kStopped: it ended early on its own (its owner stopped it), with Final.
+enum class AgentState {
+  kRegistered,
+  kReady,
+  kRunning,
+  kFinished,
+  kLost,
+  kStopped
+};
 
 struct Agent {
   uint64_t session = 0;
@@ -131,7 +139,8 @@ class Controller {
   void StopAll(const std::string& reason);
   // A running agent is gone: its stream ended, or it went silent. Ends its
   // stream and applies the plan's loss policy.
-  void Lose(Agent& agent, const std::string& why);
+  void Lose(Agent& agent, const std::string& why,
+            AgentState state = AgentState::kLost);
   void EmitIntervals(bool force_all);
   int Finish();
   Agent* BySession(uint64_t session);
@@ -367,14 +376,15 @@ void Controller::StopAll(const std::string& reason) {
   stop_deadline_ = absl::Now() + kDrain;
 }
 
-void Controller::Lose(Agent& agent, const std::string& why) {
-  agent.state = AgentState::kLost;
+void Controller::Lose(Agent& agent, const std::string& why, AgentState state) {
+  agent.state = state;
   hub_.Finish(agent.session);  // no more lease renewals: it fences itself
   std::vector<uint32_t> weights;
   std::vector<bool> lost;
   for (const Agent& a : agents_) {
     weights.push_back(a.weight);
-    lost.push_back(a.state == AgentState::kLost);
+    lost.push_back(a.state == AgentState::kLost ||
+                   a.state == AgentState::kStopped);
   }
   const double share = LostShare(weights, lost);
   Print(absl::StrFormat(
@@ -489,10 +499,17 @@ void Controller::Drive() {
           }
         } else if (event->message->has_final() &&
                    event->message->final().run_id() == run_id_) {
-          agent.first_send_late_us =
-              event->message->final().first_send_late_us();
-          if (agent.state == AgentState::kRunning)
+          const v1::Final& final = event->message->final();
+          agent.first_send_late_us = final.first_send_late_us();
+          if (agent.state == AgentState::kRunning && !stopping_ &&
+              !final.stop_reason().empty()) {
+            // Stopped before the run's end by its own side (a signal, its
+            // lease): its share was not all delivered.
+            Lose(agent, absl::StrCat("it stopped early: ", final.stop_reason()),
+                 AgentState::kStopped);
+          } else if (agent.state == AgentState::kRunning) {
             agent.state = AgentState::kFinished;
+          }
         }
       }
     }
@@ -539,7 +556,10 @@ int Controller::Finish() {
   facts.aborted_for_loss = aborted_for_loss_;
   for (const Agent& a : agents_) {
     facts.agents.push_back(
-        {a.id, a.host, a.state == AgentState::kFinished ? "finished" : "lost",
+        {a.id, a.host,
+         a.state == AgentState::kFinished  ? "finished"
+         : a.state == AgentState::kStopped ? "stopped"
+                                           : "lost",
          static_cast<double>(a.clock_offset_us) / 1000.0,
          a.clock_rtt_us < 0 ? -1 : static_cast<double>(a.clock_rtt_us) / 1000.0,
          a.first_send_late_us < 0

@@ -129,6 +129,12 @@ TEST_F(Faults, KilledAgentIsLostWithinFiveSecondsAndItsShareIsMissing) {
   }
   const double lost_after = SecondsSince(killed_at);
   EXPECT_LT(lost_after, 5.0) << ReadFile(log_file());
+  // The same agent restarted is a stranger to this run: it gets no share
+  // and is not counted twice.
+  Child restarted({BinaryPath("stampede-agent"), "--controller",
+                   absl::StrCat("127.0.0.1:", port_), "--agent-id", "agent-1",
+                   "--workers", "1"},
+                  dir_ + "/agent-1-again.log");
   EXPECT_EQ(controller_->Wait(60), 6) << ReadFile(log_file());
   const v1::RunResult r = Result();
   EXPECT_EQ(r.status(), "degraded") << r.message();
@@ -154,6 +160,24 @@ TEST_F(Faults, KilledAgentIsLostWithinFiveSecondsAndItsShareIsMissing) {
   EXPECT_LE(served - r.summary().requests(), 250);
   // Nobody took over the lost share: the others sent exactly theirs.
   EXPECT_LT(served, 2400);
+  EXPECT_EQ(restarted.Wait(20), 1) << ReadFile(dir_ + "/agent-1-again.log");
+}
+
+TEST_F(Faults, AgentStoppedBySigtermDrainsReportsAndDegradesTheRun) {
+  Start(kThreeAgents, 3);
+  ASSERT_TRUE(AwaitServed(600, 20)) << ReadFile(log_file());
+  ASSERT_EQ(kill(agents_[0]->pid(), SIGTERM), 0);
+  EXPECT_EQ(agents_[0]->Wait(15), 0) << "drained, sent Final, exit 0";
+  EXPECT_EQ(controller_->Wait(60), 6) << ReadFile(log_file());
+  const v1::RunResult r = Result();
+  EXPECT_EQ(r.status(), "degraded") << r.message();
+  ASSERT_EQ(r.agents_size(), 3);
+  EXPECT_EQ(r.agents(0).id(), "agent-0");
+  EXPECT_EQ(r.agents(0).state(), "stopped");
+  EXPECT_LT(r.agents(0).requests(), 800);
+  EXPECT_EQ(r.missing_requests(), 800 - r.agents(0).requests());
+  // It drained and reported everything it sent: the counts agree exactly.
+  EXPECT_EQ(target_->Served(), r.summary().requests());
 }
 
 TEST_F(Faults, LossBeyondThePolicyAbortsWithExitSix) {
