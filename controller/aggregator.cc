@@ -52,6 +52,26 @@ auto CellHistograms(Cell* c) {
 }
 constexpr size_t kHistograms = 9;
 
+// More than any agent can do in one interval (2^32: four billion requests a
+// second). Capping each count keeps every sum far from overflowing for any
+// run the plan allows (24 h), whatever a misbehaving agent sends.
+constexpr int64_t kMaxIntervalCount = int64_t{1} << 32;
+
+absl::Status CheckCounts(const v1::RequestStats& s) {
+  auto bad = [](int64_t n) { return n < 0 || n > kMaxIntervalCount; };
+  bool implausible = bad(s.requests()) || bad(s.errors()) ||
+                     bad(s.bytes_in() >> 16) || bad(s.bytes_out() >> 16) ||
+                     s.bytes_in() < 0 || s.bytes_out() < 0 || bad(s.events()) ||
+                     bad(s.messages_in()) || bad(s.messages_out());
+  for (const auto& [code, n] : s.status_counts()) implausible |= bad(n);
+  for (const auto& [id, n] : s.error_counts()) implausible |= bad(n);
+  for (const auto& [code, n] : s.close_codes()) implausible |= bad(n);
+  if (!implausible) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("request ", s.scenario(), "/", s.request(),
+                   ": a negative or implausibly large count"));
+}
+
 void AddCounts(const v1::RequestStats& s, Cell* c) {
   c->requests += s.requests();
   c->errors += s.errors();
@@ -83,6 +103,10 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
           absl::StrCat("interval ", interval.index(), ": no request ",
                        s.scenario(), "/", s.request(), " in the plan"));
     }
+    if (absl::Status st = CheckCounts(s); !st.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("interval ", interval.index(), ": ", st.message()));
+    }
     const auto encoded = EncodedOf(s);
     for (size_t h = 0; h < kHistograms; ++h) {
       common::Histogram::Buckets& out = decoded_[i * kHistograms + h];
@@ -93,6 +117,13 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
       if (absl::Status st = common::Histogram::DecodeBuckets(*encoded[h], &out);
           !st.ok())
         return st;
+      int64_t total = 0;
+      for (const auto& [index, n] : out) total += n;  // checked by the decoder
+      if (total > kMaxIntervalCount) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "interval ", interval.index(), ": a histogram of ", total,
+            " values, more than any agent sends in an interval"));
+      }
     }
   }
   const bool late = interval.index() < next_index_;

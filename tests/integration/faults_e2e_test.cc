@@ -212,8 +212,9 @@ scenarios:
   const double last = AwaitQuiet(killed_at, 1.5, 20);
   ASSERT_GE(last, 0) << "the target never went quiet";
   EXPECT_LT(last, 11.0) << "load went on past the lease";
-  // The stream broke, so they stop long before the lease runs out.
-  EXPECT_LT(last, 2.0);
+  // The stream broke, so they stop long before the lease runs out (the
+  // bound leaves room for a loaded machine).
+  EXPECT_LT(last, 4.0);
   for (auto& a : agents_) EXPECT_EQ(a->Wait(15), 1);
 }
 

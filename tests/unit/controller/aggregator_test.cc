@@ -102,5 +102,35 @@ TEST(Aggregator, RejectsDataOutsideThePlanOrUndecodableWithoutMergingAnything) {
   EXPECT_FALSE(agg.HasPending());
 }
 
+TEST(Aggregator, RejectsImplausibleCountsSoSumsCannotOverflow) {
+  Aggregator agg(TwoRequestPlan(), 1);
+  std::mt19937_64 rng(11);
+  common::Histogram sink;
+  v1::Interval negative = MakeInterval(0, 0, 10, rng, &sink);
+  negative.mutable_stats(0)->set_requests(-5);
+  EXPECT_FALSE(agg.Add(0, negative).ok());
+  v1::Interval huge = MakeInterval(0, 0, 10, rng, &sink);
+  huge.mutable_stats(0)->set_errors(int64_t{1} << 62);
+  EXPECT_FALSE(agg.Add(0, huge).ok());
+  v1::Interval huge_status = MakeInterval(0, 0, 10, rng, &sink);
+  (*huge_status.mutable_stats(0)->mutable_status_counts())[200] = int64_t{1}
+                                                                  << 62;
+  EXPECT_FALSE(agg.Add(0, huge_status).ok());
+  // A histogram that decodes fine alone but holds 2^62 values: twice of it
+  // would overflow the merged total.
+  common::Histogram big;
+  big.RecordN(100, int64_t{1} << 62);
+  v1::Interval huge_histogram = MakeInterval(0, 0, 10, rng, &sink);
+  huge_histogram.mutable_stats(0)->set_latency(big.Encode());
+  absl::Status s = agg.Add(0, huge_histogram);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("more than any agent sends"), std::string::npos)
+      << s.message();
+  EXPECT_EQ(agg.cells()[0][0].requests, 0);
+  EXPECT_EQ(agg.cells()[0][0].latency.Count(), 0);
+  // Ordinary data still goes in.
+  EXPECT_TRUE(agg.Add(0, MakeInterval(0, 0, 10, rng, &sink)).ok());
+}
+
 }  // namespace
 }  // namespace stampede::controller
