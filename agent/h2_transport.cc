@@ -105,13 +105,9 @@ void H2Transport::Prepare(const PreparedRequest& request) {
   t.error = BuildH2Request(request, &t.request);
   if (t.error != ErrorId::kNone) return;
   const H2Request& r = t.request;
-  if (r.https && tls_context_ == nullptr) {
-    auto context = tls::ClientContext::Create(tls_options_);
-    if (!context.ok()) {
-      t.error = ErrorId::kTlsError;
-      return;
-    }
-    tls_context_ = std::move(*context);
+  if (r.https && !tls::EnsureContext(tls_options_, &tls_context_)) {
+    t.error = ErrorId::kTlsError;
+    return;
   }
   // TLS connections are only interchangeable for the same name: it is what
   // SNI says and what the certificate is checked against.
@@ -219,17 +215,12 @@ H2Transport::Connection* H2Transport::Pick(int endpoint, ErrorId* error) {
 
 ErrorId H2Transport::Open(Connection* c, int endpoint) {
   const Endpoint& ep = endpoints_[endpoint];
-  // The allow-list, after DNS (done at Prepare), before any byte goes out.
-  if (allow_->Check(ep.host, reinterpret_cast<const sockaddr*>(&ep.addr)))
-    return ErrorId::kBlockedTarget;
-  int fd =
-      socket(ep.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return (errno == EMFILE || errno == ENFILE) ? ErrorId::kLocalEmfile
-                                                : ErrorId::kLocalOther;
+  int fd = -1;
+  if (const ErrorId error =
+          http1::OpenSocket(*allow_, ep.host, ep.addr, nullptr, &fd);
+      error != ErrorId::kNone) {
+    return error;
   }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (nghttp2_session_client_new2(&c->session, callbacks_, c, option_) != 0) {
     c->session = nullptr;
     close(fd);

@@ -23,23 +23,11 @@ absl::Status Http1Transport::SetLocalAddresses(
 
 ErrorId Http1Transport::Connect(Connection* c) {
   const Endpoint& ep = endpoints_[c->endpoint];
-  // The allow-list, after DNS (done at Prepare), before any byte goes out.
-  if (allow_->Check(ep.host, reinterpret_cast<const sockaddr*>(&ep.addr)))
-    return ErrorId::kBlockedTarget;
-  int fd =
-      socket(ep.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return (errno == EMFILE || errno == ENFILE) ? ErrorId::kLocalEmfile
-                                                : ErrorId::kLocalOther;
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (!local_.empty()) {
-    if (ErrorId error = local_.Bind(fd, ep.addr.ss_family);
-        error != ErrorId::kNone) {
-      close(fd);
-      return error;
-    }
+  int fd = -1;
+  if (const ErrorId error =
+          http1::OpenSocket(*allow_, ep.host, ep.addr, &local_, &fd);
+      error != ErrorId::kNone) {
+    return error;
   }
   ++connections_opened_;
   c->fd = fd;

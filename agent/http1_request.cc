@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -189,6 +191,32 @@ bool SameAddress(const sockaddr_storage& a, const sockaddr_storage& b) {
   const auto& y = reinterpret_cast<const sockaddr_in6&>(b);
   return x.sin6_port == y.sin6_port && x.sin6_scope_id == y.sin6_scope_id &&
          std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof(in6_addr)) == 0;
+}
+
+common::ErrorId OpenSocket(const common::AllowList& allow,
+                           std::string_view host, const sockaddr_storage& addr,
+                           SourceAddresses* local, int* fd) {
+  // After DNS (done at Prepare), before any byte goes out.
+  if (allow.Check(absl::string_view(host.data(), host.size()),
+                  reinterpret_cast<const sockaddr*>(&addr)))
+    return common::ErrorId::kBlockedTarget;
+  const int s =
+      socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    return (errno == EMFILE || errno == ENFILE) ? common::ErrorId::kLocalEmfile
+                                                : common::ErrorId::kLocalOther;
+  }
+  int one = 1;
+  setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (local != nullptr && !local->empty()) {
+    if (const common::ErrorId error = local->Bind(s, addr.ss_family);
+        error != common::ErrorId::kNone) {
+      close(s);
+      return error;
+    }
+  }
+  *fd = s;
+  return common::ErrorId::kNone;
 }
 
 absl::Status SourceAddresses::Set(const std::vector<std::string>& addresses) {

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "agent/transport.h"
+#include "common/allow_list.h"
 #include "common/errors.h"
 
 namespace stampede::agent::http1 {
@@ -49,6 +50,17 @@ bool IsNumericHost(const Url& url);
 bool Resolve(const Url& url, sockaddr_storage* addr, socklen_t* len);
 
 bool SameAddress(const sockaddr_storage& a, const sockaddr_storage& b);
+
+class SourceAddresses;
+
+// A non-blocking TCP socket (TCP_NODELAY) for a new connection to `addr`,
+// which `host` (the URL's) resolved to: refused with kBlockedTarget when
+// `allow` denies the address, else bound to the next of `local` (null or
+// empty: the kernel's choice). kNone with *fd set, or why not. For every
+// native engine.
+common::ErrorId OpenSocket(const common::AllowList& allow,
+                           std::string_view host, const sockaddr_storage& addr,
+                           SourceAddresses* local, int* fd);
 
 // The local (source) addresses new connections are bound to, in turn; for
 // every native engine. Not thread-safe: one per transport.

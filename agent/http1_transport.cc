@@ -87,13 +87,9 @@ void Http1Transport::Prepare(const PreparedRequest& request) {
     t.error = ErrorId::kDnsFailure;
     return;
   }
-  if (url->https && tls_context_ == nullptr) {
-    auto context = tls::ClientContext::Create(tls_options_);
-    if (!context.ok()) {
-      t.error = ErrorId::kTlsError;
-      return;
-    }
-    tls_context_ = std::move(*context);
+  if (url->https && !tls::EnsureContext(tls_options_, &tls_context_)) {
+    t.error = ErrorId::kTlsError;
+    return;
   }
   t.wire = std::move(*wire);
   // TLS connections are only interchangeable for the same name: it is what

@@ -40,8 +40,8 @@ struct RequestMetrics {
   // A few distinct codes per interval; any beyond are counted as code 1.
   static constexpr size_t kCloseCodes = 15;
   std::array<CloseCount, kCloseCodes + 1> closes{};
-  // A WebSocket request recorded here: its unexpected statuses are
-  // ws_upgrade_<code> errors, not http_<code>.
+  // Its unexpected statuses are refused WebSocket handshakes, named
+  // ws_upgrade_<code> rather than http_<code>.
   bool websocket = false;
   int64_t requests = 0;
   int64_t errors = 0;

@@ -227,4 +227,13 @@ Io Connection::Result(int rc) {
   }
 }
 
+bool EnsureContext(const ClientOptions& options,
+                   std::unique_ptr<ClientContext>* context) {
+  if (*context != nullptr) return true;
+  auto made = ClientContext::Create(options);
+  if (!made.ok()) return false;
+  *context = std::move(*made);
+  return true;
+}
+
 }  // namespace stampede::agent::tls

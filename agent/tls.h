@@ -69,6 +69,11 @@ class ClientContext {
   bool verify_;
 };
 
+// Makes `*context` from `options` unless there is one already (transports
+// make theirs at the first https:// request); false when that fails.
+bool EnsureContext(const ClientOptions& options,
+                   std::unique_ptr<ClientContext>* context);
+
 // The result of one non-blocking TLS call.
 enum class Io : uint8_t {
   kOk,

@@ -21,6 +21,20 @@ using Model = ScenarioSpec::Model;
 // the loop.
 constexpr int64_t kVuLevelPollNs = 10'000'000;
 
+// A made transport (one with source addresses) given the scenario's source
+// addresses and the agent's allow-list.
+template <typename T>
+absl::StatusOr<std::unique_ptr<Transport>> Configured(
+    absl::StatusOr<std::unique_ptr<T>> t, const ScenarioSpec& scenario,
+    const common::AllowList* allow) {
+  if (!t.ok()) return t.status();
+  if (absl::Status s = (*t)->SetLocalAddresses(scenario.local_addresses);
+      !s.ok())
+    return s;
+  (*t)->SetAllowList(allow);
+  return std::unique_ptr<Transport>(std::move(*t));
+}
+
 }  // namespace
 
 Worker::Worker(const RunSpec& spec, int index, int workers, WindowSink* sink)
@@ -86,12 +100,7 @@ absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
   if (scenario.websocket) {
     auto t = WsTransport::Create(loop_.get(), this, max_connections,
                                  scenario.ws, scenario.tls);
-    if (!t.ok()) return t.status();
-    if (absl::Status s = (*t)->SetLocalAddresses(scenario.local_addresses);
-        !s.ok())
-      return s;
-    (*t)->SetAllowList(spec_.allow_list);
-    return std::unique_ptr<Transport>(std::move(*t));
+    return Configured(std::move(t), scenario, spec_.allow_list);
   }
   if (scenario.http_version == "2") {
     // HTTP/2: max_connections is the number of streams in flight.
@@ -126,21 +135,11 @@ absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
   if (scenario.transport != "curl" && native_fits) {
     auto t = Http1Transport::Create(loop_.get(), this, max_connections,
                                     scenario.tls);
-    if (!t.ok()) return t.status();
-    if (absl::Status s = (*t)->SetLocalAddresses(scenario.local_addresses);
-        !s.ok())
-      return s;
-    (*t)->SetAllowList(spec_.allow_list);
-    return std::unique_ptr<Transport>(std::move(*t));
+    return Configured(std::move(t), scenario, spec_.allow_list);
   }
   auto t =
       CurlTransport::Create(loop_.get(), this, max_connections, scenario.tls);
-  if (!t.ok()) return t.status();
-  if (absl::Status s = (*t)->SetLocalAddresses(scenario.local_addresses);
-      !s.ok())
-    return s;
-  (*t)->SetAllowList(spec_.allow_list);
-  return std::unique_ptr<Transport>(std::move(*t));
+  return Configured(std::move(t), scenario, spec_.allow_list);
 }
 
 void Worker::Start(int64_t start_mono_ns) {
@@ -414,14 +413,17 @@ void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
     if (outcome.ttfb_ns >= 0) m.ttfb.Record(outcome.ttfb_ns / 1000);
     if (outcome.ttlb_ns >= 0) m.ttlb.Record(outcome.ttlb_ns / 1000);
     m.events += outcome.events;
-    if (spec_.scenarios[sent.request->scenario].websocket) m.websocket = true;
     bool unexpected = false;
     if (outcome.status > 0 &&
         outcome.status < static_cast<int>(m.statuses.size())) {
       ++m.statuses[outcome.status];
-      unexpected = !spec_.scenarios[sent.request->scenario]
-                        .expected_statuses[outcome.status];
-      if (unexpected) ++m.unexpected_statuses[outcome.status];
+      const ScenarioSpec& scenario = spec_.scenarios[sent.request->scenario];
+      unexpected = !scenario.expected_statuses[outcome.status];
+      if (unexpected) {
+        ++m.unexpected_statuses[outcome.status];
+        // A refused WebSocket handshake is named ws_upgrade_<code>.
+        m.websocket = m.websocket || scenario.websocket;
+      }
     }
     if (outcome.error != common::ErrorId::kNone || unexpected) ++m.errors;
     m.bytes_in += outcome.bytes_in;
@@ -442,7 +444,6 @@ void Worker::OnSessionEnd(const Sent& sent, const SessionEnd& end,
                           int64_t done_ns) {
   RequestMetrics& m =
       window_->requests[sent.request->scenario][sent.request->request];
-  m.websocket = true;
   m.ws_session.Record(end.lifetime_ns / 1000);
   m.bytes_in += end.bytes_in;
   m.bytes_out += end.bytes_out;

@@ -37,15 +37,13 @@ uint64_t IdAfter(absl::string_view text, absl::string_view key) {
 
 bool WsTransport::OnFrames(Conn* c, uint8_t* data, size_t n, int64_t now) {
   c->now_ns = now;
-  const uint32_t generation = c->generation;
   if (!c->parser.Feed(data, n, c)) {
     const ws::FrameParser::Error error = c->parser.error();
     SendClose(c, ws::FrameParser::CloseCodeFor(error));
     EndSessionNow(c, ErrorId::kWsProtocol, 0);
     return false;
   }
-  // The parser's callbacks may have ended nothing; they left notes.
-  if (c->generation != generation) return false;
+  // The parser's callbacks end nothing; they left notes.
   if (c->write_error != ErrorId::kNone) {
     EndSessionNow(c, c->write_error, 0);
     return false;

@@ -131,13 +131,9 @@ void WsTransport::Prepare(const PreparedRequest& request) {
     t.error = ErrorId::kDnsFailure;
     return;
   }
-  if (url->https && tls_context_ == nullptr) {
-    auto context = tls::ClientContext::Create(tls_options_);
-    if (!context.ok()) {
-      t.error = ErrorId::kTlsError;
-      return;
-    }
-    tls_context_ = std::move(*context);
+  if (url->https && !tls::EnsureContext(tls_options_, &tls_context_)) {
+    t.error = ErrorId::kTlsError;
+    return;
   }
   t.https = url->https;
   t.host = url->host;
@@ -183,23 +179,11 @@ void WsTransport::Send(const Sent& sent) {
 
 ErrorId WsTransport::Connect(Conn* c) {
   const Target& t = *c->target;
-  // The allow-list, after DNS (done at Prepare), before any byte goes out.
-  if (allow_->Check(t.host, reinterpret_cast<const sockaddr*>(&t.addr)))
-    return ErrorId::kBlockedTarget;
-  int fd =
-      socket(t.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return (errno == EMFILE || errno == ENFILE) ? ErrorId::kLocalEmfile
-                                                : ErrorId::kLocalOther;
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (!local_.empty()) {
-    if (const ErrorId error = local_.Bind(fd, t.addr.ss_family);
-        error != ErrorId::kNone) {
-      close(fd);
-      return error;
-    }
+  int fd = -1;
+  if (const ErrorId error =
+          http1::OpenSocket(*allow_, t.host, t.addr, &local_, &fd);
+      error != ErrorId::kNone) {
+    return error;
   }
   const int64_t now = EventLoop::MonoNowNs();
   c->fd = fd;
@@ -272,7 +256,6 @@ ErrorId WsTransport::WriteUpgrade(Conn* c) {
 }
 
 void WsTransport::OnEvents(Conn* c, uint32_t events) {
-  const uint32_t generation = c->generation;
   switch (c->state) {
     case Conn::State::kFree:
       return;
@@ -308,7 +291,6 @@ void WsTransport::OnEvents(Conn* c, uint32_t events) {
     }
     return;
   }
-  if (c->generation != generation || c->state == Conn::State::kFree) return;
   ReadAll(c);
 }
 
