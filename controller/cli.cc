@@ -32,6 +32,7 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
   RunOptions run;
   std::vector<std::string> outs;
   double registration_timeout_s = 60;
+  double metrics_hold_s = 0;
   CLI::App* run_cmd = app.add_subcommand("run", "run a test plan");
   run_cmd->add_option("plan", run.plan_file, "plan file (YAML or JSON)")
       ->required();
@@ -102,6 +103,17 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
                    "--agent-arg=--allow-targets=127.0.0.0/8 (repeatable)")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  run_cmd->add_option(
+      "--metrics-listen", run.metrics_listen,
+      "serve live, merged Prometheus metrics on GET /metrics at HOST:PORT "
+      "(a bare PORT or :PORT binds 127.0.0.1; 0.0.0.0:9464 for all "
+      "interfaces). Read-only; off by default");
+  run_cmd
+      ->add_option("--metrics-hold", metrics_hold_s,
+                   "seconds to keep serving /metrics after the run ended, so "
+                   "a last scrape sees the final counts (a signal cuts it)")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
   run_cmd->add_option(
       "--out", outs,
       "write the result: FORMAT=FILE, FORMAT json|md|junit|csv|summary|hdr "
@@ -189,6 +201,7 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
     return kExitInvalid;
   }
   run.registration_timeout = absl::Seconds(registration_timeout_s);
+  run.metrics_hold = absl::Seconds(metrics_hold_s);
   run.max_clock_skew = absl::Milliseconds(max_clock_skew_ms);
   run.signals = signals;
   return Run(run);

@@ -101,6 +101,7 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
     bool has_data = false;
     v1::ThresholdResult result = Judge(t, merged, duration_s, &has_data);
     state.judged = true;
+    state.actual = result.actual();
     // Live, no data yet is not a failure: nothing has crossed the bound.
     const bool failing = has_data && !result.passed();
     if (failing == state.failing) continue;
@@ -113,6 +114,13 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
     changes.push_back({static_cast<size_t>(i), failing, t_s, result});
   }
   return changes;
+}
+
+std::vector<LiveThresholds::Current> LiveThresholds::current() const {
+  std::vector<Current> out;
+  out.reserve(states_.size());
+  for (const State& s : states_) out.push_back({s.judged, s.failing, s.actual});
+  return out;
 }
 
 std::string LiveThresholds::AbortReason() const {

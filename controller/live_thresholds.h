@@ -45,6 +45,14 @@ class LiveThresholds {
   // "p(95) latency < 500ms failed at 12s (actual 612ms)" for the abort.
   std::string AbortReason() const;
 
+  // Each threshold as last judged live (plan order), for /metrics.
+  struct Current {
+    bool judged = false;   // judged at least once (with data or not)
+    bool failing = false;  // failing now
+    double actual = 0;     // when last judged, in the threshold's unit
+  };
+  std::vector<Current> current() const;
+
   // Folds the live verdicts into the final ones (judged on the whole run, in
   // plan order): a windowed threshold fails if any full window failed, every
   // threshold that failed live says when, and the abort is marked.
@@ -60,6 +68,7 @@ class LiveThresholds {
   struct State {
     bool failing = false;
     bool judged = false;        // judged live at least once
+    double actual = 0;          // as last judged
     double first_failed_s = 0;  // 0: never failed live
     v1::ThresholdResult first_failure;
     std::deque<Slice> window;  // windowed thresholds: the last `for` slices

@@ -21,8 +21,10 @@
 #include "controller/live_thresholds.h"
 #include "controller/liveness.h"
 #include "controller/local_agents.h"
+#include "controller/metrics.h"
 #include "controller/report.h"
 #include "controller/result.h"
+#include "controller/thresholds.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "spdlog/spdlog.h"
@@ -145,6 +147,10 @@ class Controller {
   int Finish();
   Agent* BySession(uint64_t session);
   size_t IndexOf(uint64_t session) const;
+  // Renders the merged state for /metrics, when it is served.
+  void PublishMetrics();
+  // Keeps /metrics up for --metrics-hold after the run (a signal cuts it).
+  void HoldMetrics();
 
   const RunOptions& options_;
   const v1::TestPlan& plan_;
@@ -166,7 +172,79 @@ class Controller {
   bool aborted_for_loss_ = false;
   bool stopping_ = false;
   absl::Time stop_deadline_;
+  std::unique_ptr<MetricsServer> metrics_;
+  std::string phase_ = "registering";
 };
+
+const char* StateName(AgentState state) {
+  switch (state) {
+    case AgentState::kRegistered:
+      return "registered";
+    case AgentState::kReady:
+      return "ready";
+    case AgentState::kRunning:
+      return "running";
+    case AgentState::kFinished:
+      return "finished";
+    case AgentState::kLost:
+      return "lost";
+    case AgentState::kStopped:
+      return "stopped";
+  }
+  return "lost";
+}
+
+void Controller::PublishMetrics() {
+  if (metrics_ == nullptr) return;
+  MetricsInput in;
+  in.plan = &plan_;
+  in.run_id = run_id_;
+  in.phase = phase_;
+  if (start_at_ != absl::Time() && absl::Now() > start_at_) {
+    in.elapsed_s = absl::ToDoubleSeconds(
+        (end_at_ != absl::Time() ? end_at_ : absl::Now()) - start_at_);
+  }
+  if (aggregator_ != nullptr) in.cells = &aggregator_->cells();
+  if (!intervals_.empty()) in.last_interval = &intervals_.back();
+  for (AgentState state :
+       {AgentState::kRegistered, AgentState::kReady, AgentState::kRunning,
+        AgentState::kFinished, AgentState::kLost, AgentState::kStopped}) {
+    in.agents.emplace_back(
+        StateName(state),
+        std::count_if(agents_.begin(), agents_.end(),
+                      [&](const Agent& a) { return a.state == state; }));
+  }
+  std::vector<LiveThresholds::Current> current;
+  if (live_ != nullptr) current = live_->current();
+  for (int i = 0; i < plan_.thresholds_size(); ++i) {
+    MetricsThreshold t;
+    t.expression = ThresholdExpression(plan_.thresholds(i));
+    if (static_cast<size_t>(i) < current.size()) {
+      t.judged = current[i].judged;
+      t.failing = current[i].failing;
+      t.actual = current[i].actual;
+    }
+    in.thresholds.push_back(std::move(t));
+  }
+  metrics_->Publish(RenderMetrics(in));
+}
+
+void Controller::HoldMetrics() {
+  if (metrics_ == nullptr || options_.metrics_hold <= absl::ZeroDuration())
+    return;
+  Print(absl::StrCat("serving http://", metrics_->address(), "/metrics for ",
+                     absl::FormatDuration(options_.metrics_hold),
+                     " more (--metrics-hold)\n"));
+  const absl::Time until = absl::Now() + options_.metrics_hold;
+  const int signals_before =
+      options_.signals != nullptr ? options_.signals->load() : 0;
+  while (absl::Now() < until) {
+    if (options_.signals != nullptr &&
+        options_.signals->load() > signals_before)
+      return;
+    absl::SleepFor(std::min(absl::Milliseconds(100), until - absl::Now()));
+  }
+}
 
 Agent* Controller::BySession(uint64_t session) {
   size_t i = IndexOf(session);
@@ -272,11 +350,14 @@ int Controller::Register(int expected, bool local) {
     agents_.push_back(std::move(agent));
     spdlog::info("agent {} registered from {} ({} workers)", hello.agent_id(),
                  event->peer, hello.workers());
+    PublishMetrics();
   }
   return kExitPassed;
 }
 
 int Controller::Prepare() {
+  phase_ = "preparing";
+  PublishMetrics();
   // Shares follow the agents' ids, so reports list agents in a stable order.
   std::sort(agents_.begin(), agents_.end(),
             [](const Agent& a, const Agent& b) { return a.id < b.id; });
@@ -336,6 +417,7 @@ int Controller::Prepare() {
       agent->clock_offset_us = event->message->ready().clock_offset_us();
       agent->clock_rtt_us = event->message->ready().clock_rtt_us();
       ++ready;
+      PublishMetrics();
     }
   }
   return CheckClocks();
@@ -374,6 +456,7 @@ void Controller::StopAll(const std::string& reason) {
   }
   stopping_ = true;
   stop_deadline_ = absl::Now() + kDrain;
+  phase_ = "draining";
 }
 
 void Controller::Lose(Agent& agent, const std::string& why, AgentState state) {
@@ -407,6 +490,7 @@ void Controller::EmitIntervals(bool force_all) {
   size_t running = 0;
   for (const Agent& a : agents_) running += a.state == AgentState::kRunning;
   std::optional<std::set<size_t>> expected;
+  const size_t shown = intervals_.size();
   while (aggregator_->HasPending()) {
     uint64_t k = aggregator_->next_index();
     absl::Time k_end =
@@ -441,6 +525,7 @@ void Controller::EmitIntervals(bool force_all) {
       StopAll(abort_reason_);
     }
   }
+  if (intervals_.size() != shown) PublishMetrics();
 }
 
 void Controller::Drive() {
@@ -487,8 +572,10 @@ void Controller::Drive() {
       if (index < agents_.size()) {
         Agent& agent = agents_[index];
         if (!event->message) {
-          if (agent.state == AgentState::kRunning)
+          if (agent.state == AgentState::kRunning) {
             Lose(agent, "its stream ended before Final");
+            PublishMetrics();
+          }
         } else if (event->message->has_interval()) {
           const v1::Interval& interval = event->message->interval();
           if (interval.run_id() == run_id_) {
@@ -519,6 +606,7 @@ void Controller::Drive() {
           now - hub_.LastHeard(a.session) > kAgentSilence) {
         Lose(a,
              absl::StrCat("silent for ", absl::FormatDuration(kAgentSilence)));
+        PublishMetrics();
       }
     }
     EmitIntervals(false);
@@ -578,6 +666,8 @@ int Controller::Finish() {
   facts.abort_reason = abort_reason_;
   facts.live = live_.get();
   v1::RunResult result = BuildResult(facts);
+  phase_ = "done";
+  PublishMetrics();
   if (aggregator_->late_intervals() > 0) {
     spdlog::warn(
         "{} intervals arrived after they were shown; they are in the totals",
@@ -592,11 +682,24 @@ int Controller::Finish() {
       code = kExitInternal;
     }
   }
+  HoldMetrics();
   return code;
 }
 
 int Controller::Execute() {
   if (int code = Serve(); code != kExitPassed) return code;
+  if (!options_.metrics_listen.empty()) {
+    auto server = MetricsServer::Start(options_.metrics_listen);
+    if (!server.ok()) {
+      std::fprintf(stderr, "%s\n",
+                   std::string(server.status().message()).c_str());
+      return absl::IsInvalidArgument(server.status()) ? kExitInvalid
+                                                      : kExitInternal;
+    }
+    metrics_ = *std::move(server);
+    Print(absl::StrCat("metrics: http://", metrics_->address(), "/metrics\n"));
+    PublishMetrics();
+  }
   const bool local = options_.expect_agents <= 0;
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const int expected =
@@ -635,6 +738,8 @@ int Controller::Execute() {
   aggregator_ = std::make_unique<Aggregator>(plan_, agents_.size(),
                                              NeedsIntervalStats(plan_));
   live_ = std::make_unique<LiveThresholds>(plan_, options_.interval);
+  phase_ = "running";
+  PublishMetrics();
   Print(absl::StrCat("run ", run_id_, ": plan ",
                      plan_.name().empty() ? "(unnamed)" : plan_.name(), ", ",
                      agents_.size(), " agents, starting in ",

@@ -39,6 +39,11 @@ struct RunOptions {
   std::vector<std::string> agent_args;
   std::vector<std::pair<std::string, std::string>> outputs;  // (format, file)
   absl::Duration interval = absl::Seconds(1);
+  // --metrics-listen: serve Prometheus text on GET /metrics there (empty: off;
+  // a bare port binds 127.0.0.1). --metrics-hold: keep serving this long
+  // after the run ended, so a last scrape sees the final counts.
+  std::string metrics_listen;
+  absl::Duration metrics_hold = absl::ZeroDuration();
   // Incremented by the signal handler; 1: stop and drain, 2: exit at once.
   const std::atomic<int>* signals = nullptr;
 };

@@ -1,0 +1,414 @@
+#include "controller/metrics.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "common/histogram.h"
+#include "common/version.h"
+
+namespace stampede::controller {
+namespace {
+
+// A label value with \, " and newline escaped, as the text format wants.
+std::string Escape(absl::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string Number(double v) { return absl::StrFormat("%.9g", v); }
+
+class Writer {
+ public:
+  void Family(absl::string_view name, absl::string_view type,
+              absl::string_view help) {
+    absl::StrAppend(&out_, "# HELP ", name, " ", help, "\n# TYPE ", name, " ",
+                    type, "\n");
+  }
+  // `labels`: already rendered, `a="x",b="y"` (may be empty).
+  void Sample(absl::string_view name, absl::string_view labels, double value) {
+    absl::StrAppend(&out_, name, labels.empty() ? "" : "{", labels,
+                    labels.empty() ? "" : "}", " ", Number(value), "\n");
+  }
+  void Sample(absl::string_view name, absl::string_view labels, int64_t value) {
+    absl::StrAppend(&out_, name, labels.empty() ? "" : "{", labels,
+                    labels.empty() ? "" : "}", " ", value, "\n");
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::string Join(absl::string_view a, absl::string_view b) {
+  if (a.empty()) return std::string(b);
+  if (b.empty()) return std::string(a);
+  return absl::StrCat(a, ",", b);
+}
+
+// Calls fn(labels, cell) for every (scenario, request) of the plan.
+template <typename Fn>
+void ForEachCell(const MetricsInput& in, Fn&& fn) {
+  if (in.plan == nullptr || in.cells == nullptr) return;
+  for (size_t s = 0; s < in.cells->size(); ++s) {
+    if (static_cast<int>(s) >= in.plan->scenarios_size()) break;
+    const v1::Scenario& scenario = in.plan->scenarios(static_cast<int>(s));
+    for (size_t r = 0; r < (*in.cells)[s].size(); ++r) {
+      if (static_cast<int>(r) >= scenario.requests_size()) break;
+      const std::string labels = absl::StrCat(
+          "scenario=\"", Escape(scenario.name()), "\",request=\"",
+          Escape(scenario.requests(static_cast<int>(r)).name()), "\"");
+      fn(labels, (*in.cells)[s][r]);
+    }
+  }
+}
+
+void RenderLatency(const MetricsInput& in, Writer& w) {
+  constexpr char kHistogram[] = "stampede_request_duration_seconds";
+  w.Family(kHistogram, "histogram",
+           "Request latency (the merged HDR histogram, in fixed buckets).");
+  ForEachCell(in, [&](const std::string& labels, const Cell& cell) {
+    const common::Histogram& h = cell.latency;
+    int64_t cumulative = 0;
+    size_t bucket = 0;
+    for (double le : kMetricsBucketsS) {
+      const size_t last =
+          common::Histogram::IndexOf(static_cast<int64_t>(le * 1e6 + 0.5));
+      for (; bucket <= last && bucket < h.BucketCount(); ++bucket)
+        cumulative += h.BucketAt(bucket);
+      w.Sample(absl::StrCat(kHistogram, "_bucket"),
+               Join(labels, absl::StrCat("le=\"", Number(le), "\"")),
+               cumulative);
+    }
+    w.Sample(absl::StrCat(kHistogram, "_bucket"), Join(labels, "le=\"+Inf\""),
+             h.Count());
+    w.Sample(absl::StrCat(kHistogram, "_sum"), labels,
+             h.Mean() * static_cast<double>(h.Count()) / 1e6);
+    w.Sample(absl::StrCat(kHistogram, "_count"), labels, h.Count());
+  });
+
+  constexpr char kSummary[] = "stampede_latency_seconds";
+  w.Family(kSummary, "summary",
+           "Request latency quantiles, exact over all agents (merged HDR "
+           "histogram, 3 significant digits).");
+  ForEachCell(in, [&](const std::string& labels, const Cell& cell) {
+    const common::Histogram& h = cell.latency;
+    for (double q : kMetricsQuantiles) {
+      w.Sample(kSummary,
+               Join(labels, absl::StrCat("quantile=\"", Number(q), "\"")),
+               static_cast<double>(h.ValueAtPercentile(q * 100)) / 1e6);
+    }
+    w.Sample(absl::StrCat(kSummary, "_sum"), labels,
+             h.Mean() * static_cast<double>(h.Count()) / 1e6);
+    w.Sample(absl::StrCat(kSummary, "_count"), labels, h.Count());
+  });
+}
+
+}  // namespace
+
+std::string RenderMetrics(const MetricsInput& in) {
+  Writer w;
+  w.Family("stampede_run_info", "gauge",
+           "The run: its id, plan name and the controller's version.");
+  w.Sample("stampede_run_info",
+           absl::StrCat("run_id=\"", Escape(in.run_id), "\",plan=\"",
+                        Escape(in.plan ? in.plan->name() : ""), "\",version=\"",
+                        Escape(std::string(common::kVersion)), "\""),
+           int64_t{1});
+  w.Family("stampede_run_phase", "gauge",
+           "1 for the phase the run is in: registering, preparing, running, "
+           "draining or done.");
+  for (const char* phase :
+       {"registering", "preparing", "running", "draining", "done"}) {
+    w.Sample("stampede_run_phase", absl::StrCat("phase=\"", phase, "\""),
+             int64_t{in.phase == phase});
+  }
+  w.Family("stampede_run_elapsed_seconds", "gauge",
+           "Seconds since the agents started together (0 before).");
+  w.Sample("stampede_run_elapsed_seconds", "", in.elapsed_s);
+
+  w.Family("stampede_requests_total", "counter",
+           "Requests completed (successes and errors), all agents merged.");
+  ForEachCell(in, [&](const std::string& labels, const Cell& cell) {
+    w.Sample("stampede_requests_total", labels, cell.requests);
+  });
+  w.Family("stampede_responses_total", "counter",
+           "Responses by HTTP status (101 for a WebSocket upgrade).");
+  ForEachCell(in, [&](const std::string& labels, const Cell& cell) {
+    for (const auto& [status, count] : cell.statuses) {
+      w.Sample("stampede_responses_total",
+               Join(labels, absl::StrCat("status=\"", status, "\"")), count);
+    }
+  });
+  w.Family("stampede_errors_total", "counter",
+           "Failed requests by error id (http_<status>, timeout, "
+           "connect_refused, ...).");
+  ForEachCell(in, [&](const std::string& labels, const Cell& cell) {
+    for (const auto& [id, count] : cell.error_ids) {
+      w.Sample("stampede_errors_total",
+               Join(labels, absl::StrCat("error=\"", Escape(id), "\"")), count);
+    }
+  });
+  w.Family("stampede_received_bytes_total", "counter",
+           "Bytes received from the target.");
+  ForEachCell(in, [&](const std::string& labels, const Cell& cell) {
+    w.Sample("stampede_received_bytes_total", labels, cell.bytes_in);
+  });
+  w.Family("stampede_sent_bytes_total", "counter", "Bytes sent to the target.");
+  ForEachCell(in, [&](const std::string& labels, const Cell& cell) {
+    w.Sample("stampede_sent_bytes_total", labels, cell.bytes_out);
+  });
+  RenderLatency(in, w);
+
+  const v1::IntervalResult empty;
+  const v1::IntervalResult& last =
+      in.last_interval != nullptr ? *in.last_interval : empty;
+  w.Family("stampede_target_rate_per_second", "gauge",
+           "The plan's arrival rate over the last merged interval, all "
+           "agents (0 for closed-model scenarios).");
+  w.Sample("stampede_target_rate_per_second", "", last.target_rps());
+  w.Family("stampede_achieved_rate_per_second", "gauge",
+           "Requests completed per second over the last merged interval.");
+  w.Sample("stampede_achieved_rate_per_second", "", last.rps());
+  w.Family("stampede_vus", "gauge",
+           "Active virtual users (closed model) at the last interval's end.");
+  w.Sample("stampede_vus", "", last.vus());
+  w.Family("stampede_in_flight", "gauge",
+           "Requests in flight at the last interval's end.");
+  w.Sample("stampede_in_flight", "", last.in_flight());
+  w.Family("stampede_generator_limited", "gauge",
+           "1 when the generators, not the target, limited the last interval.");
+  w.Sample("stampede_generator_limited", "", int64_t{last.generator_limited()});
+  w.Family("stampede_schedule_lag_p99_seconds", "gauge",
+           "p99 of actual minus intended send time in the last interval.");
+  w.Sample("stampede_schedule_lag_p99_seconds", "",
+           last.schedule_lag_p99_ms() / 1e3);
+
+  w.Family("stampede_agents", "gauge", "Agents by state.");
+  for (const auto& [state, count] : in.agents) {
+    w.Sample("stampede_agents", absl::StrCat("state=\"", Escape(state), "\""),
+             count);
+  }
+  w.Family("stampede_threshold_failing", "gauge",
+           "1 while a threshold fails, judged live on the merged data (0 "
+           "before it is first judged).");
+  for (const MetricsThreshold& t : in.thresholds) {
+    w.Sample("stampede_threshold_failing",
+             absl::StrCat("threshold=\"", Escape(t.expression), "\""),
+             int64_t{t.judged && t.failing});
+  }
+  w.Family("stampede_threshold_actual", "gauge",
+           "A threshold's value when last judged, in its own unit (ms, ratio "
+           "or per second).");
+  for (const MetricsThreshold& t : in.thresholds) {
+    if (!t.judged) continue;
+    w.Sample("stampede_threshold_actual",
+             absl::StrCat("threshold=\"", Escape(t.expression), "\""),
+             t.actual);
+  }
+  return w.Take();
+}
+
+// --- server ----------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
+    const std::string& where) {
+  std::string host = "127.0.0.1";
+  std::string port_text = where;
+  if (size_t colon = where.rfind(':'); colon != std::string::npos) {
+    host = where.substr(0, colon);
+    port_text = where.substr(colon + 1);
+    if (host.empty()) host = "127.0.0.1";
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  int port = 0;
+  if (!absl::SimpleAtoi(port_text, &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics-listen ", where, ": expected HOST:PORT or PORT"));
+  }
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  int family = AF_INET;
+  if (auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+      inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(sockaddr_in);
+  } else if (auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+             inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    family = AF_INET6;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(sockaddr_in6);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics-listen ", where, ": ", host,
+        " is not a numeric address (use 127.0.0.1, 0.0.0.0, [::1], ...)"));
+  }
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(std::strerror(errno));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+      ::listen(fd, 64) != 0) {
+    const int err = errno;
+    close(fd);
+    return absl::UnavailableError(
+        absl::StrCat("--metrics-listen ", where,
+                     ": cannot listen there: ", std::strerror(err)));
+  }
+  len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  port = ntohs(family == AF_INET
+                   ? reinterpret_cast<sockaddr_in*>(&addr)->sin_port
+                   : reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  const std::string address = family == AF_INET
+                                  ? absl::StrCat(host, ":", port)
+                                  : absl::StrCat("[", host, "]:", port);
+  return std::unique_ptr<MetricsServer>(new MetricsServer(fd, port, address));
+}
+
+MetricsServer::MetricsServer(int fd, int port, std::string address)
+    : fd_(fd), port_(port), address_(std::move(address)) {
+  if (pipe2(wake_, O_CLOEXEC) != 0) wake_[0] = wake_[1] = -1;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+MetricsServer::~MetricsServer() {
+  if (wake_[1] >= 0) {
+    const char c = 0;
+    (void)!write(wake_[1], &c, 1);
+  }
+  if (thread_.joinable()) thread_.join();
+  close(fd_);
+  if (wake_[0] >= 0) close(wake_[0]);
+  if (wake_[1] >= 0) close(wake_[1]);
+}
+
+void MetricsServer::Publish(std::string text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  text_ = std::move(text);
+}
+
+void MetricsServer::Loop() {
+  while (true) {
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+    const int n = poll(fds, wake_[0] >= 0 ? 2 : 1, 1000);
+    if (n < 0 && errno != EINTR) return;
+    if (wake_[0] >= 0 && (fds[1].revents & POLLIN)) return;
+    if (n <= 0 || !(fds[0].revents & POLLIN)) continue;
+    const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    Answer(client);
+    close(client);
+  }
+}
+
+namespace {
+
+// Reads until the end of the request head, 8 KiB or 2 s, whichever first.
+std::string ReadHead(int client) {
+  constexpr size_t kMax = 8192;
+  const absl::Time deadline = absl::Now() + absl::Seconds(2);
+  std::string head;
+  char buf[1024];
+  while (head.size() < kMax && head.find("\r\n\r\n") == std::string::npos &&
+         head.find("\n\n") == std::string::npos) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    pollfd p{client, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <= 0)
+      break;
+    const ssize_t got = recv(client, buf, sizeof buf, 0);
+    if (got <= 0) break;
+    head.append(buf, static_cast<size_t>(got));
+  }
+  return head;
+}
+
+void SendAll(int client, const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    pollfd p{client, POLLOUT, 0};
+    if (poll(&p, 1, 2000) <= 0) return;
+    const ssize_t n =
+        send(client, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return;
+    sent += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+void MetricsServer::Answer(int client) {
+  const std::string head = ReadHead(client);
+  const size_t line_end = head.find_first_of("\r\n");
+  const absl::string_view line = absl::string_view(head).substr(
+      0, line_end == std::string::npos ? head.size() : line_end);
+  const size_t sp1 = line.find(' ');
+  const size_t sp2 = sp1 == absl::string_view::npos ? absl::string_view::npos
+                                                    : line.find(' ', sp1 + 1);
+  const absl::string_view method = line.substr(0, sp1);
+  absl::string_view target = sp2 == absl::string_view::npos
+                                 ? absl::string_view()
+                                 : line.substr(sp1 + 1, sp2 - sp1 - 1);
+  target = target.substr(0, target.find('?'));
+  int status = 200;
+  std::string type = "text/plain; version=0.0.4; charset=utf-8";
+  std::string body;
+  std::string allow;
+  if (sp2 == absl::string_view::npos) {
+    status = 400;
+    body = "bad request\n";
+  } else if (method != "GET" && method != "HEAD") {
+    status = 405;
+    allow = "Allow: GET, HEAD\r\n";
+    body = "read-only: GET /metrics\n";
+  } else if (target == "/metrics") {
+    std::lock_guard<std::mutex> lock(mu_);
+    body = text_;
+  } else if (target == "/") {
+    type = "text/plain; charset=utf-8";
+    body = "stampede controller: metrics at /metrics\n";
+  } else {
+    status = 404;
+    body = "not found; metrics at /metrics\n";
+  }
+  const char* reason = status == 200   ? "OK"
+                       : status == 400 ? "Bad Request"
+                       : status == 404 ? "Not Found"
+                                       : "Method Not Allowed";
+  std::string response =
+      absl::StrCat("HTTP/1.1 ", status, " ", reason, "\r\nContent-Type: ", type,
+                   "\r\nContent-Length: ", body.size(), "\r\n", allow,
+                   "Cache-Control: no-store\r\nConnection: close\r\n\r\n");
+  if (method != "HEAD") response += body;
+  SendAll(client, response);
+}
+
+}  // namespace stampede::controller
