@@ -21,9 +21,9 @@
 #include "controller/live_thresholds.h"
 #include "controller/liveness.h"
 #include "controller/local_agents.h"
-#include "controller/metrics.h"
 #include "controller/report.h"
 #include "controller/result.h"
+#include "controller/run_internal.h"
 #include "controller/thresholds.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
@@ -31,41 +31,7 @@
 #include "stampede/v1/agent.pb.h"
 
 namespace stampede::controller {
-namespace {
-
-using google::protobuf::util::TimeUtil;
-
-constexpr absl::Duration kLocalRegistration = absl::Seconds(30);
-constexpr absl::Duration kReadyTimeout = absl::Seconds(30);
-constexpr absl::Duration kStartLead = absl::Seconds(1);
-// An agent clock further off than this gets a warning (and is corrected).
-constexpr absl::Duration kClockSkewWarning = absl::Milliseconds(50);
-constexpr absl::Duration kDrain = absl::Seconds(10);
-// An interval is shown without a slow agent's part this long after it ended.
-constexpr absl::Duration kIntervalPatience = absl::Seconds(3);
-
-// kStopped: it ended early on its own (its owner stopped it), with Final.
-enum class AgentState {
-  kRegistered,
-  kReady,
-  kRunning,
-  kFinished,
-  kLost,
-  kStopped
-};
-
-struct Agent {
-  uint64_t session = 0;
-  std::string id;
-  std::string host;
-  AgentState state = AgentState::kRegistered;
-  uint32_t workers = 1;  // as its Hello said
-  uint32_t cores = 1;
-  uint32_t weight = 1;  // its share of the plan, against the others'
-  int64_t clock_offset_us = 0;
-  int64_t clock_rtt_us = -1;
-  int64_t first_send_late_us = -1;
-};
+namespace run_internal {
 
 void Print(const std::string& text) {
   std::fputs(text.c_str(), stdout);
@@ -110,141 +76,6 @@ bool WriteFile(const std::string& path, const std::string& content) {
 
 // The run's state machine, on the caller's thread. Members are what phases
 // share.
-class Controller {
- public:
-  Controller(const RunOptions& options, const v1::TestPlan& plan)
-      : options_(options), plan_(plan) {}
-  // A run that ended early (agents refused, clocks off) still has remote
-  // agents' streams open: end them, or the server's shutdown waits forever.
-  ~Controller() {
-    if (server_ == nullptr) return;
-    hub_.FinishAll();
-    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
-  }
-
-  int Execute();
-
- private:
-  int Serve();
-  int Register(int expected, bool local);
-  int Prepare();
-  // Refuses to start (exit 5) when an agent's clock is off by more than
-  // --max-clock-skew; warns above 50 ms.
-  int CheckClocks();
-  void Drive();
-  bool Interrupted() const {
-    return options_.signals != nullptr && options_.signals->load() > 0;
-  }
-  bool Killed() const {
-    return options_.signals != nullptr && options_.signals->load() > 1;
-  }
-  void StopAll(const std::string& reason);
-  // A running agent is gone: its stream ended, or it went silent. Ends its
-  // stream and applies the plan's loss policy.
-  void Lose(Agent& agent, const std::string& why,
-            AgentState state = AgentState::kLost);
-  void EmitIntervals(bool force_all);
-  int Finish();
-  Agent* BySession(uint64_t session);
-  size_t IndexOf(uint64_t session) const;
-  // Renders the merged state for /metrics, when it is served.
-  void PublishMetrics();
-  // Keeps /metrics up for --metrics-hold after the run (a signal cuts it).
-  void HoldMetrics();
-
-  const RunOptions& options_;
-  const v1::TestPlan& plan_;
-  Hub hub_;
-  std::unique_ptr<grpc::Server> server_;
-  std::string address_;
-  LocalAgents local_;
-  std::vector<Agent> agents_;
-  // Session -> index into agents_, built in Prepare once agents_ is sorted.
-  absl::flat_hash_map<uint64_t, size_t> index_of_;
-  std::string run_id_ = NewRunId();
-  absl::Time start_at_;
-  absl::Time end_at_;
-  std::unique_ptr<Aggregator> aggregator_;
-  std::unique_ptr<LiveThresholds> live_;
-  std::vector<v1::IntervalResult> intervals_;
-  bool aborted_ = false;
-  std::string abort_reason_;
-  bool aborted_for_loss_ = false;
-  bool stopping_ = false;
-  absl::Time stop_deadline_;
-  std::unique_ptr<MetricsServer> metrics_;
-  std::string phase_ = "registering";
-};
-
-const char* StateName(AgentState state) {
-  switch (state) {
-    case AgentState::kRegistered:
-      return "registered";
-    case AgentState::kReady:
-      return "ready";
-    case AgentState::kRunning:
-      return "running";
-    case AgentState::kFinished:
-      return "finished";
-    case AgentState::kLost:
-      return "lost";
-    case AgentState::kStopped:
-      return "stopped";
-  }
-  return "lost";
-}
-
-void Controller::PublishMetrics() {
-  if (metrics_ == nullptr) return;
-  MetricsInput in;
-  in.plan = &plan_;
-  in.run_id = run_id_;
-  in.phase = phase_;
-  if (start_at_ != absl::Time() && absl::Now() > start_at_) {
-    in.elapsed_s = absl::ToDoubleSeconds(
-        (end_at_ != absl::Time() ? end_at_ : absl::Now()) - start_at_);
-  }
-  if (aggregator_ != nullptr) in.cells = &aggregator_->cells();
-  if (!intervals_.empty()) in.last_interval = &intervals_.back();
-  for (AgentState state :
-       {AgentState::kRegistered, AgentState::kReady, AgentState::kRunning,
-        AgentState::kFinished, AgentState::kLost, AgentState::kStopped}) {
-    in.agents.emplace_back(
-        StateName(state),
-        std::count_if(agents_.begin(), agents_.end(),
-                      [&](const Agent& a) { return a.state == state; }));
-  }
-  std::vector<LiveThresholds::Current> current;
-  if (live_ != nullptr) current = live_->current();
-  for (int i = 0; i < plan_.thresholds_size(); ++i) {
-    MetricsThreshold t;
-    t.expression = ThresholdExpression(plan_.thresholds(i));
-    if (static_cast<size_t>(i) < current.size()) {
-      t.judged = current[i].judged;
-      t.failing = current[i].failing;
-      t.actual = current[i].actual;
-    }
-    in.thresholds.push_back(std::move(t));
-  }
-  metrics_->Publish(RenderMetrics(in));
-}
-
-void Controller::HoldMetrics() {
-  if (metrics_ == nullptr || options_.metrics_hold <= absl::ZeroDuration())
-    return;
-  Print(absl::StrCat("serving http://", metrics_->address(), "/metrics for ",
-                     absl::FormatDuration(options_.metrics_hold),
-                     " more (--metrics-hold)\n"));
-  const absl::Time until = absl::Now() + options_.metrics_hold;
-  const int signals_before =
-      options_.signals != nullptr ? options_.signals->load() : 0;
-  while (absl::Now() < until) {
-    if (options_.signals != nullptr &&
-        options_.signals->load() > signals_before)
-      return;
-    absl::SleepFor(std::min(absl::Milliseconds(100), until - absl::Now()));
-  }
-}
 
 Agent* Controller::BySession(uint64_t session) {
   size_t i = IndexOf(session);
@@ -614,78 +445,6 @@ void Controller::Drive() {
   EmitIntervals(true);
 }
 
-int Controller::Finish() {
-  end_at_ = absl::Now();
-  hub_.FinishAll();
-  hub_.AllDone(absl::Seconds(5));
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
-  local_.Reap(absl::Seconds(5));
-
-  const absl::Duration longest = common::PlanLength(plan_);
-  RunFacts facts;
-  facts.plan = &plan_;
-  facts.aggregator = aggregator_.get();
-  facts.run_id = run_id_;
-  facts.started_at = start_at_;
-  // rps is over the scheduled length, or until the stop when the run was cut
-  // short.
-  absl::Duration elapsed = std::max(absl::ZeroDuration(), end_at_ - start_at_);
-  facts.duration_s =
-      absl::ToDoubleSeconds(aborted_ ? std::min(elapsed, longest) : longest);
-  uint64_t weight_sum = 0;
-  std::vector<uint32_t> weights;
-  std::vector<bool> lost;
-  for (const Agent& a : agents_) {
-    weight_sum += a.weight;
-    weights.push_back(a.weight);
-    lost.push_back(a.state != AgentState::kFinished);
-  }
-  facts.lost_share = LostShare(weights, lost);
-  facts.aborted_for_loss = aborted_for_loss_;
-  for (const Agent& a : agents_) {
-    facts.agents.push_back(
-        {a.id, a.host,
-         a.state == AgentState::kFinished  ? "finished"
-         : a.state == AgentState::kStopped ? "stopped"
-                                           : "lost",
-         static_cast<double>(a.clock_offset_us) / 1000.0,
-         a.clock_rtt_us < 0 ? -1 : static_cast<double>(a.clock_rtt_us) / 1000.0,
-         a.first_send_late_us < 0
-             ? -1
-             : static_cast<double>(a.first_send_late_us) / 1000.0,
-         static_cast<double>(a.weight) / static_cast<double>(weight_sum),
-         PlannedRequests(plan_, weights, facts.agents.size())});
-  }
-  facts.intervals = intervals_;
-  facts.insecure =
-      !options_.tls.enabled() &&
-      !IsLoopbackListen(options_.listen.empty() ? std::string("127.0.0.1:0")
-                                                : options_.listen);
-  facts.strict = options_.strict;
-  facts.aborted = aborted_;
-  facts.abort_reason = abort_reason_;
-  facts.live = live_.get();
-  v1::RunResult result = BuildResult(facts);
-  phase_ = "done";
-  PublishMetrics();
-  if (aggregator_->late_intervals() > 0) {
-    spdlog::warn(
-        "{} intervals arrived after they were shown; they are in the totals",
-        aggregator_->late_intervals());
-  }
-  Print(FormatSummary(result));
-  int code = result.exit_code();
-  for (const auto& [format, file] : options_.outputs) {
-    if (!WriteFile(file, Render(format, result))) {
-      std::fprintf(stderr, "--out %s=%s: cannot write the file\n",
-                   format.c_str(), file.c_str());
-      code = kExitInternal;
-    }
-  }
-  HoldMetrics();
-  return code;
-}
-
 int Controller::Execute() {
   if (int code = Serve(); code != kExitPassed) return code;
   if (!options_.metrics_listen.empty()) {
@@ -752,7 +511,7 @@ int Controller::Execute() {
   return Finish();
 }
 
-}  // namespace
+}  // namespace run_internal
 
 int Run(const RunOptions& options) {
   std::vector<common::PlanIssue> issues;
@@ -764,7 +523,7 @@ int Run(const RunOptions& options) {
     }
     return kExitInvalid;
   }
-  Controller controller(options, loaded->plan);
+  run_internal::Controller controller(options, loaded->plan);
   return controller.Execute();
 }
 

@@ -1,0 +1,136 @@
+// The controller's run, shared by run.cc (registration, start, the run's
+// loop) and run_finish.cc (the result, the outputs, /metrics). Internal to
+// stampede run; see run.h.
+#ifndef STAMPEDE_CONTROLLER_RUN_INTERNAL_H_
+#define STAMPEDE_CONTROLLER_RUN_INTERNAL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "controller/aggregator.h"
+#include "controller/hub.h"
+#include "controller/live_thresholds.h"
+#include "controller/local_agents.h"
+#include "controller/metrics.h"
+#include "controller/run.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/grpcpp.h"
+#include "stampede/v1/plan.pb.h"
+#include "stampede/v1/result.pb.h"
+
+namespace stampede::controller::run_internal {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr absl::Duration kLocalRegistration = absl::Seconds(30);
+constexpr absl::Duration kReadyTimeout = absl::Seconds(30);
+constexpr absl::Duration kStartLead = absl::Seconds(1);
+// An agent clock further off than this gets a warning (and is corrected).
+constexpr absl::Duration kClockSkewWarning = absl::Milliseconds(50);
+constexpr absl::Duration kDrain = absl::Seconds(10);
+// An interval is shown without a slow agent's part this long after it ended.
+constexpr absl::Duration kIntervalPatience = absl::Seconds(3);
+
+// kStopped: it ended early on its own (its owner stopped it), with Final.
+enum class AgentState {
+  kRegistered,
+  kReady,
+  kRunning,
+  kFinished,
+  kLost,
+  kStopped
+};
+
+struct Agent {
+  uint64_t session = 0;
+  std::string id;
+  std::string host;
+  AgentState state = AgentState::kRegistered;
+  uint32_t workers = 1;  // as its Hello said
+  uint32_t cores = 1;
+  uint32_t weight = 1;  // its share of the plan, against the others'
+  int64_t clock_offset_us = 0;
+  int64_t clock_rtt_us = -1;
+  int64_t first_send_late_us = -1;
+};
+
+void Print(const std::string& text);
+bool IsLoopbackListen(const std::string& listen);
+std::string NewRunId();
+bool WriteFile(const std::string& path, const std::string& content);
+// "running", "lost", ... as results and /metrics name them.
+const char* StateName(AgentState state);
+
+class Controller {
+ public:
+  Controller(const RunOptions& options, const v1::TestPlan& plan)
+      : options_(options), plan_(plan) {}
+  // A run that ended early (agents refused, clocks off) still has remote
+  // agents' streams open: end them, or the server's shutdown waits forever.
+  ~Controller() {
+    if (server_ == nullptr) return;
+    hub_.FinishAll();
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  }
+
+  int Execute();
+
+ private:
+  int Serve();
+  int Register(int expected, bool local);
+  int Prepare();
+  // Refuses to start (exit 5) when an agent's clock is off by more than
+  // --max-clock-skew; warns above 50 ms.
+  int CheckClocks();
+  void Drive();
+  bool Interrupted() const {
+    return options_.signals != nullptr && options_.signals->load() > 0;
+  }
+  bool Killed() const {
+    return options_.signals != nullptr && options_.signals->load() > 1;
+  }
+  void StopAll(const std::string& reason);
+  // A running agent is gone: its stream ended, or it went silent. Ends its
+  // stream and applies the plan's loss policy.
+  void Lose(Agent& agent, const std::string& why,
+            AgentState state = AgentState::kLost);
+  void EmitIntervals(bool force_all);
+  int Finish();
+  Agent* BySession(uint64_t session);
+  size_t IndexOf(uint64_t session) const;
+  // Renders the merged state for /metrics, when it is served.
+  void PublishMetrics();
+  // Keeps /metrics up for --metrics-hold after the run (a signal cuts it).
+  void HoldMetrics();
+
+  const RunOptions& options_;
+  const v1::TestPlan& plan_;
+  Hub hub_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  LocalAgents local_;
+  std::vector<Agent> agents_;
+  // Session -> index into agents_, built in Prepare once agents_ is sorted.
+  absl::flat_hash_map<uint64_t, size_t> index_of_;
+  std::string run_id_ = NewRunId();
+  absl::Time start_at_;
+  absl::Time end_at_;
+  std::unique_ptr<Aggregator> aggregator_;
+  std::unique_ptr<LiveThresholds> live_;
+  std::vector<v1::IntervalResult> intervals_;
+  bool aborted_ = false;
+  std::string abort_reason_;
+  bool aborted_for_loss_ = false;
+  bool stopping_ = false;
+  absl::Time stop_deadline_;
+  std::unique_ptr<MetricsServer> metrics_;
+  std::string phase_ = "registering";
+};
+
+}  // namespace stampede::controller::run_internal
+
+#endif  // STAMPEDE_CONTROLLER_RUN_INTERNAL_H_
