@@ -117,7 +117,7 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
   run_cmd->add_option(
       "--out", outs,
       "write the result: FORMAT=FILE, FORMAT json|md|junit|csv|summary|hdr "
-      "(repeatable)");
+      "(repeatable; FILE - is standard output)");
 
   std::string validate_file;
   CLI::App* validate_cmd =

@@ -68,6 +68,12 @@ std::string CheckHello(const v1::Hello& hello) {
 }
 
 bool WriteFile(const std::string& path, const std::string& content) {
+  if (path == "-") {  // standard output, after the console summary
+    const bool ok = std::fwrite(content.data(), 1, content.size(), stdout) ==
+                        content.size() &&
+                    std::fflush(stdout) == 0;
+    return ok;
+  }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;
   out.close();

@@ -98,7 +98,7 @@ const portOf = (addr) => Number(String(addr ?? "").split(":").pop());
 
 // Which mount holds PATH in a pod, and is the file there?
 function checkFile(where, pod, container, path, { writable = false } = {}) {
-  if (writable && path.startsWith("/dev/std")) return;
+  if (writable && (path === "-" || path.startsWith("/dev/std"))) return;  // standard output
   const mount = (container.volumeMounts ?? [])
     .filter((m) => path.startsWith(m.mountPath.replace(/\/?$/, "/")))
     .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];

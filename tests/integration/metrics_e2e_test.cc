@@ -121,7 +121,7 @@ thresholds:
   // Not through a shell: the SIGTERM below is for the controller itself.
   const std::vector<std::string> argv = absl::StrSplit(
       absl::StrCat(Command(plan), " --metrics-listen 127.0.0.1:", port,
-                   " --metrics-hold 60"),
+                   " --metrics-hold 60 --out json=-"),
       ' ');
   Child controller(argv, log_file());
 
@@ -169,6 +169,9 @@ thresholds:
   RunOutcome run = Collect(controller.Wait(30));
   ASSERT_TRUE(run.has_result) << run.log;
   EXPECT_EQ(run.exit_code, 3) << run.log;  // error_rate < 1% fails: 25% 503s
+  // --out json=-: the result also on standard output, after the summary.
+  EXPECT_TRUE(absl::StrContains(run.log, "\"schema\": \"stampede.result/v1\""))
+      << run.log;
   ASSERT_FALSE(after.empty()) << run.log;
   EXPECT_EQ(Promtool(dir_, after), 0) << ReadFile(dir_ + "/promtool.log");
 
