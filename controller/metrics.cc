@@ -1,8 +1,6 @@
 #include "controller/metrics.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,12 +9,13 @@
 #include <cstring>
 #include <utility>
 
-#include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "common/histogram.h"
+#include "common/listen_socket.h"
 #include "common/version.h"
 
 namespace stampede::controller {
@@ -236,61 +235,36 @@ std::string RenderMetrics(const MetricsInput& in) {
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const std::string& where) {
-  std::string host = "127.0.0.1";
-  std::string port_text = where;
-  if (size_t colon = where.rfind(':'); colon != std::string::npos) {
-    host = where.substr(0, colon);
-    port_text = where.substr(colon + 1);
-    if (host.empty()) host = "127.0.0.1";
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-      host = host.substr(1, host.size() - 2);
+  // A bare PORT or :PORT is loopback; localhost is 127.0.0.1.
+  std::string text = where;
+  if (where.find(':') == std::string::npos) {
+    text = absl::StrCat("127.0.0.1:", where);
+  } else if (absl::StartsWith(where, ":")) {
+    text = absl::StrCat("127.0.0.1", where);
+  } else if (absl::StartsWith(where, "localhost:")) {
+    text = absl::StrCat("127.0.0.1", where.substr(9));
   }
-  if (host == "localhost") host = "127.0.0.1";
-  int port = 0;
-  if (!absl::SimpleAtoi(port_text, &port) || port < 0 || port > 65535) {
+  absl::StatusOr<common::ListenAddress> address =
+      common::ParseListenAddress(text);
+  if (!address.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--metrics-listen ", where, ": expected HOST:PORT or PORT"));
+        "--metrics-listen ", where, ": ", address.status().message(),
+        " (or a bare PORT for 127.0.0.1)"));
   }
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  int family = AF_INET;
-  if (auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-      inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(sockaddr_in);
-  } else if (auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-             inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    family = AF_INET6;
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(sockaddr_in6);
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--metrics-listen ", where, ": ", host,
-        " is not a numeric address (use 127.0.0.1, 0.0.0.0, [::1], ...)"));
-  }
-  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(std::strerror(errno));
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-      ::listen(fd, 64) != 0) {
-    const int err = errno;
-    close(fd);
+  absl::StatusOr<int> fd = common::ListenOn(*address);
+  if (!fd.ok()) {
     return absl::UnavailableError(
         absl::StrCat("--metrics-listen ", where,
-                     ": cannot listen there: ", std::strerror(err)));
+                     ": cannot listen there: ", fd.status().message()));
   }
-  len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  port = ntohs(family == AF_INET
-                   ? reinterpret_cast<sockaddr_in*>(&addr)->sin_port
-                   : reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-  const std::string address = family == AF_INET
-                                  ? absl::StrCat(host, ":", port)
-                                  : absl::StrCat("[", host, "]:", port);
-  return std::unique_ptr<MetricsServer>(new MetricsServer(fd, port, address));
+  absl::StatusOr<int> port = common::BoundPort(*fd);
+  if (!port.ok()) {
+    close(*fd);
+    return port.status();
+  }
+  address->port = *port;
+  return std::unique_ptr<MetricsServer>(
+      new MetricsServer(*fd, *port, address->ToString()));
 }
 
 MetricsServer::MetricsServer(int fd, int port, std::string address)

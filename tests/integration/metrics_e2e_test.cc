@@ -3,11 +3,7 @@
 // Prometheus text (promtool, from Debian's prometheus package), follows the
 // run while it goes, and at the end its counters equal the result JSON's.
 // The endpoint is read-only.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -31,30 +27,9 @@
 namespace stampede::testing {
 namespace {
 
-// Sends `request` to 127.0.0.1:port and returns the whole response ("" if
-// the connection failed).
-std::string Exchange(int port, const std::string& request) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(request.size())) {
-    char buf[4096];
-    ssize_t n;
-    while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
-      response.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return response;
-}
-
 std::string Scrape(int port) {
   const std::string response =
-      Exchange(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+      HttpExchange(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
   const size_t body = response.find("\r\n\r\n");
   if (!absl::StartsWith(response, "HTTP/1.1 200") || body == std::string::npos)
     return "";
@@ -148,12 +123,14 @@ thresholds:
   EXPECT_EQ(Sum(mid, "stampede_run_phase", "phase=\"done\""), 0);
 
   // Read-only: nothing but GET/HEAD, nothing but /metrics and /.
-  EXPECT_TRUE(absl::StartsWith(Exchange(port,
-                                        "POST /metrics HTTP/1.1\r\nHost: x\r\n"
-                                        "Content-Length: 0\r\n\r\n"),
-                               "HTTP/1.1 405"));
+  EXPECT_TRUE(
+      absl::StartsWith(HttpExchange(port,
+                                    "POST /metrics HTTP/1.1\r\nHost: x\r\n"
+                                    "Content-Length: 0\r\n\r\n"),
+                       "HTTP/1.1 405"));
   EXPECT_TRUE(absl::StartsWith(
-      Exchange(port, "GET /stop HTTP/1.1\r\nHost: x\r\n\r\n"), "HTTP/1.1 404"));
+      HttpExchange(port, "GET /stop HTTP/1.1\r\nHost: x\r\n\r\n"),
+      "HTTP/1.1 404"));
 
   // The run ends, the result is written, and /metrics stays up for
   // --metrics-hold with the final numbers.

@@ -103,8 +103,10 @@ std::string TlsExchange(int fd, const std::string& request) {
   return response;
 }
 
-std::string Get(const in_addr& host, int port, const std::string& path,
-                bool tls) {
+// Sends `request` to host:port and returns the whole response ("" if the
+// connection failed).
+std::string Exchange(const in_addr& host, int port, const std::string& request,
+                     bool tls) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -114,22 +116,34 @@ std::string Get(const in_addr& host, int port, const std::string& path,
     close(fd);
     return "";
   }
-  std::string request =
-      "GET " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
   std::string response;
   if (tls) {
     response = TlsExchange(fd, request);
-  } else if (write(fd, request.data(), request.size()) >= 0) {
+  } else if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) >= 0) {
     char buf[4096];
     ssize_t n;
     while ((n = read(fd, buf, sizeof(buf))) > 0) response.append(buf, n);
   }
   close(fd);
+  return response;
+}
+
+std::string Get(const in_addr& host, int port, const std::string& path,
+                bool tls) {
+  const std::string response = Exchange(
+      host, port,
+      "GET " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", tls);
   size_t body = response.find("\r\n\r\n");
   return body == std::string::npos ? "" : response.substr(body + 4);
 }
 
 }  // namespace
+
+std::string HttpExchange(int port, const std::string& request) {
+  in_addr loopback{};
+  loopback.s_addr = htonl(INADDR_LOOPBACK);
+  return Exchange(loopback, port, request, /*tls=*/false);
+}
 
 std::string HttpGet(int port, const std::string& path, bool tls) {
   in_addr loopback{};

@@ -39,6 +39,9 @@ void WriteFile(const std::string& path, const std::string& content);
 // Blocking HTTP/1.1 GET against 127.0.0.1:port; returns the body ("" on
 // failure). `tls`: over HTTPS, without checking the certificate.
 std::string HttpGet(int port, const std::string& path, bool tls = false);
+// Sends the raw `request` to 127.0.0.1:port and returns the whole response,
+// status line and headers included ("" if the connection failed).
+std::string HttpExchange(int port, const std::string& request);
 // Plain HTTP/1.1 GET against an IPv4 `host` (numeric), in the calling thread's
 // network namespace; returns the body ("" on failure).
 std::string HttpGet(const std::string& host, int port, const std::string& path);

@@ -35,99 +35,6 @@ absl::Status ErrnoError(absl::string_view what) {
 
 }  // namespace
 
-namespace {
-
-absl::StatusOr<int> CreateListener(const ListenAddress& address) {
-  sockaddr_storage storage = {};
-  socklen_t len;
-  int family;
-  if (auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
-      inet_pton(AF_INET, address.host.c_str(), &v4->sin_addr) == 1) {
-    family = v4->sin_family = AF_INET;
-    v4->sin_port = htons(address.port);
-    len = sizeof(*v4);
-  } else if (auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
-             inet_pton(AF_INET6, address.host.c_str(), &v6->sin6_addr) == 1) {
-    family = v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(address.port);
-    len = sizeof(*v6);
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a numeric address: ", address.host));
-  }
-  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ErrnoError("socket");
-  int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
-      (family == AF_INET6 &&
-       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)) {
-    absl::Status status = ErrnoError("setsockopt");
-    close(fd);
-    return status;
-  }
-  if (bind(fd, reinterpret_cast<sockaddr*>(&storage), len) != 0) {
-    absl::Status status = ErrnoError(absl::StrCat("bind ", address.ToString()));
-    close(fd);
-    return status;
-  }
-  if (listen(fd, 4096) != 0) {
-    absl::Status status = ErrnoError("listen");
-    close(fd);
-    return status;
-  }
-  return fd;
-}
-
-absl::StatusOr<int> BoundPort(int fd) {
-  sockaddr_storage storage = {};
-  socklen_t len = sizeof(storage);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &len) != 0) {
-    return ErrnoError("getsockname");
-  }
-  if (storage.ss_family == AF_INET6) {
-    return ntohs(reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port);
-  }
-  return ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
-}
-
-}  // namespace
-
-std::string ListenAddress::ToString() const {
-  if (absl::StrContains(host, ':')) return absl::StrCat("[", host, "]:", port);
-  return absl::StrCat(host, ":", port);
-}
-
-absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text) {
-  auto invalid = [&] {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expected IPV4:PORT or [IPV6]:PORT with a numeric address, got '", text,
-        "'"));
-  };
-  ListenAddress address;
-  absl::string_view port;
-  if (absl::StartsWith(text, "[")) {
-    size_t close = text.find("]:");
-    if (close == absl::string_view::npos) return invalid();
-    address.host = std::string(text.substr(1, close - 1));
-    port = text.substr(close + 2);
-    in6_addr addr6;
-    if (inet_pton(AF_INET6, address.host.c_str(), &addr6) != 1)
-      return invalid();
-  } else {
-    size_t colon = text.rfind(':');
-    if (colon == absl::string_view::npos) return invalid();
-    address.host = std::string(text.substr(0, colon));
-    port = text.substr(colon + 1);
-    in_addr addr4;
-    if (inet_pton(AF_INET, address.host.c_str(), &addr4) != 1) return invalid();
-  }
-  uint64_t port_number;
-  if (!ParseBoundedDecimal(port, 65535, &port_number)) return invalid();
-  address.port = static_cast<int>(port_number);
-  return address;
-}
-
 void Server::TlsContextDeleter::operator()(ssl_ctx_st* ctx) const {
   SSL_CTX_free(ctx);
 }
@@ -185,14 +92,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
   for (int i = 0; i < options.threads; ++i) {
     // The first listener settles the port (when 0 was asked for); the rest
     // share it.
-    absl::StatusOr<int> fd = CreateListener(server->address_);
+    absl::StatusOr<int> fd = common::ListenOn(
+        server->address_,
+        {.backlog = 4096, .nonblocking = true, .reuse_port = true});
     if (!fd.ok()) return fd.status();
     absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(
         *fd, i, &server->loops_, server->tls_.get(), server->faults_.get());
     if (!loop.ok()) return loop.status();
     server->loops_.push_back(*std::move(loop));
     if (i == 0) {
-      absl::StatusOr<int> port = BoundPort(*fd);
+      absl::StatusOr<int> port = common::BoundPort(*fd);
       if (!port.ok()) return port.status();
       server->address_.port = *port;
     }

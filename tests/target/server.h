@@ -14,19 +14,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/listen_socket.h"
 
 namespace stampede::target {
 
-// A numeric address to listen on, e.g. "127.0.0.1:8080" or "[::1]:0" (port 0 =
-// any free port).
-struct ListenAddress {
-  std::string host;  // IPv4 or IPv6 literal, without brackets.
-  int port = 0;
-
-  std::string ToString() const;  // "127.0.0.1:8080" or "[::1]:8080".
-};
-
-absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text);
+using common::ListenAddress;
+using common::ParseListenAddress;
 
 struct ServerOptions {
   ListenAddress listen;
