@@ -71,7 +71,7 @@ void Http1ResponseParser::Reset(bool head_request) {
   body_bytes_ = 0;
   total_bytes_ = 0;
   section_bytes_ = 0;
-  line_len_ = 0;
+  StartLine();
   error_ = "";
 }
 
@@ -81,7 +81,9 @@ bool Http1ResponseParser::TakeLine(const char** p, const char* end) {
       static_cast<const char*>(std::memchr(start, '\n', end - start));
   const char* stop = nl != nullptr ? nl : end;
   size_t n = static_cast<size_t>(stop - start);
-  if (line_len_ < kLinePrefix) {
+  if (line_len_ == 0 && nl != nullptr) {
+    line_at_ = start;  // whole here: no copy
+  } else if (line_len_ < kLinePrefix) {
     std::memcpy(line_ + line_len_, start, std::min(n, kLinePrefix - line_len_));
   }
   line_len_ += n;
@@ -93,8 +95,8 @@ bool Http1ResponseParser::TakeLine(const char** p, const char* end) {
 std::string_view Http1ResponseParser::line() const {
   size_t size = std::min(line_len_, kLinePrefix);
   // A bare LF ends a line too; a CR is only stripped when it is really last.
-  if (!line_truncated() && size > 0 && line_[size - 1] == '\r') --size;
-  return std::string_view(line_, size);
+  if (!line_truncated() && size > 0 && line_at_[size - 1] == '\r') --size;
+  return std::string_view(line_at_, size);
 }
 
 size_t Http1ResponseParser::Feed(const char* data, size_t size) {
@@ -260,6 +262,17 @@ void Http1ResponseParser::OnHeaderLine() {
       Fail("invalid header name");
       return;
     }
+  }
+  // Only four names matter, and none of them shares its length with another:
+  // most lines are done with after one comparison.
+  switch (name.size()) {
+    case 10:  // connection
+    case 12:  // content-type
+    case 14:  // content-length
+    case 17:  // transfer-encoding
+      break;
+    default:
+      return;
   }
   std::string_view value = Trim(s.substr(colon + 1));
   if (EqualsIgnoreCase(name, "content-length")) {

@@ -27,6 +27,9 @@ class Http1ResponseParser {
   static constexpr size_t kLinePrefix = 256;
 
   Http1ResponseParser() { Reset(false); }
+  // It may point into itself (see TakeLine): not copied, not moved.
+  Http1ResponseParser(const Http1ResponseParser&) = delete;
+  Http1ResponseParser& operator=(const Http1ResponseParser&) = delete;
 
   // Starts a new response; `head_request` when it answers a HEAD (no body).
   void Reset(bool head_request);
@@ -73,13 +76,17 @@ class Http1ResponseParser {
     kDone,
   };
 
-  // Appends input up to and including the next '\n' to the current line;
+  // Takes input up to and including the next '\n' into the current line;
   // returns true when the line is whole (then line() is its prefix, without
-  // the line end).
+  // the line end). A line that arrives whole in one Feed is read where it
+  // lies (valid until that Feed returns); only a split line is copied.
   bool TakeLine(const char** p, const char* end);
   std::string_view line() const;
   bool line_truncated() const { return line_len_ > kLinePrefix; }
-  void StartLine() { line_len_ = 0; }
+  void StartLine() {
+    line_len_ = 0;
+    line_at_ = line_;
+  }
 
   void OnStatusLine();
   void OnHeaderLine();
@@ -115,6 +122,7 @@ class Http1ResponseParser {
   size_t section_bytes_ = 0;  // of the current header section / chunk line
   size_t line_len_ = 0;       // of the current line so far, all of it
   const char* error_ = "";
+  const char* line_at_ = line_;  // line_, or the input holding a whole line
   char line_[kLinePrefix];
 };
 

@@ -119,7 +119,10 @@ class Http1Transport : public Transport {
   // Ends the request with `error`, or retries it once on a new connection
   // when a kept-alive one turned out to be closed.
   void Fail(Connection* c, common::ErrorId error, bool retryable);
-  void Finish(Connection* c, common::ErrorId error, bool keep);
+  // `now_ns` is when the response's last bytes were read, if the caller has
+  // just read the clock; 0: read it here.
+  void Finish(Connection* c, common::ErrorId error, bool keep,
+              int64_t now_ns = 0);
   void Watch(Connection* c, uint32_t events);
   // `clean`: the connection ended well; TLS says goodbye (close_notify).
   void CloseSocket(Connection* c, bool clean = false);
