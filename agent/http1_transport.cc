@@ -376,14 +376,17 @@ bool Http1Transport::ReadTls(Connection* c) {
     size_t n = 0;
     tls::Io io = c->tls.Read(buffer, kReadBufferSize, &n);
     if (io == tls::Io::kOk) {
-      if (c->attempt_in == 0 && c->written_ns != 0)
-        c->ttfb_ns = EventLoop::MonoNowNs() - c->written_ns;
+      int64_t now_ns = 0;  // as in Read: one clock read for a whole response
+      if (c->attempt_in == 0 && c->written_ns != 0) {
+        now_ns = EventLoop::MonoNowNs();
+        c->ttfb_ns = now_ns - c->written_ns;
+      }
       size_t used = c->parser.Feed(buffer, n);
       c->attempt_in += static_cast<int64_t>(n);
       c->bytes_in += static_cast<int64_t>(used);
       switch (c->parser.state()) {
         case Http1ResponseParser::State::kComplete:
-          Finish(c, ErrorId::kNone, Reusable(c, used, n, false));
+          Finish(c, ErrorId::kNone, Reusable(c, used, n, false), now_ns);
           return false;
         case Http1ResponseParser::State::kError:
           Finish(c, ErrorId::kHttpProtocol, false);
