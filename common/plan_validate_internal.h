@@ -1,6 +1,7 @@
 // Pieces the plan validator's source files share (plan_validate.cc: the plan
 // and its scenarios; websocket_check.cc: WebSocket scenarios;
-// threshold_check.cc: its thresholds). Not for other users.
+// threshold_check.cc: its thresholds; url_check.cc: URLs). Not for other
+// users.
 #ifndef STAMPEDE_COMMON_PLAN_VALIDATE_INTERNAL_H_
 #define STAMPEDE_COMMON_PLAN_VALIDATE_INTERNAL_H_
 
@@ -37,6 +38,11 @@ inline bool IsLatencyMetric(absl::string_view metric) {
   return metric == "latency" || metric == "service_time" || metric == "ttfb" ||
          metric == "connect" || metric == "ws_rtt" || metric == "ttlb";
 }
+
+// What is wrong with `url` as a plan's URL, in words that follow the field's
+// name ("must start with http:// or https://"); "" when nothing is. With
+// `websocket`, ws:// and wss:// are accepted too. In url_check.cc.
+std::string UrlProblem(absl::string_view url, bool websocket);
 
 // Checks the `websocket` block of the scenario at `path` ("scenarios[i]") and
 // what it rules out elsewhere in the scenario (HTTP/2, proxies, bodies, ...).
