@@ -56,6 +56,12 @@ class Writer {
     absl::StrAppend(&out_, name, labels.empty() ? "" : "{", labels,
                     labels.empty() ? "" : "}", " ", value, "\n");
   }
+  // A family of one unlabelled sample.
+  template <typename T>
+  void Gauge(absl::string_view name, absl::string_view help, T value) {
+    Family(name, "gauge", help);
+    Sample(name, "", value);
+  }
   std::string Take() { return std::move(out_); }
 
  private:
@@ -145,9 +151,9 @@ std::string RenderMetrics(const MetricsInput& in) {
     w.Sample("stampede_run_phase", absl::StrCat("phase=\"", phase, "\""),
              int64_t{in.phase == phase});
   }
-  w.Family("stampede_run_elapsed_seconds", "gauge",
-           "Seconds since the agents started together (0 before).");
-  w.Sample("stampede_run_elapsed_seconds", "", in.elapsed_s);
+  w.Gauge("stampede_run_elapsed_seconds",
+          "Seconds since the agents started together (0 before).",
+          in.elapsed_s);
 
   w.Family("stampede_requests_total", "counter",
            "Requests completed (successes and errors), all agents merged.");
@@ -185,26 +191,24 @@ std::string RenderMetrics(const MetricsInput& in) {
   const v1::IntervalResult empty;
   const v1::IntervalResult& last =
       in.last_interval != nullptr ? *in.last_interval : empty;
-  w.Family("stampede_target_rate_per_second", "gauge",
-           "The plan's arrival rate over the last merged interval, all "
-           "agents (0 for closed-model scenarios).");
-  w.Sample("stampede_target_rate_per_second", "", last.target_rps());
-  w.Family("stampede_achieved_rate_per_second", "gauge",
-           "Requests completed per second over the last merged interval.");
-  w.Sample("stampede_achieved_rate_per_second", "", last.rps());
-  w.Family("stampede_vus", "gauge",
-           "Active virtual users (closed model) at the last interval's end.");
-  w.Sample("stampede_vus", "", last.vus());
-  w.Family("stampede_in_flight", "gauge",
-           "Requests in flight at the last interval's end.");
-  w.Sample("stampede_in_flight", "", last.in_flight());
-  w.Family("stampede_generator_limited", "gauge",
-           "1 when the generators, not the target, limited the last interval.");
-  w.Sample("stampede_generator_limited", "", int64_t{last.generator_limited()});
-  w.Family("stampede_schedule_lag_p99_seconds", "gauge",
-           "p99 of actual minus intended send time in the last interval.");
-  w.Sample("stampede_schedule_lag_p99_seconds", "",
-           last.schedule_lag_p99_ms() / 1e3);
+  w.Gauge("stampede_target_rate_per_second",
+          "The plan's arrival rate over the last merged interval, all "
+          "agents (0 for closed-model scenarios).",
+          last.target_rps());
+  w.Gauge("stampede_achieved_rate_per_second",
+          "Requests completed per second over the last merged interval.",
+          last.rps());
+  w.Gauge("stampede_vus",
+          "Active virtual users (closed model) at the last interval's end.",
+          last.vus());
+  w.Gauge("stampede_in_flight",
+          "Requests in flight at the last interval's end.", last.in_flight());
+  w.Gauge("stampede_generator_limited",
+          "1 when the generators, not the target, limited the last interval.",
+          int64_t{last.generator_limited()});
+  w.Gauge("stampede_schedule_lag_p99_seconds",
+          "p99 of actual minus intended send time in the last interval.",
+          last.schedule_lag_p99_ms() / 1e3);
 
   w.Family("stampede_agents", "gauge", "Agents by state.");
   for (const auto& [state, count] : in.agents) {
