@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "agent/run_spec.h"
+#include "agent/load/run_spec.h"
 #include "common/allow_list.h"
 
 namespace stampede::agent {

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-#include "agent/measurement.h"
-#include "agent/worker.h"
+#include "agent/load/measurement.h"
+#include "agent/load/worker.h"
 #include "stampede/v1/agent.pb.h"
 
 namespace stampede::agent {

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "agent/http1_parser.h"
+#include "agent/http1/parser.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace stampede::agent {

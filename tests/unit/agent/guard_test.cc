@@ -12,10 +12,10 @@
 #include <memory>
 #include <string>
 
-#include "agent/curl_transport.h"
-#include "agent/h2_transport.h"
-#include "agent/http1_transport.h"
-#include "agent/ws_transport.h"
+#include "agent/curl/transport.h"
+#include "agent/h2/transport.h"
+#include "agent/http1/transport.h"
+#include "agent/ws/transport.h"
 #include "tests/unit/agent/transport_harness.h"
 
 namespace stampede::agent {

@@ -1,7 +1,7 @@
 // The HTTP/2 engine against a real server (nginx, started by the test: h2c,
 // and h2 over TLS with a test certificate) and against small in-test servers
 // for the failure paths. Nothing is asserted about durations.
-#include "agent/h2_transport.h"
+#include "agent/h2/transport.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/event_loop.h"
+#include "agent/net/event_loop.h"
 #include "tests/integration/process.h"
 #include "tests/unit/agent/transport_harness.h"
 

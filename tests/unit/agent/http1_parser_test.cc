@@ -1,4 +1,4 @@
-#include "agent/http1_parser.h"
+#include "agent/http1/parser.h"
 
 #include <gtest/gtest.h>
 

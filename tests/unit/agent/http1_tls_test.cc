@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "agent/event_loop.h"
-#include "agent/http1_transport.h"
+#include "agent/net/event_loop.h"
+#include "agent/http1/transport.h"
 #include "tests/integration/process.h"
 #include "tests/unit/agent/transport_harness.h"
 

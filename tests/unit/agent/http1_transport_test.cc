@@ -1,4 +1,4 @@
-#include "agent/http1_transport.h"
+#include "agent/http1/transport.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/event_loop.h"
+#include "agent/net/event_loop.h"
 #include "tests/integration/process.h"
 #include "tests/unit/agent/transport_harness.h"
 

@@ -12,7 +12,7 @@
 #include <memory>
 #include <vector>
 
-#include "agent/event_loop.h"
+#include "agent/net/event_loop.h"
 #include "agent/transport.h"
 #include "gtest/gtest.h"
 

@@ -1,0 +1,115 @@
+#include "agent/h2/request.h"
+
+#include <optional>
+#include <string_view>
+
+#include "agent/http1/request.h"
+
+namespace stampede::agent {
+namespace {
+
+using common::ErrorId;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// The header block as (lower-case name, value) pairs, pseudo-headers first,
+// or why the request cannot go as HTTP/2. Header lists follow libcurl's
+// conventions like the other engines: "Name:" suppresses a header, "Name;"
+// sends it empty. GET and HEAD carry no body.
+std::optional<std::vector<std::pair<std::string, std::string>>> HeaderBlock(
+    const PreparedRequest& request, const http1::Url& url, std::string* why) {
+  const std::string method = request.method.empty() ? "GET" : request.method;
+  if (!http1::IsToken(method)) {
+    *why = "bad method";
+    return std::nullopt;
+  }
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {":method", method},
+      {":scheme", url.https ? "https" : "http"},
+      {":authority", url.authority},
+      {":path", url.target}};
+  bool length_given = false;
+  for (const std::string& h : request.headers) {
+    *why = "bad header \"" + h + "\"";
+    if (h.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+      return std::nullopt;
+    size_t colon = h.find(':');
+    std::string_view name, value;
+    bool empty = false;
+    if (colon == std::string::npos) {
+      if (h.empty() || h.back() != ';') return std::nullopt;
+      name = std::string_view(h).substr(0, h.size() - 1);
+      empty = true;
+    } else {
+      name = std::string_view(h).substr(0, colon);
+      value = http1::TrimSpace(std::string_view(h).substr(colon + 1));
+    }
+    if (!http1::IsToken(name)) return std::nullopt;
+    if (!empty && value.empty()) continue;
+    std::string lower = Lower(name);
+    if (lower == "host") {
+      fields[2].second = std::string(value);
+      continue;
+    }
+    // Connection-specific fields are not allowed in HTTP/2 (RFC 9113 8.2.2).
+    if (lower == "connection" || lower == "keep-alive" ||
+        lower == "proxy-connection" || lower == "transfer-encoding" ||
+        lower == "upgrade" || (lower == "te" && value != "trailers")) {
+      continue;
+    }
+    if (lower == "content-length") length_given = true;
+    fields.emplace_back(std::move(lower), std::string(value));
+  }
+  const bool bodyless = method == "GET" || method == "HEAD";
+  if (!bodyless && !length_given)
+    fields.emplace_back("content-length", std::to_string(request.body.size()));
+  why->clear();
+  return fields;
+}
+
+}  // namespace
+
+std::string H2Unsupported(const PreparedRequest& request) {
+  std::string why;
+  std::optional<http1::Url> url = http1::ParseUrl(request.url);
+  if (!url) {
+    return "not an http:// or https:// URL with a host and a valid port "
+           "(without credentials or spaces)";
+  }
+  if (!http1::IsNumericHost(*url))
+    return "the host must be numeric or localhost";
+  HeaderBlock(request, *url, &why);
+  return why;
+}
+
+ErrorId BuildH2Request(const PreparedRequest& request, H2Request* out) {
+  std::string why;
+  std::optional<http1::Url> url = http1::ParseUrl(request.url);
+  if (!url || !http1::IsNumericHost(*url)) return ErrorId::kTransportOther;
+  auto fields = HeaderBlock(request, *url, &why);
+  if (!fields) return ErrorId::kTransportOther;
+  out->fields = std::move(*fields);
+  out->nva.clear();
+  for (auto& [name, value] : out->fields) {
+    out->nva.push_back(nghttp2_nv{
+        reinterpret_cast<uint8_t*>(name.data()),
+        reinterpret_cast<uint8_t*>(value.data()), name.size(), value.size(),
+        NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE});
+  }
+  const std::string& method = out->fields[0].second;
+  out->has_body = method != "GET" && method != "HEAD" && !request.body.empty();
+  out->body = out->has_body ? request.body : std::string();
+  out->https = url->https;
+  out->host = url->host;
+  if (!http1::Resolve(*url, &out->addr, &out->addr_len))
+    return ErrorId::kDnsFailure;
+  return ErrorId::kNone;
+}
+
+}  // namespace stampede::agent

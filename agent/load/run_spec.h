@@ -1,0 +1,111 @@
+// Everything the workers of one run share, resolved once at Prepare from the
+// plan and this agent's share: schedules, prepared requests, weights. Immutable
+// once built; thread-safe.
+#ifndef STAMPEDE_AGENT_LOAD_RUN_SPEC_H_
+#define STAMPEDE_AGENT_LOAD_RUN_SPEC_H_
+
+#include <bitset>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/net/tls.h"
+#include "agent/transport.h"
+#include "common/allow_list.h"
+#include "common/schedule.h"
+#include "stampede/v1/agent.pb.h"
+
+namespace stampede::agent {
+
+// What each connection of a WebSocket scenario does once open (plan's
+// `websocket`).
+struct WsOptions {
+  enum class Mode { kSend, kRequestReply, kListen };
+  Mode mode = Mode::kSend;
+  int64_t send_every_ns = 0;
+  // The payload around "{{seq}}": prefix, the message number, suffix; then
+  // padded with 'x' (or cut) to `size` when it is above 0.
+  std::string prefix;
+  std::string suffix;
+  bool has_seq = false;
+  size_t size = 0;
+  bool binary = false;
+  std::string subprotocol;
+  int64_t hold_ns = 0;  // 0: until ramped down or the stages end
+  bool expect_reply = true;
+  bool match_id = false;
+  std::string id_key;  // "\"id\":", what precedes the number in a reply
+  uint64_t messages = 0;
+  int64_t reply_timeout_ns = 0;
+  uint64_t max_message_size = 1 << 20;
+};
+
+struct ScenarioSpec {
+  enum class Model { kOpen, kClosed };
+  enum class Think { kNone, kConstant, kUniform, kExponential };
+
+  Model model = Model::kOpen;
+  // Arrivals (open) or the VU level (closed) over time.
+  std::unique_ptr<common::ArrivalSchedule> schedule;
+  std::vector<PreparedRequest> requests;
+  // For https:// requests, on every transport.
+  tls::ClientOptions tls;
+  std::vector<uint64_t> cumulative_weight;  // running sum of request weights
+  size_t max_connections = 256;             // open model, for this whole agent
+  bool poisson = false;         // open model: random (exponential) gaps
+  int64_t start_offset_ns = 0;  // start_after
+  // Source addresses connections are bound to in turn; empty: the kernel's
+  // choice.
+  std::vector<std::string> local_addresses;
+  // Statuses that are not errors (default 100-399).
+  std::bitset<600> expected_statuses;
+  // Open model: an arrival later than this is skipped, not sent.
+  int64_t max_lateness_ns = 100'000'000;
+  std::string name;
+  std::string transport;                  // "", auto, native or curl
+  std::string http_version;               // "", "1.1" or "2" (h2c)
+  size_t max_streams_per_connection = 0;  // HTTP/2; 0: the engine's default
+  bool websocket = false;                 // every request is a ws:// endpoint
+  WsOptions ws;
+
+  // Open model: the highest rate any stage reaches (plan-wide, per second).
+  double peak_rate = 0;
+
+  // Closed model.
+  double max_vus = 0;  // the highest VU level any stage reaches (plan-wide)
+  Think think = Think::kNone;
+  int64_t think_a_ns = 0;  // constant, uniform min, or exponential mean
+  int64_t think_b_ns = 0;  // uniform max
+  uint64_t iterations_per_vu = 0;
+  uint64_t shared_iterations = 0;  // plan-wide
+
+  // The request plan-wide arrival j uses: weights are honoured exactly over
+  // every total-weight consecutive arrivals.
+  const PreparedRequest& RequestFor(uint64_t j) const;
+};
+
+struct RunSpec {
+  std::string run_id;
+  uint32_t share_index = 0;
+  uint32_t share_count = 1;
+  std::vector<uint32_t> share_weights;  // one per agent; empty: equal
+
+  // The agents' weights, equal ones when the controller sent none.
+  std::vector<uint32_t> ShareWeights() const;
+  absl::Duration interval = absl::Seconds(1);
+  std::vector<ScenarioSpec> scenarios;
+  // What every new connection is checked against (the agent's
+  // --allow-targets); null: the default list. Set by the agent after
+  // FromPrepare; it outlives the run.
+  const common::AllowList* allow_list = nullptr;
+
+  std::vector<size_t> RequestsPerScenario() const;
+  static absl::StatusOr<std::unique_ptr<RunSpec>> FromPrepare(
+      const v1::Prepare& prepare);
+};
+
+}  // namespace stampede::agent
+
+#endif  // STAMPEDE_AGENT_LOAD_RUN_SPEC_H_
