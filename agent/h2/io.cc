@@ -9,8 +9,8 @@
 
 #include <cerrno>
 
-#include "agent/net/event_loop.h"
 #include "agent/h2/internal.h"
+#include "agent/net/event_loop.h"
 
 namespace stampede::agent {
 

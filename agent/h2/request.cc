@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "agent/http1/request.h"
+#include "agent/net/url.h"
 
 namespace stampede::agent {
 namespace {
@@ -23,9 +24,9 @@ std::string Lower(std::string_view s) {
 // conventions like the other engines: "Name:" suppresses a header, "Name;"
 // sends it empty. GET and HEAD carry no body.
 std::optional<std::vector<std::pair<std::string, std::string>>> HeaderBlock(
-    const PreparedRequest& request, const http1::Url& url, std::string* why) {
+    const PreparedRequest& request, const net::Url& url, std::string* why) {
   const std::string method = request.method.empty() ? "GET" : request.method;
-  if (!http1::IsToken(method)) {
+  if (!net::IsToken(method)) {
     *why = "bad method";
     return std::nullopt;
   }
@@ -48,9 +49,9 @@ std::optional<std::vector<std::pair<std::string, std::string>>> HeaderBlock(
       empty = true;
     } else {
       name = std::string_view(h).substr(0, colon);
-      value = http1::TrimSpace(std::string_view(h).substr(colon + 1));
+      value = net::TrimSpace(std::string_view(h).substr(colon + 1));
     }
-    if (!http1::IsToken(name)) return std::nullopt;
+    if (!net::IsToken(name)) return std::nullopt;
     if (!empty && value.empty()) continue;
     std::string lower = Lower(name);
     if (lower == "host") {
@@ -77,21 +78,20 @@ std::optional<std::vector<std::pair<std::string, std::string>>> HeaderBlock(
 
 std::string H2Unsupported(const PreparedRequest& request) {
   std::string why;
-  std::optional<http1::Url> url = http1::ParseUrl(request.url);
+  std::optional<net::Url> url = net::ParseUrl(request.url);
   if (!url) {
     return "not an http:// or https:// URL with a host and a valid port "
            "(without credentials or spaces)";
   }
-  if (!http1::IsNumericHost(*url))
-    return "the host must be numeric or localhost";
+  if (!net::IsNumericHost(*url)) return "the host must be numeric or localhost";
   HeaderBlock(request, *url, &why);
   return why;
 }
 
 ErrorId BuildH2Request(const PreparedRequest& request, H2Request* out) {
   std::string why;
-  std::optional<http1::Url> url = http1::ParseUrl(request.url);
-  if (!url || !http1::IsNumericHost(*url)) return ErrorId::kTransportOther;
+  std::optional<net::Url> url = net::ParseUrl(request.url);
+  if (!url || !net::IsNumericHost(*url)) return ErrorId::kTransportOther;
   auto fields = HeaderBlock(request, *url, &why);
   if (!fields) return ErrorId::kTransportOther;
   out->fields = std::move(*fields);

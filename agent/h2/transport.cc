@@ -16,6 +16,7 @@
 
 #include "agent/h2/internal.h"
 #include "agent/http1/request.h"
+#include "agent/net/socket.h"
 
 namespace stampede::agent {
 
@@ -113,7 +114,7 @@ void H2Transport::Prepare(const PreparedRequest& request) {
   // SNI says and what the certificate is checked against.
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     const Endpoint& e = endpoints_[i];
-    if (http1::SameAddress(e.addr, r.addr) && e.https == r.https &&
+    if (net::SameAddress(e.addr, r.addr) && e.https == r.https &&
         (!r.https || e.host == r.host)) {
       t.endpoint = static_cast<int>(i);
       return;
@@ -217,7 +218,7 @@ ErrorId H2Transport::Open(Connection* c, int endpoint) {
   const Endpoint& ep = endpoints_[endpoint];
   int fd = -1;
   if (const ErrorId error =
-          http1::OpenSocket(*allow_, ep.host, ep.addr, nullptr, &fd);
+          net::OpenSocket(*allow_, ep.host, ep.addr, nullptr, &fd);
       error != ErrorId::kNone) {
     return error;
   }

@@ -25,7 +25,7 @@ ErrorId Http1Transport::Connect(Connection* c) {
   const Endpoint& ep = endpoints_[c->endpoint];
   int fd = -1;
   if (const ErrorId error =
-          http1::OpenSocket(*allow_, ep.host, ep.addr, &local_, &fd);
+          net::OpenSocket(*allow_, ep.host, ep.addr, &local_, &fd);
       error != ErrorId::kNone) {
     return error;
   }

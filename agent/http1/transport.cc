@@ -15,12 +15,13 @@
 #include "absl/strings/str_cat.h"
 #include "agent/http1/internal.h"
 #include "agent/http1/request.h"
+#include "agent/net/url.h"
 
 namespace stampede::agent {
 
 using common::ErrorId;
-using http1::ParseUrl;
-using http1::Url;
+using net::ParseUrl;
+using net::Url;
 
 absl::StatusOr<std::unique_ptr<Http1Transport>> Http1Transport::Create(
     EventLoop* loop, Listener* listener, size_t max_connections,
@@ -64,7 +65,7 @@ Http1Transport::~Http1Transport() {
 bool Http1Transport::Supports(const PreparedRequest& request) {
   if (!request.proxy.empty() || !request.auth_scheme.empty()) return false;
   std::optional<Url> url = ParseUrl(request.url);
-  return url.has_value() && http1::IsNumericHost(*url) &&
+  return url.has_value() && net::IsNumericHost(*url) &&
          http1::Serialize(request, *url).has_value();
 }
 
@@ -96,7 +97,7 @@ void Http1Transport::Prepare(const PreparedRequest& request) {
   // SNI says and what the certificate is checked against.
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     const Endpoint& e = endpoints_[i];
-    if (http1::SameAddress(e.addr, addr) && e.https == url->https &&
+    if (net::SameAddress(e.addr, addr) && e.https == url->https &&
         (!url->https || e.host == url->host)) {
       t.endpoint = static_cast<int>(i);
       return;

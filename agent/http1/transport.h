@@ -18,9 +18,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "agent/net/event_loop.h"
 #include "agent/http1/parser.h"
 #include "agent/http1/request.h"
+#include "agent/net/event_loop.h"
+#include "agent/net/socket.h"
 #include "agent/net/tls.h"
 #include "agent/transport.h"
 #include "common/allow_list.h"
@@ -145,7 +146,7 @@ class Http1Transport : public Transport {
   std::vector<Failure> failures_;  // reserved for max_connections
   size_t busy_ = 0;  // requests in flight, failures not yet reported included
   uint64_t connections_opened_ = 0;
-  http1::SourceAddresses local_;
+  net::SourceAddresses local_;
   const common::AllowList* allow_ = &common::AllowList::Default();
   uint64_t tls_handshakes_ = 0;
   uint64_t tls_resumed_ = 0;

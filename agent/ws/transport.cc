@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/http1/request.h"
+#include "agent/net/url.h"
 #include "agent/ws/internal.h"
 
 namespace stampede::agent {
@@ -122,7 +123,7 @@ void WsTransport::Prepare(const PreparedRequest& request) {
   if (!inserted) return;
   Target& t = it->second;
   t.timeout_ns = request.timeout_ms > 0 ? request.timeout_ms * 1'000'000 : 0;
-  std::optional<http1::Url> url = http1::ParseUrl(request.url);
+  std::optional<net::Url> url = net::ParseUrl(request.url);
   if (!url) {
     t.error = ErrorId::kTransportOther;
     return;
@@ -181,7 +182,7 @@ ErrorId WsTransport::Connect(Conn* c) {
   const Target& t = *c->target;
   int fd = -1;
   if (const ErrorId error =
-          http1::OpenSocket(*allow_, t.host, t.addr, &local_, &fd);
+          net::OpenSocket(*allow_, t.host, t.addr, &local_, &fd);
       error != ErrorId::kNone) {
     return error;
   }

@@ -21,9 +21,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "agent/net/event_loop.h"
 #include "agent/http1/request.h"
 #include "agent/load/run_spec.h"
+#include "agent/net/event_loop.h"
+#include "agent/net/socket.h"
 #include "agent/net/tls.h"
 #include "agent/transport.h"
 #include "common/allow_list.h"
@@ -142,7 +143,7 @@ class WsTransport : public Transport {
   // slot's are stale and skipped.
   std::vector<std::pair<int64_t, uint32_t>> timers_;
   bool ending_all_ = false;
-  http1::SourceAddresses local_;
+  net::SourceAddresses local_;
   const common::AllowList* allow_ = &common::AllowList::Default();
   std::mt19937_64 rng_;
   std::unique_ptr<char[]> read_buffer_;
