@@ -236,6 +236,15 @@ absl::Status AgentGuard::CheckPlan(const RunSpec& spec,
       }
     }
   }
+  // The plan's name servers get this agent's queries: they are targets too.
+  for (const std::string& server : spec.dns.servers) {
+    if (std::optional<std::string> why =
+            Denied(allow_, absl::StrCat("http://", server, "/"))) {
+      return refuse(absl::StrCat("dns server ", server,
+                                 " is not allowed by --allow-targets (", *why,
+                                 ")"));
+    }
+  }
   return absl::OkStatus();
 }
 

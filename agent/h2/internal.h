@@ -45,6 +45,7 @@ struct H2Transport::Stream {
   int64_t bytes_in = 0;
   int64_t bytes_out = 0;
   int64_t written_ns = 0;  // when its last frame was handed to the socket
+  int64_t dns_ns = Outcome::kNotTimed;
   int64_t connect_ns = Outcome::kNotTimed;
   int64_t tls_ns = Outcome::kNotTimed;
   int64_t ttfb_ns = Outcome::kNotTimed;
@@ -85,6 +86,7 @@ struct H2Transport::Connection final : EventLoop::Handler {
   int32_t claimant_id = 0;
   bool claim_open = false;
   int64_t phase_start_ns = 0;  // connect, then handshake
+  int64_t dns_ns = Outcome::kNotTimed;
   int64_t connect_ns = Outcome::kNotTimed;
   int64_t tls_ns = Outcome::kNotTimed;
   bool https = false;          // this socket speaks TLS

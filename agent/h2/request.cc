@@ -91,7 +91,7 @@ std::string H2Unsupported(const PreparedRequest& request) {
 ErrorId BuildH2Request(const PreparedRequest& request, H2Request* out) {
   std::string why;
   std::optional<net::Url> url = net::ParseUrl(request.url);
-  if (!url || !net::IsNumericHost(*url)) return ErrorId::kTransportOther;
+  if (!url) return ErrorId::kTransportOther;
   auto fields = HeaderBlock(request, *url, &why);
   if (!fields) return ErrorId::kTransportOther;
   out->fields = std::move(*fields);
@@ -107,8 +107,7 @@ ErrorId BuildH2Request(const PreparedRequest& request, H2Request* out) {
   out->body = out->has_body ? request.body : std::string();
   out->https = url->https;
   out->host = url->host;
-  if (!http1::Resolve(*url, &out->addr, &out->addr_len))
-    return ErrorId::kDnsFailure;
+  out->port = url->port;
   return ErrorId::kNone;
 }
 

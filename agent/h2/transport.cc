@@ -65,6 +65,7 @@ H2Transport::H2Transport(EventLoop* loop, Listener* listener,
       streams_per_connection_(streams_per_connection),
       max_streams_(max_streams),
       streams_(new Stream[max_streams]),
+      dialer_(loop),
       tls_options_(tls_options),
       read_buffer_(new uint8_t[kH2ReadBufferSize]) {
   // HTTP/2 or nothing: a server that does not choose h2 is not served.
@@ -110,19 +111,24 @@ void H2Transport::Prepare(const PreparedRequest& request) {
     t.error = ErrorId::kTlsError;
     return;
   }
-  // TLS connections are only interchangeable for the same name: it is what
-  // SNI says and what the certificate is checked against.
+  const int name = dialer_.Add(r.host);
+  if (name < 0) {
+    t.error = ErrorId::kLocalOther;
+    return;
+  }
+  const uint16_t port = net::PortOf(r.port);
+  // One name, port and scheme: one pool of interchangeable connections (for
+  // TLS the name is also what SNI says and the certificate is checked for).
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     const Endpoint& e = endpoints_[i];
-    if (net::SameAddress(e.addr, r.addr) && e.https == r.https &&
-        (!r.https || e.host == r.host)) {
+    if (e.name == name && e.port == port && e.https == r.https) {
       t.endpoint = static_cast<int>(i);
       return;
     }
   }
   Endpoint& e = endpoints_.emplace_back();
-  e.addr = r.addr;
-  e.addr_len = r.addr_len;
+  e.name = name;
+  e.port = port;
   e.https = r.https;
   e.host = r.host;
   if (e.https) {
@@ -217,8 +223,11 @@ H2Transport::Connection* H2Transport::Pick(int endpoint, ErrorId* error) {
 ErrorId H2Transport::Open(Connection* c, int endpoint) {
   const Endpoint& ep = endpoints_[endpoint];
   int fd = -1;
-  if (const ErrorId error =
-          net::OpenSocket(*allow_, ep.host, ep.addr, nullptr, &fd);
+  sockaddr_storage addr;
+  socklen_t addr_len = 0;
+  int64_t dns_ns = Outcome::kNotTimed;
+  if (const ErrorId error = dialer_.Open(ep.name, ep.port, ep.host, &fd, &addr,
+                                         &addr_len, &dns_ns);
       error != ErrorId::kNone) {
     return error;
   }
@@ -236,6 +245,7 @@ ErrorId H2Transport::Open(Connection* c, int endpoint) {
   c->claim_open = true;
   c->claimant = nullptr;
   c->connect_ns = c->tls_ns = Outcome::kNotTimed;
+  c->dns_ns = dns_ns;
   c->https = ep.https;
   c->tls_wants_out = false;
   c->out.clear();
@@ -249,8 +259,7 @@ ErrorId H2Transport::Open(Connection* c, int endpoint) {
                                         kConnectionWindow);
   c->phase_start_ns = EventLoop::MonoNowNs();
   c->state = Connection::State::kConnecting;
-  int rc =
-      connect(fd, reinterpret_cast<const sockaddr*>(&ep.addr), ep.addr_len);
+  int rc = connect(fd, reinterpret_cast<const sockaddr*>(&addr), addr_len);
   ErrorId error = ErrorId::kNone;
   if (rc == 0) {
     error = OnConnected(c);
@@ -287,6 +296,7 @@ ErrorId H2Transport::Submit(Connection* c, Stream* s) {
     c->claim_open = false;
     c->claimant = s;
     c->claimant_id = id;
+    s->dns_ns = c->dns_ns;
     s->connect_ns = c->connect_ns;
     s->tls_ns = c->tls_ns;
   }
@@ -494,6 +504,7 @@ void H2Transport::Finish(Stream* s, ErrorId error) {
   outcome.bytes_out = s->bytes_out;
   outcome.connect_ns = s->connect_ns;
   outcome.tls_ns = s->tls_ns;
+  outcome.dns_ns = s->dns_ns;
   outcome.ttfb_ns = s->ttfb_ns;
   const Sent sent = s->sent;
   UnlinkDeadline(s);

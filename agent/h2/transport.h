@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/net/dialer.h"
 #include "agent/net/event_loop.h"
 #include "agent/net/tls.h"
 #include "agent/transport.h"
@@ -57,8 +58,8 @@ class H2Transport : public Transport {
       EventLoop* loop, Listener* listener, size_t max_streams,
       size_t streams_per_connection = kDefaultStreamsPerConnection,
       const tls::ClientOptions& tls_options = {});
-  // "" when this engine serves `request` (an http:// or https:// URL with a
-  // numeric host or "localhost", a valid method and headers), else why not.
+  // "" when this engine serves `request` (an http:// or https:// URL, a valid
+  // method and headers), else why not.
   static std::string Unsupported(const PreparedRequest& request);
 
   // Closes every connection; requests still in flight are not reported.
@@ -66,8 +67,9 @@ class H2Transport : public Transport {
   H2Transport(const H2Transport&) = delete;
   H2Transport& operator=(const H2Transport&) = delete;
 
-  // Builds the request's header block and resolves its host (this may block
-  // on DNS). A request it cannot serve fails every Send instead.
+  // Builds the request's header block and adds its host to the resolver
+  // (without SetResolver: waits for its answer). A request it cannot serve
+  // fails every Send instead.
   void Prepare(const PreparedRequest& request) override;
   bool HasCapacity() const override { return in_flight_ < max_streams_; }
   void Send(const Sent& sent) override;
@@ -80,8 +82,14 @@ class H2Transport : public Transport {
   // a denied one fails its request with blocked_target, unsent. `allow`
   // must outlive the transport.
   void SetAllowList(const common::AllowList* allow) {
-    allow_ = allow != nullptr ? allow : &common::AllowList::Default();
+    dialer_.SetAllowList(allow);
   }
+  // Binds new connections to these source addresses in turn (IP literals).
+  absl::Status SetLocalAddresses(const std::vector<std::string>& addresses) {
+    return dialer_.SetLocalAddresses(addresses);
+  }
+  // The worker's resolver (see net::Dialer::SetResolver); before Prepare.
+  void SetResolver(net::Resolver* resolver) { dialer_.SetResolver(resolver); }
 
   // Connections opened so far (a measure of how streams share them).
   uint64_t connections_opened() const { return connections_opened_; }
@@ -94,9 +102,11 @@ class H2Transport : public Transport {
   struct Connection;
   struct Stream;
   struct Callbacks;  // nghttp2's callbacks, with access to the members below
+  // One origin: a name (the resolver's id) and port; its connections may go
+  // to any of the name's addresses.
   struct Endpoint {
-    sockaddr_storage addr{};
-    socklen_t addr_len = 0;
+    int name = -1;
+    uint16_t port = 0;
     bool https = false;
     // For SNI and the certificate check, and the allow-list's host patterns
     // (for http://, the host of the first request that reached it).
@@ -192,7 +202,7 @@ class H2Transport : public Transport {
   uint64_t connections_opened_ = 0;
   uint64_t tls_handshakes_ = 0;
   uint64_t tls_resumed_ = 0;
-  const common::AllowList* allow_ = &common::AllowList::Default();
+  net::Dialer dialer_;
   tls::ClientOptions tls_options_;  // alpn: {"h2"}
   // Made at Create with a CA file, else at the first https:// Prepare.
   std::unique_ptr<tls::ClientContext> tls_context_;

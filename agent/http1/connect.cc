@@ -16,19 +16,19 @@ namespace stampede::agent {
 
 using common::ErrorId;
 
-absl::Status Http1Transport::SetLocalAddresses(
-    const std::vector<std::string>& addresses) {
-  return local_.Set(addresses);
-}
-
 ErrorId Http1Transport::Connect(Connection* c) {
   const Endpoint& ep = endpoints_[c->endpoint];
   int fd = -1;
-  if (const ErrorId error =
-          net::OpenSocket(*allow_, ep.host, ep.addr, &local_, &fd);
+  sockaddr_storage addr;
+  socklen_t addr_len = 0;
+  int64_t dns_ns = Outcome::kNotTimed;
+  if (const ErrorId error = dialer_.Open(ep.name, ep.port, ep.host, &fd, &addr,
+                                         &addr_len, &dns_ns);
       error != ErrorId::kNone) {
     return error;
   }
+  // A retry on a new socket keeps the first attempt's lookup time.
+  if (dns_ns >= 0) c->dns_ns = dns_ns;
   ++connections_opened_;
   c->fd = fd;
   c->https = ep.https;
@@ -40,8 +40,7 @@ ErrorId Http1Transport::Connect(Connection* c) {
   c->written_ns = 0;
   c->tls_ns = Outcome::kNotTimed;
   c->phase_start_ns = EventLoop::MonoNowNs();
-  int rc =
-      connect(fd, reinterpret_cast<const sockaddr*>(&ep.addr), ep.addr_len);
+  int rc = connect(fd, reinterpret_cast<const sockaddr*>(&addr), addr_len);
   if (rc == 0) {
     if (!loop_->Add(fd, EPOLLIN | kEdge, c)) return ErrorId::kLocalOther;
     c->events = EPOLLIN;

@@ -84,6 +84,7 @@ struct Http1Transport::Connection final : EventLoop::Handler {
   // Phase timings of the current request (Outcome's), and their starts.
   int64_t phase_start_ns = 0;  // connect, then handshake
   int64_t written_ns = 0;      // the request's last byte went out
+  int64_t dns_ns = Outcome::kNotTimed;
   int64_t connect_ns = Outcome::kNotTimed;
   int64_t tls_ns = Outcome::kNotTimed;
   int64_t ttfb_ns = Outcome::kNotTimed;

@@ -44,6 +44,7 @@ Http1Transport::Http1Transport(EventLoop* loop, Listener* listener,
                                const tls::ClientOptions& tls_options)
     : loop_(loop),
       listener_(listener),
+      dialer_(loop),
       tls_options_(tls_options),
       read_buffer_(new char[kReadBufferSize]) {
   if (tls_options_.alpn.empty()) tls_options_.alpn = {"http/1.1"};
@@ -65,8 +66,7 @@ Http1Transport::~Http1Transport() {
 bool Http1Transport::Supports(const PreparedRequest& request) {
   if (!request.proxy.empty() || !request.auth_scheme.empty()) return false;
   std::optional<Url> url = ParseUrl(request.url);
-  return url.has_value() && net::IsNumericHost(*url) &&
-         http1::Serialize(request, *url).has_value();
+  return url.has_value() && http1::Serialize(request, *url).has_value();
 }
 
 void Http1Transport::Prepare(const PreparedRequest& request) {
@@ -82,30 +82,29 @@ void Http1Transport::Prepare(const PreparedRequest& request) {
     t.error = ErrorId::kTransportOther;
     return;
   }
-  sockaddr_storage addr;
-  socklen_t len = 0;
-  if (!http1::Resolve(*url, &addr, &len)) {
-    t.error = ErrorId::kDnsFailure;
-    return;
-  }
   if (url->https && !tls::EnsureContext(tls_options_, &tls_context_)) {
     t.error = ErrorId::kTlsError;
     return;
   }
   t.wire = std::move(*wire);
-  // TLS connections are only interchangeable for the same name: it is what
-  // SNI says and what the certificate is checked against.
+  const int name = dialer_.Add(url->host);
+  if (name < 0) {
+    t.error = ErrorId::kLocalOther;
+    return;
+  }
+  const uint16_t port = net::PortOf(url->port);
+  // One name, port and scheme: one pool of interchangeable connections (for
+  // TLS the name is also what SNI says and the certificate is checked for).
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     const Endpoint& e = endpoints_[i];
-    if (net::SameAddress(e.addr, addr) && e.https == url->https &&
-        (!url->https || e.host == url->host)) {
+    if (e.name == name && e.port == port && e.https == url->https) {
       t.endpoint = static_cast<int>(i);
       return;
     }
   }
   Endpoint& e = endpoints_.emplace_back();
-  e.addr = addr;
-  e.addr_len = len;
+  e.name = name;
+  e.port = port;
   e.https = url->https;
   e.host = url->host;
   if (e.https) {
@@ -137,7 +136,7 @@ void Http1Transport::Send(const Sent& sent) {
     c->retried = false;
     c->bytes_in = 0;
     c->bytes_out = 0;
-    c->connect_ns = c->tls_ns = c->ttfb_ns = Outcome::kNotTimed;
+    c->dns_ns = c->connect_ns = c->tls_ns = c->ttfb_ns = Outcome::kNotTimed;
     c->written_ns = 0;
     c->deadline_ns =
         target.timeout_ns > 0 ? sent.sent_ns + target.timeout_ns : 0;
@@ -463,6 +462,7 @@ void Http1Transport::Finish(Connection* c, ErrorId error, bool keep,
   outcome.error = error;
   outcome.bytes_in = c->bytes_in;
   outcome.bytes_out = c->bytes_out;
+  outcome.dns_ns = c->dns_ns;
   outcome.connect_ns = c->connect_ns;
   outcome.tls_ns = c->tls_ns;
   outcome.ttfb_ns = c->ttfb_ns;

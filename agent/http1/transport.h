@@ -20,8 +20,8 @@
 #include "absl/status/statusor.h"
 #include "agent/http1/parser.h"
 #include "agent/http1/request.h"
+#include "agent/net/dialer.h"
 #include "agent/net/event_loop.h"
-#include "agent/net/socket.h"
 #include "agent/net/tls.h"
 #include "agent/transport.h"
 #include "common/allow_list.h"
@@ -37,9 +37,8 @@ class Http1Transport : public Transport {
   static absl::StatusOr<std::unique_ptr<Http1Transport>> Create(
       EventLoop* loop, Listener* listener, size_t max_connections,
       const tls::ClientOptions& tls_options = {});
-  // Whether this engine serves `request` without a name lookup: an http:// or
-  // https:// URL with a numeric IPv4/IPv6 host or "localhost", valid method and
-  // headers.
+  // Whether this engine serves `request`: an http:// or https:// URL (numeric
+  // host or name), a valid method and headers, no proxy or auth scheme.
   static bool Supports(const PreparedRequest& request);
 
   // Closes every connection; requests still in flight are not reported.
@@ -47,8 +46,9 @@ class Http1Transport : public Transport {
   Http1Transport(const Http1Transport&) = delete;
   Http1Transport& operator=(const Http1Transport&) = delete;
 
-  // Parses and serialises the request and resolves its host (this may block
-  // on DNS). A request it cannot serve fails every Send instead.
+  // Parses and serialises the request and adds its host to the resolver
+  // (without SetResolver: waits for its answer). A request it cannot serve
+  // fails every Send instead.
   void Prepare(const PreparedRequest& request) override;
   bool HasCapacity() const override { return busy_ < connections_.size(); }
   void Send(const Sent& sent) override;
@@ -57,13 +57,17 @@ class Http1Transport : public Transport {
   void OnDeadline() override;
 
   // Binds new connections to these source addresses in turn (IP literals).
-  absl::Status SetLocalAddresses(const std::vector<std::string>& addresses);
+  absl::Status SetLocalAddresses(const std::vector<std::string>& addresses) {
+    return dialer_.SetLocalAddresses(addresses);
+  }
+  // The worker's resolver (see net::Dialer::SetResolver); before Prepare.
+  void SetResolver(net::Resolver* resolver) { dialer_.SetResolver(resolver); }
   // Checks every new connection's address against `allow` (null: the
   // default list, which denies only link-local and metadata addresses);
   // a denied one fails its request with blocked_target, unsent. `allow`
   // must outlive the transport.
   void SetAllowList(const common::AllowList* allow) {
-    allow_ = allow != nullptr ? allow : &common::AllowList::Default();
+    dialer_.SetAllowList(allow);
   }
 
   // Connections opened so far (a measure of keep-alive reuse).
@@ -75,13 +79,14 @@ class Http1Transport : public Transport {
  private:
   struct Target;
   struct Connection;
+  // One origin: a name (the resolver's id) and port. Its connections may go
+  // to any of the name's addresses.
   struct Endpoint {
-    sockaddr_storage addr{};
-    socklen_t addr_len = 0;
+    int name = -1;
+    uint16_t port = 0;
     Connection* idle = nullptr;  // head of its idle connections
     bool https = false;
-    // For SNI and the certificate check, and the allow-list's host patterns
-    // (for http://, the host of the first request that reached it).
+    // For SNI and the certificate check, and the allow-list's host patterns.
     std::string host;
     // Stable address: OpenSSL's new-session callback writes here.
     std::unique_ptr<tls::SessionCache> sessions;
@@ -146,8 +151,7 @@ class Http1Transport : public Transport {
   std::vector<Failure> failures_;  // reserved for max_connections
   size_t busy_ = 0;  // requests in flight, failures not yet reported included
   uint64_t connections_opened_ = 0;
-  net::SourceAddresses local_;
-  const common::AllowList* allow_ = &common::AllowList::Default();
+  net::Dialer dialer_;
   uint64_t tls_handshakes_ = 0;
   uint64_t tls_resumed_ = 0;
   tls::ClientOptions tls_options_;

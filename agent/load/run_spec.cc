@@ -67,6 +67,44 @@ void WsOptionsFrom(const v1::Scenario& scenario, WsOptions* out) {
   if (ws.max_message_size() > 0) out->max_message_size = ws.max_message_size();
 }
 
+// The plan's `dns:` and `hosts:` (checked by validate; checked here again
+// because a plan reaches an agent from whatever controller sent it).
+absl::Status DnsFromPlan(const v1::TestPlan& plan, net::DnsOptions* out) {
+  const v1::Dns& dns = plan.dns();
+  using Select = net::DnsOptions::Select;
+  using Family = net::DnsOptions::Family;
+  if (dns.select().empty() || dns.select() == "round_robin") {
+    out->select = Select::kRoundRobin;
+  } else if (dns.select() == "first") {
+    out->select = Select::kFirst;
+  } else if (dns.select() == "random") {
+    out->select = Select::kRandom;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dns.select: unknown value ", dns.select()));
+  }
+  if (dns.family().empty() || dns.family() == "auto") {
+    out->family = Family::kAuto;
+  } else if (dns.family() == "ipv4") {
+    out->family = Family::kIpv4;
+  } else if (dns.family() == "ipv6") {
+    out->family = Family::kIpv6;
+  } else if (dns.family() == "any") {
+    out->family = Family::kAny;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dns.family: unknown value ", dns.family()));
+  }
+  if (dns.has_ttl()) {
+    out->ttl_ns = std::max<int64_t>(
+        0, google::protobuf::util::TimeUtil::DurationToNanoseconds(dns.ttl()));
+  }
+  out->servers.assign(dns.servers().begin(), dns.servers().end());
+  out->hosts.assign(plan.hosts().begin(), plan.hosts().end());
+  std::sort(out->hosts.begin(), out->hosts.end());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<size_t> RunSpec::RequestsPerScenario() const {
@@ -109,6 +147,7 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
   auto ns = [](const google::protobuf::Duration& d) {
     return google::protobuf::util::TimeUtil::DurationToNanoseconds(d);
   };
+  if (absl::Status s = DnsFromPlan(plan, &spec->dns); !s.ok()) return s;
   for (int s = 0; s < plan.scenarios_size(); ++s) {
     const v1::Scenario& scenario = plan.scenarios(s);
     if (!scenario.load().has_arrival_rate() && !scenario.load().has_vus()) {

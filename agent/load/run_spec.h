@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/net/resolver.h"
 #include "agent/net/tls.h"
 #include "agent/transport.h"
 #include "common/allow_list.h"
@@ -100,6 +101,8 @@ struct RunSpec {
   // --allow-targets); null: the default list. Set by the agent after
   // FromPrepare; it outlives the run.
   const common::AllowList* allow_list = nullptr;
+  // The plan's `dns:` and `hosts:`, for every worker's resolver.
+  net::DnsOptions dns;
 
   std::vector<size_t> RequestsPerScenario() const;
   static absl::StatusOr<std::unique_ptr<RunSpec>> FromPrepare(

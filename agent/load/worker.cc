@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -21,17 +22,18 @@ using Model = ScenarioSpec::Model;
 // the loop.
 constexpr int64_t kVuLevelPollNs = 10'000'000;
 
-// A made transport (one with source addresses) given the scenario's source
-// addresses and the agent's allow-list.
+// A made transport given the scenario's source addresses, the agent's
+// allow-list and (native engines) the worker's resolver.
 template <typename T>
 absl::StatusOr<std::unique_ptr<Transport>> Configured(
     absl::StatusOr<std::unique_ptr<T>> t, const ScenarioSpec& scenario,
-    const common::AllowList* allow) {
+    const common::AllowList* allow, net::Resolver* resolver) {
   if (!t.ok()) return t.status();
   if (absl::Status s = (*t)->SetLocalAddresses(scenario.local_addresses);
       !s.ok())
     return s;
   (*t)->SetAllowList(allow);
+  if constexpr (!std::is_same_v<T, CurlTransport>) (*t)->SetResolver(resolver);
   return std::unique_ptr<Transport>(std::move(*t));
 }
 
@@ -58,6 +60,9 @@ absl::Status Worker::Init() {
   auto loop = EventLoop::Create();
   if (!loop.ok()) return loop.status();
   loop_ = std::move(*loop);
+  auto resolver = net::Resolver::Create(loop_.get(), spec_.dns);
+  if (!resolver.ok()) return resolver.status();
+  resolver_ = std::move(*resolver);
   pacers_.resize(spec_.scenarios.size());
   pools_.resize(spec_.scenarios.size());
   for (size_t s = 0; s < spec_.scenarios.size(); ++s) {
@@ -88,6 +93,9 @@ absl::Status Worker::Init() {
       (*transport)->Prepare(request);
     transports_.push_back(std::move(*transport));
   }
+  // Every name's first answer before the run, so the first sends find it; a
+  // name still unanswered fails its connections with dns_failure until it is.
+  resolver_->WaitForAnswers(kFirstLookupWaitNs);
   wait_line_.resize(kWaitLineCapacity);
   window_ = std::make_unique<Window>();
   window_->Shape(spec_.RequestsPerScenario());
@@ -100,7 +108,8 @@ absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
   if (scenario.websocket) {
     auto t = WsTransport::Create(loop_.get(), this, max_connections,
                                  scenario.ws, scenario.tls);
-    return Configured(std::move(t), scenario, spec_.allow_list);
+    return Configured(std::move(t), scenario, spec_.allow_list,
+                      resolver_.get());
   }
   if (scenario.http_version == "2") {
     // HTTP/2: max_connections is the number of streams in flight.
@@ -118,9 +127,8 @@ absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
                                 ? scenario.max_streams_per_connection
                                 : H2Transport::kDefaultStreamsPerConnection,
                             scenario.tls);
-    if (!t.ok()) return t.status();
-    (*t)->SetAllowList(spec_.allow_list);
-    return std::unique_ptr<Transport>(std::move(*t));
+    return Configured(std::move(t), scenario, spec_.allow_list,
+                      resolver_.get());
   }
   const auto unsupported = std::find_if_not(
       scenario.requests.begin(), scenario.requests.end(),
@@ -135,11 +143,12 @@ absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
   if (scenario.transport != "curl" && native_fits) {
     auto t = Http1Transport::Create(loop_.get(), this, max_connections,
                                     scenario.tls);
-    return Configured(std::move(t), scenario, spec_.allow_list);
+    return Configured(std::move(t), scenario, spec_.allow_list,
+                      resolver_.get());
   }
   auto t =
       CurlTransport::Create(loop_.get(), this, max_connections, scenario.tls);
-  return Configured(std::move(t), scenario, spec_.allow_list);
+  return Configured(std::move(t), scenario, spec_.allow_list, resolver_.get());
 }
 
 void Worker::Start(int64_t start_mono_ns) {
@@ -245,6 +254,13 @@ void Worker::Run() {
       }
       deadline = std::min(deadline, pacers_[s].next_ns);
       if (!pools_[s].ended) deadline = std::min(deadline, TickVus(s, now));
+    }
+    if (int64_t due = resolver_->DeadlineNs(); due != 0) {
+      if (due <= now) {
+        resolver_->OnDeadline();
+        due = resolver_->DeadlineNs();
+      }
+      if (due != 0) deadline = std::min(deadline, due);
     }
     for (auto& t : transports_) {
       int64_t due = t->DeadlineNs();

@@ -18,9 +18,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "agent/net/event_loop.h"
 #include "agent/load/measurement.h"
 #include "agent/load/run_spec.h"
+#include "agent/net/event_loop.h"
+#include "agent/net/resolver.h"
 #include "agent/transport.h"
 
 namespace stampede::agent {
@@ -38,6 +39,8 @@ class Worker : private Transport::Listener {
   // Arrivals that may wait for a connection at once; beyond that they are
   // skipped.
   static constexpr size_t kWaitLineCapacity = 1 << 18;
+  // How long Init waits for the plan's names to resolve.
+  static constexpr int64_t kFirstLookupWaitNs = 5'000'000'000;
 
   // `spec` and `sink` must outlive the worker.
   Worker(const RunSpec& spec, int index, int workers, WindowSink* sink);
@@ -113,6 +116,9 @@ class Worker : private Transport::Listener {
   WindowSink* sink_;
   const common::Slice slice_;  // this worker's part of the plan
   std::unique_ptr<EventLoop> loop_;
+  // Names for every native transport of this worker (declared before them:
+  // they borrow it).
+  std::unique_ptr<net::Resolver> resolver_;
   std::vector<std::unique_ptr<Transport>> transports_;  // per scenario
   std::vector<Pacer> pacers_;
   std::vector<VuPool> pools_;

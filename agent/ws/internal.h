@@ -58,7 +58,7 @@ struct WsTransport::Conn final : EventLoop::Handler,
     target = t;
     sent = s;
     parser.Reset();
-    connect_ns = tls_ns = ttfb_ns = Outcome::kNotTimed;
+    dns_ns = connect_ns = tls_ns = ttfb_ns = Outcome::kNotTimed;
     written_ns = open_ns = end_at_ns = close_deadline_ns = due_ns = 0;
     next_send_ns = INT64_MAX;
     bytes_in = bytes_out = upgrade_bytes = 0;
@@ -99,6 +99,7 @@ struct WsTransport::Conn final : EventLoop::Handler,
   std::string out;       // bytes the socket did not take yet
   int64_t phase_start_ns = 0;
   int64_t deadline_ns = 0;  // for the handshake
+  int64_t dns_ns = Outcome::kNotTimed;
   int64_t connect_ns = Outcome::kNotTimed;
   int64_t tls_ns = Outcome::kNotTimed;
   int64_t ttfb_ns = Outcome::kNotTimed;

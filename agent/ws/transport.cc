@@ -85,6 +85,7 @@ WsTransport::WsTransport(EventLoop* loop, Listener* listener,
       listener_(listener),
       options_(options),
       tls_options_(tls_options),
+      dialer_(loop),
       rng_(std::random_device{}()),
       read_buffer_(new char[kReadBufferSize]) {
   tls_options_.alpn = {"http/1.1"};
@@ -113,11 +114,6 @@ WsTransport::~WsTransport() {
   }
 }
 
-absl::Status WsTransport::SetLocalAddresses(
-    const std::vector<std::string>& addresses) {
-  return local_.Set(addresses);
-}
-
 void WsTransport::Prepare(const PreparedRequest& request) {
   auto [it, inserted] = targets_.try_emplace(&request);
   if (!inserted) return;
@@ -128,16 +124,18 @@ void WsTransport::Prepare(const PreparedRequest& request) {
     t.error = ErrorId::kTransportOther;
     return;
   }
-  if (!http1::Resolve(*url, &t.addr, &t.addr_len)) {
-    t.error = ErrorId::kDnsFailure;
-    return;
-  }
   if (url->https && !tls::EnsureContext(tls_options_, &tls_context_)) {
     t.error = ErrorId::kTlsError;
     return;
   }
   t.https = url->https;
   t.host = url->host;
+  t.port = net::PortOf(url->port);
+  t.name = dialer_.Add(url->host);
+  if (t.name < 0) {
+    t.error = ErrorId::kLocalOther;
+    return;
+  }
   t.sessions = std::make_unique<tls::SessionCache>();
   t.head = absl::StrCat("GET ", url->target.empty() ? "/" : url->target,
                         " HTTP/1.1\r\nHost: ", url->authority,
@@ -181,8 +179,10 @@ void WsTransport::Send(const Sent& sent) {
 ErrorId WsTransport::Connect(Conn* c) {
   const Target& t = *c->target;
   int fd = -1;
-  if (const ErrorId error =
-          net::OpenSocket(*allow_, t.host, t.addr, &local_, &fd);
+  sockaddr_storage addr;
+  socklen_t addr_len = 0;
+  if (const ErrorId error = dialer_.Open(t.name, t.port, t.host, &fd, &addr,
+                                         &addr_len, &c->dns_ns);
       error != ErrorId::kNone) {
     return error;
   }
@@ -190,8 +190,7 @@ ErrorId WsTransport::Connect(Conn* c) {
   c->fd = fd;
   c->phase_start_ns = now;
   c->deadline_ns = t.timeout_ns > 0 ? c->sent.sent_ns + t.timeout_ns : 0;
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&t.addr), t.addr_len) !=
-          0 &&
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), addr_len) != 0 &&
       errno != EINPROGRESS && errno != EINTR) {
     const ErrorId error = common::ErrorIdFromConnectErrno(errno);
     close(fd);
@@ -410,6 +409,7 @@ bool WsTransport::OnUpgradeResponse(Conn* c, size_t head_len, int64_t now) {
   outcome.session_open = true;
   outcome.bytes_in = static_cast<int64_t>(head_len);
   outcome.bytes_out = c->upgrade_bytes;
+  outcome.dns_ns = c->dns_ns;
   outcome.connect_ns = c->connect_ns;
   outcome.tls_ns = c->tls_ns;
   outcome.ttfb_ns = c->ttfb_ns;
@@ -429,6 +429,7 @@ void WsTransport::FailHandshake(Conn* c, ErrorId error, int status) {
   outcome.error = error;
   outcome.bytes_in = c->bytes_in;
   outcome.bytes_out = c->upgrade_bytes;
+  outcome.dns_ns = c->dns_ns;
   outcome.connect_ns = c->connect_ns;
   outcome.tls_ns = c->tls_ns;
   outcome.ttfb_ns = c->ttfb_ns;

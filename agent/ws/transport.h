@@ -23,8 +23,8 @@
 #include "absl/status/statusor.h"
 #include "agent/http1/request.h"
 #include "agent/load/run_spec.h"
+#include "agent/net/dialer.h"
 #include "agent/net/event_loop.h"
-#include "agent/net/socket.h"
 #include "agent/net/tls.h"
 #include "agent/transport.h"
 #include "common/allow_list.h"
@@ -62,20 +62,24 @@ class WsTransport : public Transport {
   void EndAllSessions() override;
 
   // Binds new connections to these source addresses in turn (IP literals).
-  absl::Status SetLocalAddresses(const std::vector<std::string>& addresses);
+  absl::Status SetLocalAddresses(const std::vector<std::string>& addresses) {
+    return dialer_.SetLocalAddresses(addresses);
+  }
+  // The worker's resolver (see net::Dialer::SetResolver); before Prepare.
+  void SetResolver(net::Resolver* resolver) { dialer_.SetResolver(resolver); }
   // Checks every new connection's address against `allow` (null: the
   // default list, which denies only link-local and metadata addresses);
   // a denied one fails its request with blocked_target, unsent. `allow`
   // must outlive the transport.
   void SetAllowList(const common::AllowList* allow) {
-    allow_ = allow != nullptr ? allow : &common::AllowList::Default();
+    dialer_.SetAllowList(allow);
   }
 
  private:
   struct Target {
     common::ErrorId error = common::ErrorId::kNone;  // set: Sends fail
-    sockaddr_storage addr{};
-    socklen_t addr_len = 0;
+    int name = -1;  // the resolver's id of `host`
+    uint16_t port = 0;
     bool https = false;
     std::string host;  // SNI and certificate name
     std::string head;  // the handshake request up to the key's value
@@ -143,8 +147,7 @@ class WsTransport : public Transport {
   // slot's are stale and skipped.
   std::vector<std::pair<int64_t, uint32_t>> timers_;
   bool ending_all_ = false;
-  net::SourceAddresses local_;
-  const common::AllowList* allow_ = &common::AllowList::Default();
+  net::Dialer dialer_;
   std::mt19937_64 rng_;
   std::unique_ptr<char[]> read_buffer_;
   std::string frame_;  // scratch for outgoing frames

@@ -1,5 +1,3 @@
-#include "agent/http1/transport.h"
-
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -16,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/http1/transport.h"
 #include "agent/net/event_loop.h"
 #include "tests/integration/process.h"
 #include "tests/unit/agent/transport_harness.h"
@@ -171,20 +170,22 @@ const std::string kOk = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 // --- Supports / Prepare ---
 
-TEST(Http1TransportTest, SupportsHttpAndHttpsWithNumericHosts) {
+TEST(Http1TransportTest, SupportsHttpAndHttpsWithNumericHostsAndNames) {
   PreparedRequest r;
   r.method = "GET";
   for (const char* url :
        {"http://127.0.0.1:8080/x?y=1", "http://127.0.0.1", "HTTP://[::1]:80/",
         "http://localhost:9/a#frag", "https://127.0.0.1/",
-        "HTTPS://localhost:8443/x", "https://[::1]:443"}) {
+        "HTTPS://localhost:8443/x", "https://[::1]:443",
+        // Names are resolved by the engine itself (c-ares), not left to curl.
+        "https://example.com/",
+        "http://checkout.shop.svc.cluster.local:8080/"}) {
     r.url = url;
     EXPECT_TRUE(Http1Transport::Supports(r)) << url;
   }
-  for (const char* url :
-       {"https://example.com/", "http://example.com/", "http://user@127.0.0.1/",
-        "http://127.0.0.1:99999/", "http://127.0.0.1:/x y", "http://[::1/",
-        "ftp://127.0.0.1/", "http:///path"}) {
+  for (const char* url : {"http://user@127.0.0.1/", "http://127.0.0.1:99999/",
+                          "http://127.0.0.1:/x y", "http://[::1/",
+                          "ftp://127.0.0.1/", "http:///path"}) {
     r.url = url;
     EXPECT_FALSE(Http1Transport::Supports(r)) << url;
   }
