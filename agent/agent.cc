@@ -5,7 +5,6 @@
 #include <deque>
 #include <memory>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -17,6 +16,7 @@
 #include "agent/session.h"
 #include "agent/load/worker.h"
 #include "common/control_tls.h"
+#include "common/cpus.h"
 #include "common/histogram.h"
 #include "common/version.h"
 #include "google/protobuf/util/time_util.h"
@@ -40,14 +40,15 @@ std::string HostName() {
   return buf;
 }
 
-v1::AgentMessage MakeHello(const AgentOptions& options, int workers) {
+v1::AgentMessage MakeHello(const AgentOptions& options, int cores,
+                           int workers) {
   v1::AgentMessage msg;
   v1::Hello* hello = msg.mutable_hello();
   hello->set_agent_id(options.agent_id.empty()
                           ? absl::StrCat(HostName(), "-", getpid())
                           : options.agent_id);
   hello->set_host(HostName());
-  hello->set_cores(std::thread::hardware_concurrency());
+  hello->set_cores(cores);
   hello->set_workers(workers);
   hello->set_build(std::string(common::kVersion));
   hello->set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
@@ -198,10 +199,11 @@ ClockEstimate ProbeClock(Session* session, absl::Duration skew,
 }  // namespace
 
 int RunAgent(const AgentOptions& options) {
-  const int workers =
-      options.workers > 0
-          ? options.workers
-          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  // The CPUs this process may use, not the machine's: in a pod limited to 2
+  // CPUs on a 64-core node, 64 workers would only be throttled by the quota.
+  const common::CpuCount cpus = common::CountUsableCpus();
+  spdlog::info("usable CPUs: {}", cpus.source);
+  const int workers = options.workers > 0 ? options.workers : cpus.cpus;
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
@@ -230,7 +232,7 @@ int RunAgent(const AgentOptions& options) {
   }
   auto stub = v1::Controller::NewStub(channel);
   auto session = std::make_unique<Session>(stub.get());
-  session->Begin(MakeHello(options, workers));
+  session->Begin(MakeHello(options, cpus.cpus, workers));
   spdlog::info("connected to controller {} with {} workers", options.controller,
                workers);
 

@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   app.add_option("--agent-id", options.agent_id,
                  "name in reports (default: hostname-pid)");
   app.add_option("--workers", options.workers,
-                 "load worker threads (default: one per core)")
+                 "load worker threads (default: one per usable CPU (affinity "
+                 "and cgroup quota))")
       ->check(CLI::Range(0, 1024));
   app.add_option("--connect-timeout", connect_timeout_s,
                  "seconds to wait for the controller")

@@ -37,8 +37,10 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
   run_cmd->add_option("plan", run.plan_file, "plan file (YAML or JSON)")
       ->required();
   run_cmd
-      ->add_option("--local-agents", run.local_agents,
-                   "local agent processes to spawn (default: one per core)")
+      ->add_option(
+          "--local-agents", run.local_agents,
+          "local agent processes to spawn (default: one per usable CPU "
+          "(affinity and cgroup quota))")
       ->check(CLI::Range(1, 256));
   run_cmd->add_option(
       "--listen", run.listen,
@@ -62,10 +64,12 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   run_cmd
-      ->add_option("--split", run.split,
-                   "how the plan is divided: equal shares, or weighted by each "
-                   "agent's cores, or by its worker threads (one per core "
-                   "unless the agent was given --workers)")
+      ->add_option(
+          "--split", run.split,
+          "how the plan is divided: equal shares, or weighted by each "
+          "agent's cores, or by its worker threads (one per usable CPU "
+          "(affinity and cgroup quota) unless the agent was given "
+          "--workers)")
       ->check(CLI::IsMember({"equal", "cores", "workers"}))
       ->capture_default_str();
   run_cmd->add_flag("--insecure", run.insecure,

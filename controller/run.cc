@@ -6,12 +6,12 @@
 #include <map>
 #include <random>
 #include <set>
-#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/cpus.h"
 #include "common/histogram.h"
 #include "common/plan_loader.h"
 #include "common/schedule.h"
@@ -466,7 +466,9 @@ int Controller::Execute() {
     PublishMetrics();
   }
   const bool local = options_.expect_agents <= 0;
-  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  // Usable CPUs, not the machine's: under taskset or a container's quota more
+  // agents than that would share the same CPUs.
+  const int cores = common::UsableCpus();
   const int expected =
       local ? (options_.local_agents > 0 ? options_.local_agents : cores)
             : options_.expect_agents;

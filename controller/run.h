@@ -17,7 +17,7 @@ namespace stampede::controller {
 
 struct RunOptions {
   std::string plan_file;
-  int local_agents = 0;   // 0: one per core (embedded default)
+  int local_agents = 0;   // 0: one per usable CPU (embedded default)
   std::string listen;     // empty: 127.0.0.1:0 for local agents
   int expect_agents = 0;  // > 0: wait for remote agents instead of spawning
   bool insecure = false;  // allow a non-loopback listen without mTLS
@@ -28,8 +28,8 @@ struct RunOptions {
   absl::Duration registration_timeout = absl::Seconds(60);
   absl::Duration max_clock_skew = absl::Milliseconds(500);
   // "equal" (default), "cores" or "workers": each agent's share weighted by
-  // its cores, or by its worker threads (one per core unless the agent says
-  // otherwise).
+  // its cores, or by its worker threads (one per usable CPU unless the agent
+  // says otherwise).
   std::string split = "equal";
   std::string
       agent_binary;  // for local agents; default: beside this executable
