@@ -241,6 +241,8 @@ std::string FormatJson(const v1::RunResult& r) {
         .String("latency_histogram", absl::Base64Escape(a.latency_histogram()))
         .Number("share", a.share())
         .Int("planned_requests", a.planned_requests())
+        .Int("cores", a.cores())
+        .Int("workers", a.workers())
         .End();
   }
   w.End().BeginArray("intervals");

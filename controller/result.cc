@@ -191,6 +191,8 @@ v1::RunResult BuildResult(const RunFacts& facts) {
     agent->set_first_send_late_ms(facts.agents[a].first_send_late_ms);
     agent->set_share(facts.agents[a].share);
     agent->set_planned_requests(facts.agents[a].planned_requests);
+    agent->set_cores(facts.agents[a].cores);
+    agent->set_workers(facts.agents[a].workers);
     if (facts.agents[a].first_send_late_ms >= 0) {
       earliest = std::min(earliest, facts.agents[a].first_send_late_ms);
       latest = std::max(latest, facts.agents[a].first_send_late_ms);

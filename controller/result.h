@@ -36,6 +36,8 @@ struct AgentFacts {
   double first_send_late_ms = -1;  // unknown
   double share = 0;                // of the plan, 0..1
   int64_t planned_requests = -1;   // -1: the plan fixes no count
+  uint32_t cores = 0;              // as its Hello said
+  uint32_t workers = 0;
 };
 
 struct RunFacts {

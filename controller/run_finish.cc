@@ -124,7 +124,8 @@ int Controller::Finish() {
              ? -1
              : static_cast<double>(a.first_send_late_us) / 1000.0,
          static_cast<double>(a.weight) / static_cast<double>(weight_sum),
-         PlannedRequests(plan_, weights, facts.agents.size())});
+         PlannedRequests(plan_, weights, facts.agents.size()), a.cores,
+         a.workers});
   }
   facts.intervals = intervals_;
   facts.insecure =

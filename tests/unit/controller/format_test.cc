@@ -105,6 +105,8 @@ v1::RunResult SampleResult() {
   a->set_requests(6000);
   a->set_errors(12);
   a->set_state("finished");
+  a->set_cores(2);
+  a->set_workers(2);
   common::Histogram first = Latencies({412, 1250, 12000}, 50);
   first.RecordN(398, 50);
   v1::IntervalResult* i = r.add_intervals();
