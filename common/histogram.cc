@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -47,6 +48,13 @@ constexpr size_t IndexOfValue(int64_t value) {
 // values the histogram does not track.
 constexpr size_t kMaxIndex = IndexOfValue(Histogram::kHighestUs);
 static_assert(kMaxIndex < kCountsLength);
+
+bool IsZero(const int64_t* page) {
+  for (size_t i = 0; i < Histogram::kPageSize; ++i) {
+    if (page[i] != 0) return false;
+  }
+  return true;
+}
 static_assert(IndexOfValue(2047) == 2047, "values below 2048 must be exact");
 
 void AppendVarint(uint64_t value, std::string& out) {
@@ -101,7 +109,80 @@ inline bool ReadShortVarint(std::string_view bytes, size_t& pos,
 
 }  // namespace
 
-Histogram::Histogram() : counts_(kCountsLength, 0) {}
+int64_t* const Histogram::kNoPages[Histogram::kPages] = {};
+
+Histogram::Histogram(const Histogram& other)
+    : total_(other.total_), clamped_(other.clamped_) {
+  if (other.pages_ == kNoPages) return;
+  for (size_t p = 0; p < kPages; ++p) {
+    if (other.pages_[p] == nullptr) continue;
+    std::memcpy(AllocatePage(p), other.pages_[p], kPageSize * sizeof(int64_t));
+  }
+}
+
+Histogram& Histogram::operator=(const Histogram& other) {
+  if (this != &other) *this = Histogram(other);
+  return *this;
+}
+
+Histogram::Histogram(Histogram&& other) noexcept
+    : pages_(std::exchange(other.pages_, kNoPages)),
+      total_(std::exchange(other.total_, 0)),
+      clamped_(std::exchange(other.clamped_, 0)) {}
+
+Histogram& Histogram::operator=(Histogram&& other) noexcept {
+  if (this == &other) return *this;
+  FreePages();
+  pages_ = std::exchange(other.pages_, kNoPages);
+  total_ = std::exchange(other.total_, 0);
+  clamped_ = std::exchange(other.clamped_, 0);
+  return *this;
+}
+
+Histogram::~Histogram() { FreePages(); }
+
+void Histogram::FreePages() {
+  if (pages_ == kNoPages) return;
+  for (size_t p = 0; p < kPages; ++p) delete[] pages_[p];
+  delete[] pages_;
+  pages_ = kNoPages;
+}
+
+int64_t* Histogram::AllocatePage(size_t p) {
+  static_assert(Histogram::kCountsLength == common::kCountsLength);
+  if (pages_ == kNoPages) pages_ = new int64_t*[kPages]();
+  // pages_ is an owned table here, never kNoPages, so writing it is sound.
+  int64_t** table = const_cast<int64_t**>(pages_);
+  table[p] = new int64_t[kPageSize]();
+  return table[p];
+}
+
+size_t Histogram::AllocatedBytes() const {
+  if (pages_ == kNoPages) return 0;
+  size_t bytes = kPages * sizeof(int64_t*);
+  for (size_t p = 0; p < kPages; ++p) {
+    if (pages_[p] != nullptr) bytes += kPageSize * sizeof(int64_t);
+  }
+  return bytes;
+}
+
+bool Histogram::operator==(const Histogram& other) const {
+  if (total_ != other.total_) return false;
+  if (pages_ == other.pages_) return true;  // both kNoPages, or the same one
+  for (size_t p = 0; p < kPages; ++p) {
+    const int64_t* a = pages_[p];
+    const int64_t* b = other.pages_[p];
+    if (a == nullptr && b == nullptr) continue;
+    if (a == nullptr) {
+      if (!IsZero(b)) return false;
+    } else if (b == nullptr) {
+      if (!IsZero(a)) return false;
+    } else if (std::memcmp(a, b, kPageSize * sizeof(int64_t)) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
 
 size_t Histogram::IndexOf(int64_t value_us) {
   return IndexOfValue(std::clamp<int64_t>(value_us, 0, kHighestUs));
@@ -132,19 +213,33 @@ void Histogram::RecordN(int64_t value_us, int64_t count) {
   } else if (value_us < 0) {
     value_us = 0;
   }
-  counts_[IndexOfValue(value_us)] += count;
+  Slot(IndexOfValue(value_us)) += count;
   total_ += count;
 }
 
 void Histogram::Merge(const Histogram& other) {
   if (other.total_ == 0) return;
-  for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+  if (other.pages_ != kNoPages) {
+    for (size_t p = 0; p < kPages; ++p) {
+      const int64_t* from = other.pages_[p];
+      // A page `other` kept through Reset may be all zero; this one need not
+      // allocate for it.
+      if (from == nullptr || (pages_[p] == nullptr && IsZero(from))) continue;
+      int64_t* to = pages_[p] != nullptr ? pages_[p] : AllocatePage(p);
+      for (size_t i = 0; i < kPageSize; ++i) to[i] += from[i];
+    }
+  }
   total_ += other.total_;
   clamped_ += other.clamped_;
 }
 
 void Histogram::Reset() {
-  std::fill(counts_.begin(), counts_.end(), 0);
+  if (pages_ != kNoPages) {
+    for (size_t p = 0; p < kPages; ++p) {
+      if (pages_[p] != nullptr)
+        std::memset(pages_[p], 0, kPageSize * sizeof(int64_t));
+    }
+  }
   total_ = 0;
   clamped_ = 0;
 }
@@ -161,24 +256,44 @@ int64_t Histogram::ValueAtPercentile(double p) const {
                      : static_cast<int64_t>(wanted);
   rank = std::max<int64_t>(rank, 1);
   int64_t seen = 0;
-  for (size_t i = 0; i < counts_.size(); ++i) {
-    seen += counts_[i];
-    if (seen >= rank) return std::min(BucketHighest(i), kHighestUs);
+  if (pages_ != kNoPages) {
+    for (size_t p = 0; p < kPages; ++p) {
+      const int64_t* page = pages_[p];
+      if (page == nullptr) continue;
+      for (size_t i = 0; i < kPageSize; ++i) {
+        seen += page[i];
+        if (seen >= rank) {
+          return std::min(BucketHighest(p * kPageSize + i), kHighestUs);
+        }
+      }
+    }
   }
-  return Max();  // unreachable while total_ matches counts_
+  return Max();  // unreachable while total_ matches the counts
 }
 
 int64_t Histogram::Min() const {
-  for (size_t i = 0; i < counts_.size(); ++i) {
-    if (counts_[i] != 0) return BucketLowest(i);
+  if (pages_ == kNoPages) return 0;
+  for (size_t p = 0; p < kPages; ++p) {
+    const int64_t* page = pages_[p];
+    if (page == nullptr) continue;
+    for (size_t i = 0; i < kPageSize; ++i) {
+      if (page[i] != 0) return BucketLowest(p * kPageSize + i);
+    }
   }
   return 0;
 }
 
 int64_t Histogram::Max() const {
-  for (size_t i = counts_.size(); i-- > 0;) {
-    // Capped like ValueAtPercentile so that Max() == ValueAtPercentile(100).
-    if (counts_[i] != 0) return std::min(BucketHighest(i), kHighestUs);
+  if (pages_ == kNoPages) return 0;
+  for (size_t p = kPages; p-- > 0;) {
+    const int64_t* page = pages_[p];
+    if (page == nullptr) continue;
+    for (size_t i = kPageSize; i-- > 0;) {
+      // Capped like ValueAtPercentile so that Max() == ValueAtPercentile(100).
+      if (page[i] != 0) {
+        return std::min(BucketHighest(p * kPageSize + i), kHighestUs);
+      }
+    }
   }
   return 0;
 }
@@ -186,13 +301,11 @@ int64_t Histogram::Max() const {
 double Histogram::Mean() const {
   if (total_ == 0) return 0;
   double sum = 0;
-  for (size_t i = 0; i < counts_.size(); ++i) {
-    if (counts_[i] == 0) continue;
+  ForEachBucket([&sum](size_t i, int64_t count) {
     const int64_t lowest = BucketLowest(i);
     const int64_t size = BucketHighest(i) - lowest + 1;
-    sum += static_cast<double>(counts_[i]) *
-           static_cast<double>(lowest + size / 2);
-  }
+    sum += static_cast<double>(count) * static_cast<double>(lowest + size / 2);
+  });
   return sum / static_cast<double>(total_);
 }
 
@@ -202,13 +315,12 @@ std::string Histogram::Encode() const {
   if (total_ == 0) return out;
   bool first = true;
   size_t prev = 0;
-  for (size_t i = 0; i < counts_.size(); ++i) {
-    if (counts_[i] == 0) continue;
+  ForEachBucket([&](size_t i, int64_t count) {
     AppendVarint(first ? i : i - prev - 1, out);
-    AppendVarint(static_cast<uint64_t>(counts_[i]), out);
+    AppendVarint(static_cast<uint64_t>(count), out);
     first = false;
     prev = i;
-  }
+  });
   return out;
 }
 
@@ -284,7 +396,7 @@ absl::Status Histogram::Walk(std::string_view bytes, Fn&& fn) {
 absl::StatusOr<Histogram> Histogram::Decode(std::string_view bytes) {
   Histogram h;
   absl::Status s = Walk(bytes, [&h](size_t index, int64_t count) {
-    h.counts_[index] = count;
+    h.Slot(index) = count;
     h.total_ += count;
   });
   if (!s.ok()) return s;
@@ -306,7 +418,7 @@ absl::Status Histogram::DecodeBuckets(std::string_view bytes, Buckets* out) {
 
 void Histogram::MergeBuckets(const Buckets& buckets) {
   for (const auto& [index, count] : buckets) {
-    counts_[index] += count;
+    Slot(index) += count;
     total_ += count;
   }
 }
@@ -316,7 +428,7 @@ absl::Status Histogram::MergeEncoded(std::string_view bytes) {
   // added are taken out again by a second walk over the same prefix.
   size_t added = 0;
   absl::Status s = Walk(bytes, [this, &added](size_t index, int64_t count) {
-    counts_[index] += count;
+    Slot(index) += count;
     total_ += count;
     ++added;
   });
@@ -324,7 +436,7 @@ absl::Status Histogram::MergeEncoded(std::string_view bytes) {
   Walk(bytes, [this, &added](size_t index, int64_t count) {
     if (added == 0) return;
     --added;
-    counts_[index] -= count;
+    Slot(index) -= count;
     total_ -= count;
   }).IgnoreError();
   return s;

@@ -2,9 +2,15 @@
 // h with 3 significant digits, in a fixed configuration so that merging is
 // exact (bucket-wise addition). Percentiles are computed only when asked. Not
 // thread-safe: each worker owns its own and they are merged when read.
+//
+// The 23,552 counts are held in pages of kPageSize, each allocated the first
+// time a value lands in it, so that a plan with many request names (several
+// histograms each, per interval) costs memory for the values seen rather than
+// 184 KiB per histogram. An empty histogram holds no heap memory.
 #ifndef STAMPEDE_COMMON_HISTOGRAM_H_
 #define STAMPEDE_COMMON_HISTOGRAM_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,16 +27,34 @@ class Histogram {
   static constexpr int64_t kHighestUs = 3'600'000'000;  // 1 h
   static constexpr int kSignificantDigits = 3;
 
-  Histogram();
+  // Counts per page (2 KiB): values between v and 2v fall in at most 1,024
+  // consecutive buckets, so in five pages.
+  static constexpr size_t kPageSize = 256;
+
+  Histogram() = default;  // allocates nothing
+  Histogram(const Histogram& other);
+  Histogram& operator=(const Histogram& other);
+  // The moved-from histogram is left empty.
+  Histogram(Histogram&& other) noexcept;
+  Histogram& operator=(Histogram&& other) noexcept;
+  ~Histogram();
 
   // Records one value (µs). Values below 0 count as 0; above kHighestUs as
-  // kHighestUs (and are counted in clamped()). Never allocates.
+  // kHighestUs (and are counted in clamped()). Allocates only the first time
+  // a value lands in a page not touched before (and, the very first time, the
+  // page table); otherwise one pointer check and an add.
   void Record(int64_t value_us) { RecordN(value_us, 1); }
   void RecordN(int64_t value_us, int64_t count);
 
-  // Adds every bucket of `other` into this one.
+  // Adds every bucket of `other` into this one; allocates only the pages that
+  // `other` has non-zero counts in.
   void Merge(const Histogram& other);
+  // Zeroes every count but keeps the pages, so that a histogram reused for the
+  // next interval does not allocate them again.
   void Reset();
+
+  // Heap bytes held by the pages and the page table (for tests and benches).
+  size_t AllocatedBytes() const;
 
   int64_t Count() const { return total_; }
   int64_t Clamped() const { return clamped_; }
@@ -44,9 +68,26 @@ class Histogram {
                         // bucket; 0 if empty
   double Mean() const;  // from bucket midpoints; 0 if empty
 
-  // Bucket access, for exact comparison and exporters.
-  size_t BucketCount() const { return counts_.size(); }
-  int64_t BucketAt(size_t index) const { return counts_[index]; }
+  // Bucket access, for exact comparison and exporters. Reading a bucket never
+  // allocates; ForEachBucket is the fast way to visit them all.
+  size_t BucketCount() const { return kCountsLength; }
+  int64_t BucketAt(size_t index) const {
+    const int64_t* page = pages_[index / kPageSize];
+    return page == nullptr ? 0 : page[index % kPageSize];
+  }
+  // Calls fn(index, count) for each non-empty bucket in increasing index order,
+  // skipping pages never touched.
+  template <typename Fn>
+  void ForEachBucket(Fn&& fn) const {
+    if (pages_ == kNoPages) return;
+    for (size_t p = 0; p < kPages; ++p) {
+      const int64_t* page = pages_[p];
+      if (page == nullptr) continue;
+      for (size_t i = 0; i < kPageSize; ++i) {
+        if (page[i] != 0) fn(p * kPageSize + i, page[i]);
+      }
+    }
+  }
   // Lowest and highest values that land in bucket `index`.
   static int64_t BucketLowest(size_t index);
   static int64_t BucketHighest(size_t index);
@@ -74,17 +115,37 @@ class Histogram {
   // Adds buckets from DecodeBuckets.
   void MergeBuckets(const Buckets& buckets);
 
-  bool operator==(const Histogram& other) const {
-    return total_ == other.total_ && counts_ == other.counts_;
-  }
+  // Equal totals and bucket counts; an untouched page equals a zeroed one.
+  bool operator==(const Histogram& other) const;
 
  private:
+  static constexpr size_t kCountsLength = 23'552;  // the HDR layout's buckets
+  static constexpr size_t kPages = kCountsLength / kPageSize;
+  static_assert(kCountsLength % kPageSize == 0);
+  // The page table of every histogram that has none of its own: all null, so
+  // that Record and BucketAt need no separate check for a missing table.
+  // Never written.
+  static int64_t* const kNoPages[kPages];
+
+  // The count of bucket `index`, its page allocated if need be.
+  int64_t& Slot(size_t index) {
+    int64_t* page = pages_[index / kPageSize];
+    if (page == nullptr) [[unlikely]]
+      page = AllocatePage(index / kPageSize);
+    return page[index % kPageSize];
+  }
+  // Allocates page `p` (zeroed), and the page table first if there is none.
+  int64_t* AllocatePage(size_t p);
+  void FreePages();
+
   // Checks `bytes` and calls fn(index, count) for each bucket in order; stops
   // at the first error (after fn may have seen earlier buckets).
   template <typename Fn>
   static absl::Status Walk(std::string_view bytes, Fn&& fn);
 
-  std::vector<int64_t> counts_;
+  // kNoPages, or an owned table of kPages owned pages (null until touched).
+  // Const only so that kNoPages fits; AllocatePage writes an owned table.
+  int64_t* const* pages_ = kNoPages;
   int64_t total_ = 0;
   int64_t clamped_ = 0;
 };

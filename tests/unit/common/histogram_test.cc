@@ -538,3 +538,270 @@ TEST(HistogramMergeEncoded, LongVarintsTakeTheCarefulPath) {
 
 }  // namespace
 }  // namespace stampede::common
+
+namespace stampede::common {
+namespace {
+
+// The dense layout the paged one replaced, written out plainly: one count per
+// bucket over the same IndexOf, and the documented wire form (a version byte,
+// then for each non-empty bucket the varint gap from the previous non-empty
+// one, or its index for the first, and the varint count).
+struct DenseReference {
+  std::vector<int64_t> counts = std::vector<int64_t>(Histogram().BucketCount());
+  int64_t total = 0;
+
+  void Record(int64_t v, int64_t n = 1) {
+    counts[Histogram::IndexOf(v)] += n;
+    total += n;
+  }
+  std::string Encode() const {
+    std::string out(1, '\x01');
+    bool first = true;
+    size_t prev = 0;
+    for (size_t i = 0; i < counts.size(); ++i) {
+      if (counts[i] == 0) continue;
+      out = AppendVarint(out, first ? i : i - prev - 1);
+      out = AppendVarint(out, static_cast<uint64_t>(counts[i]));
+      first = false;
+      prev = i;
+    }
+    return out;
+  }
+};
+
+// Values of several shapes, each drawn into the paged histogram and the dense
+// reference alike.
+struct Shape {
+  std::string name;
+  std::function<void(std::mt19937_64&, Histogram&, DenseReference&)> fill;
+};
+
+std::vector<Shape> Shapes() {
+  auto draw = [](int n, Sampler sample) {
+    return [n, sample](std::mt19937_64& rng, Histogram& h, DenseReference& d) {
+      for (int i = 0; i < n; ++i) {
+        const int64_t v = sample(rng);
+        h.Record(v);
+        d.Record(v);
+      }
+    };
+  };
+  return {
+      {"empty", draw(0, LogUniform)},
+      {"one_value", draw(1, LogUniform)},
+      {"one_value_many_times",
+       [](std::mt19937_64& rng, Histogram& h, DenseReference& d) {
+         const int64_t v = LogUniform(rng);
+         h.RecordN(v, 1000);
+         d.Record(v, 1000);
+       }},
+      {"sparse", draw(20, LogUniform)},
+      {"narrow_1ms_to_2ms",
+       draw(5000,
+            [](std::mt19937_64& rng) {
+              return std::uniform_int_distribution<int64_t>(1000, 2000)(rng);
+            })},
+      {"dense_over_the_whole_range", draw(200'000, LogUniform)},
+      {"every_bucket",
+       [](std::mt19937_64&, Histogram& h, DenseReference& d) {
+         for (size_t i = 0; i < h.BucketCount(); ++i) {
+           const int64_t v = Histogram::BucketLowest(i);
+           if (v > Histogram::kHighestUs) break;
+           h.RecordN(v, static_cast<int64_t>(i % 7) + 1);
+           d.Record(v, static_cast<int64_t>(i % 7) + 1);
+         }
+       }},
+      {"clamped_and_negative",
+       draw(300,
+            [](std::mt19937_64& rng) -> int64_t {
+              switch (std::uniform_int_distribution<int>(0, 2)(rng)) {
+                case 0:
+                  return -std::uniform_int_distribution<int64_t>(1, 1e9)(rng);
+                case 1:
+                  return Histogram::kHighestUs +
+                         std::uniform_int_distribution<int64_t>(0, 1e12)(rng);
+                default:
+                  return LogUniform(rng);
+              }
+            })},
+  };
+}
+
+TEST(HistogramPagesTest, EmptyHistogramAllocatesNothing) {
+  Histogram h;
+  EXPECT_EQ(h.AllocatedBytes(), 0u);
+  EXPECT_LE(sizeof(Histogram), 32u);
+  // Reading never allocates.
+  EXPECT_EQ(h.BucketAt(12345), 0);
+  EXPECT_EQ(h.ValueAtPercentile(99), 0);
+  EXPECT_EQ(h.Encode(), std::string(1, '\x01'));
+  Histogram copy = h;
+  EXPECT_EQ(copy.AllocatedBytes(), 0u);
+  Histogram merged;
+  merged.Merge(h);
+  ASSERT_TRUE(merged.MergeEncoded(h.Encode()).ok());
+  EXPECT_EQ(merged.AllocatedBytes(), 0u);
+}
+
+TEST(HistogramPagesTest, NarrowRangeAllocatesAFewPages) {
+  Histogram h;
+  std::mt19937_64 rng(7);
+  // Loopback latencies: 200 µs to 400 µs, exact buckets in two pages (and
+  // the page table).
+  for (int i = 0; i < 100'000; ++i)
+    h.Record(std::uniform_int_distribution<int64_t>(200, 400)(rng));
+  const size_t first_bytes = h.AllocatedBytes();
+  EXPECT_GT(first_bytes, 0u);
+  EXPECT_LE(first_bytes, 5000u);
+  // 1 ms to 2 ms: a few more.
+  for (int i = 0; i < 100'000; ++i)
+    h.Record(std::uniform_int_distribution<int64_t>(1000, 2000)(rng));
+  EXPECT_LE(h.AllocatedBytes(),
+            6u * Histogram::kPageSize * sizeof(int64_t) + first_bytes);
+  // Far less than the dense 184 KiB.
+  EXPECT_LT(h.AllocatedBytes(), 20'000u);
+  EXPECT_EQ(h.Count(), 200'000);
+}
+
+TEST(HistogramPagesTest, ResetKeepsPagesAndStaysEqualToEmpty) {
+  Histogram h;
+  h.Record(300);
+  h.Record(3'000'000);
+  const size_t bytes = h.AllocatedBytes();
+  h.Reset();
+  EXPECT_EQ(h.AllocatedBytes(), bytes);
+  EXPECT_EQ(h, Histogram());
+  EXPECT_EQ(Histogram(), h);
+  EXPECT_EQ(h.Encode(), Histogram().Encode());
+  // Merging a reset histogram allocates nothing in the target.
+  Histogram target;
+  target.Merge(h);
+  EXPECT_EQ(target.AllocatedBytes(), 0u);
+  h.Record(300);
+  Histogram fresh;
+  fresh.Record(300);
+  EXPECT_EQ(h, fresh);
+  EXPECT_EQ(h.Encode(), fresh.Encode());
+}
+
+TEST(HistogramPagesTest, CopyAndMoveKeepTheCounts) {
+  Histogram h;
+  h.RecordN(42, 3);
+  h.Record(9'000'000);
+  h.Record(Histogram::kHighestUs * 2);
+  Histogram copy(h);
+  EXPECT_EQ(copy, h);
+  EXPECT_EQ(copy.Clamped(), 1);
+  EXPECT_EQ(copy.AllocatedBytes(), h.AllocatedBytes());
+  copy.Record(42);  // deep: h is untouched
+  EXPECT_EQ(h.BucketAt(Histogram::IndexOf(42)), 3);
+  EXPECT_EQ(copy.BucketAt(Histogram::IndexOf(42)), 4);
+
+  Histogram assigned;
+  assigned.Record(1);
+  assigned = h;
+  EXPECT_EQ(assigned, h);
+  assigned = assigned;  // self-assignment keeps it
+  EXPECT_EQ(assigned, h);
+
+  Histogram moved(std::move(copy));
+  EXPECT_EQ(moved.Count(), 6);
+  EXPECT_EQ(copy.Count(), 0);  // NOLINT: moved-from is left empty, as promised
+  EXPECT_EQ(copy.AllocatedBytes(), 0u);
+  copy.Record(5);  // and usable
+  EXPECT_EQ(copy.Count(), 1);
+  Histogram move_assigned;
+  move_assigned.Record(77);
+  move_assigned = std::move(moved);
+  EXPECT_EQ(move_assigned.Count(), 6);
+  EXPECT_EQ(move_assigned.Clamped(), 1);
+  EXPECT_EQ(move_assigned.BucketAt(Histogram::IndexOf(77)), 0);
+
+  std::vector<Histogram> many(3, h);
+  many.resize(50);  // reallocation moves them
+  EXPECT_EQ(many[2], h);
+  EXPECT_EQ(many[49], Histogram());
+}
+
+TEST(HistogramPagesTest, EncodeEqualsTheDenseReference) {
+  for (const Shape& shape : Shapes()) {
+    for (uint64_t seed = 1; seed <= 3; ++seed) {
+      SCOPED_TRACE(shape.name + " seed " + std::to_string(seed));
+      std::mt19937_64 rng(seed);
+      Histogram h;
+      DenseReference dense;
+      shape.fill(rng, h, dense);
+      ASSERT_EQ(h.Count(), dense.total);
+      const std::string encoded = h.Encode();
+      EXPECT_EQ(encoded, dense.Encode());
+      for (size_t i = 0; i < dense.counts.size(); ++i) {
+        ASSERT_EQ(h.BucketAt(i), dense.counts[i]) << "bucket " << i;
+      }
+      std::vector<std::pair<size_t, int64_t>> visited;
+      h.ForEachBucket(
+          [&visited](size_t i, int64_t n) { visited.emplace_back(i, n); });
+      std::vector<std::pair<size_t, int64_t>> nonzero;
+      for (size_t i = 0; i < dense.counts.size(); ++i) {
+        if (dense.counts[i] != 0) nonzero.emplace_back(i, dense.counts[i]);
+      }
+      EXPECT_EQ(visited, nonzero);
+
+      // Decode, MergeEncoded, MergeBuckets and Merge agree and round-trip.
+      absl::StatusOr<Histogram> decoded = Histogram::Decode(encoded);
+      ASSERT_TRUE(decoded.ok()) << decoded.status();
+      EXPECT_EQ(*decoded, h);
+      EXPECT_EQ(decoded->Encode(), encoded);
+      Histogram from;
+      ASSERT_TRUE(from.DecodeFrom(encoded).ok());
+      EXPECT_EQ(from, h);
+      Histogram twice = h;
+      ASSERT_TRUE(twice.MergeEncoded(encoded).ok());
+      Histogram::Buckets buckets;
+      ASSERT_TRUE(Histogram::DecodeBuckets(encoded, &buckets).ok());
+      Histogram thrice = twice;
+      thrice.MergeBuckets(buckets);
+      Histogram merged = h;
+      merged.Merge(h);
+      EXPECT_EQ(merged, twice);
+      merged.Merge(*decoded);
+      EXPECT_EQ(merged, thrice);
+      DenseReference dense3 = dense;
+      for (size_t i = 0; i < dense3.counts.size(); ++i) dense3.counts[i] *= 3;
+      EXPECT_EQ(thrice.Encode(), dense3.Encode());
+
+      // The read side over pages equals the same over every bucket.
+      int64_t min = -1, max = 0;
+      for (size_t i = 0; i < dense.counts.size(); ++i) {
+        if (dense.counts[i] == 0) continue;
+        if (min < 0) min = Histogram::BucketLowest(i);
+        max = std::min(Histogram::BucketHighest(i), Histogram::kHighestUs);
+      }
+      if (dense.total > 0) {
+        EXPECT_EQ(h.Min(), min);
+        EXPECT_EQ(h.Max(), max);
+        EXPECT_EQ(h.ValueAtPercentile(100), max);
+      }
+      for (double p : {0.0, 1.0, 50.0, 90.0, 99.0, 99.9}) {
+        int64_t want = 0;
+        if (dense.total > 0) {
+          const int64_t rank = std::max<int64_t>(
+              1, static_cast<int64_t>(
+                     std::ceil(p / 100.0 * static_cast<double>(dense.total))));
+          int64_t seen = 0;
+          for (size_t i = 0; i < dense.counts.size(); ++i) {
+            seen += dense.counts[i];
+            if (seen >= rank) {
+              want =
+                  std::min(Histogram::BucketHighest(i), Histogram::kHighestUs);
+              break;
+            }
+          }
+        }
+        EXPECT_EQ(h.ValueAtPercentile(p), want) << "p" << p;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace stampede::common
