@@ -62,29 +62,20 @@ void PutZigZag(int64_t v, std::string& out) {
 }
 
 std::string EncodeV2(const common::Histogram& h) {
-  // Up to the last non-zero count; an empty histogram writes one zero count,
-  // as HdrHistogram's own encoder does.
-  size_t limit = 1;
-  for (size_t i = h.BucketCount(); i-- > 0;) {
-    if (h.BucketAt(i) != 0) {
-      limit = i + 1;
-      break;
-    }
-  }
+  // Up to the last non-zero count, a run of zeros as one negative count (a
+  // lone zero as 0); an empty histogram writes one zero count, as
+  // HdrHistogram's own encoder does.
   std::string payload;
-  for (size_t i = 0; i < limit;) {
-    const int64_t count = h.BucketAt(i++);
-    if (count != 0) {
-      PutZigZag(count, payload);
-      continue;
+  size_t next = 0;  // the index after the last count written
+  h.ForEachBucket([&](size_t index, int64_t count) {
+    if (index > next) {
+      const int64_t zeros = static_cast<int64_t>(index - next);
+      PutZigZag(zeros > 1 ? -zeros : 0, payload);
     }
-    int64_t zeros = 1;
-    while (i < limit && h.BucketAt(i) == 0) {
-      ++zeros;
-      ++i;
-    }
-    PutZigZag(zeros > 1 ? -zeros : 0, payload);
-  }
+    PutZigZag(count, payload);
+    next = index + 1;
+  });
+  if (next == 0) PutZigZag(0, payload);
   std::string out;
   PutInt32(kV2Cookie, out);
   PutInt32(static_cast<uint32_t>(payload.size()), out);

@@ -5,8 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -97,15 +99,27 @@ void RenderLatency(const MetricsInput& in, Writer& w) {
            "Request latency (the merged HDR histogram, in fixed buckets).");
   ForEachCell(in, [&](const std::string& labels, const Cell& cell) {
     const common::Histogram& h = cell.latency;
+    // Each HDR bucket counts under the first `le` whose last bucket index is
+    // not below it; only the non-empty ones are visited (a scrape covers every
+    // cell, and a plan may have thousands).
+    constexpr size_t kLes = std::size(kMetricsBucketsS);
+    std::array<size_t, kLes> last{};
+    for (size_t k = 0; k < kLes; ++k) {
+      last[k] = common::Histogram::IndexOf(
+          static_cast<int64_t>(kMetricsBucketsS[k] * 1e6 + 0.5));
+    }
+    std::array<int64_t, kLes> in_le{};
+    size_t le = 0;
+    h.ForEachBucket([&](size_t index, int64_t n) {
+      while (le < kLes && last[le] < index) ++le;
+      if (le < kLes) in_le[le] += n;
+    });
     int64_t cumulative = 0;
-    size_t bucket = 0;
-    for (double le : kMetricsBucketsS) {
-      const size_t last =
-          common::Histogram::IndexOf(static_cast<int64_t>(le * 1e6 + 0.5));
-      for (; bucket <= last && bucket < h.BucketCount(); ++bucket)
-        cumulative += h.BucketAt(bucket);
+    for (size_t k = 0; k < kLes; ++k) {
+      cumulative += in_le[k];
       w.Sample(absl::StrCat(kHistogram, "_bucket"),
-               Join(labels, absl::StrCat("le=\"", Number(le), "\"")),
+               Join(labels,
+                    absl::StrCat("le=\"", Number(kMetricsBucketsS[k]), "\"")),
                cumulative);
     }
     w.Sample(absl::StrCat(kHistogram, "_bucket"), Join(labels, "le=\"+Inf\""),

@@ -1,7 +1,8 @@
 // What one worker measured in one interval: per (scenario, request) histograms
-// and counters, plus the worker's report on itself. Fixed-size arrays only, so
-// recording never allocates. Owned by one worker thread while open; handed
-// whole to the reporter at the interval's end.
+// and counters, plus the worker's report on itself. Fixed-size arrays, and
+// histograms that allocate a page only the first time a value lands in it, so
+// that a request name never hit costs no histogram memory. Owned by one worker
+// thread while open; handed whole to the reporter at the interval's end.
 #ifndef STAMPEDE_AGENT_LOAD_MEASUREMENT_H_
 #define STAMPEDE_AGENT_LOAD_MEASUREMENT_H_
 
