@@ -1,7 +1,6 @@
 #include "agent/http1/request.h"
 
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 
 #include <cstring>
@@ -59,32 +58,6 @@ std::optional<std::string> Serialize(const PreparedRequest& request,
   }
   wire.append("\r\n").append(body);
   return wire;
-}
-
-bool Resolve(const Url& url, sockaddr_storage* addr, socklen_t* len) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* result = nullptr;
-  if (getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &result) != 0)
-    return false;
-  const addrinfo* pick = nullptr;
-  for (const addrinfo* a = result; a != nullptr; a = a->ai_next) {
-    if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
-    if (pick == nullptr ||
-        (a->ai_family == AF_INET && pick->ai_family != AF_INET)) {
-      pick = a;
-    }
-  }
-  bool ok = pick != nullptr && pick->ai_addrlen <= sizeof(*addr);
-  if (ok) {
-    std::memset(addr, 0, sizeof(*addr));
-    std::memcpy(addr, pick->ai_addr, pick->ai_addrlen);
-    *len = pick->ai_addrlen;
-  }
-  freeaddrinfo(result);
-  return ok;
 }
 
 }  // namespace stampede::agent::http1

@@ -138,7 +138,7 @@ absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
     return absl::InvalidArgumentError(absl::StrCat(
         "scenario ", scenario.name, ": the native engine cannot serve ",
         unsupported->method, " ", unsupported->url,
-        " (http:// or https:// to a numeric host or localhost only)"));
+        " (http:// or https:// without proxy or auth only)"));
   }
   if (scenario.transport != "curl" && native_fits) {
     auto t = Http1Transport::Create(loop_.get(), this, max_connections,

@@ -17,8 +17,6 @@
 
 namespace stampede::agent::net {
 
-bool SameAddress(const sockaddr_storage& a, const sockaddr_storage& b);
-
 class SourceAddresses;
 
 // A non-blocking TCP socket (TCP_NODELAY) for a new connection to `addr`,
