@@ -83,7 +83,6 @@ std::string H2Unsupported(const PreparedRequest& request) {
     return "not an http:// or https:// URL with a host and a valid port "
            "(without credentials or spaces)";
   }
-  if (!net::IsNumericHost(*url)) return "the host must be numeric or localhost";
   HeaderBlock(request, *url, &why);
   return why;
 }

@@ -1,6 +1,5 @@
 #include "agent/net/url.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "absl/strings/ascii.h"
@@ -103,13 +102,6 @@ std::optional<Url> ParseUrl(std::string_view url) {
     out.target = std::string(rest);
   }
   return out;
-}
-
-bool IsNumericHost(const Url& url) {
-  unsigned char buf[sizeof(in6_addr)];
-  if (url.bracketed) return inet_pton(AF_INET6, url.host.c_str(), buf) == 1;
-  return IsLower(url.host, "localhost") ||
-         inet_pton(AF_INET, url.host.c_str(), buf) == 1;
 }
 
 }  // namespace stampede::agent::net

@@ -26,9 +26,6 @@ std::string_view TrimSpace(std::string_view s);
 // An http:// or https:// URL without credentials, or nullopt.
 std::optional<Url> ParseUrl(std::string_view url);
 
-// A numeric IPv4/IPv6 host or "localhost": no name service needed.
-bool IsNumericHost(const Url& url);
-
 }  // namespace stampede::agent::net
 
 #endif  // STAMPEDE_AGENT_NET_URL_H_

@@ -1,8 +1,6 @@
 // The HTTP/2 engine against a real server (nginx, started by the test: h2c,
 // and h2 over TLS with a test certificate) and against small in-test servers
 // for the failure paths. Nothing is asserted about durations.
-#include "agent/h2/transport.h"
-
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -20,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/h2/transport.h"
 #include "agent/net/event_loop.h"
 #include "tests/integration/process.h"
 #include "tests/unit/agent/transport_harness.h"
@@ -121,14 +120,16 @@ class NginxTest : public ::testing::Test {
 TEST(H2TransportTest, ServesHttpAndHttpsAndSaysWhyNot) {
   PreparedRequest r;
   r.method = "GET";
-  for (const char* url : {"http://127.0.0.1:8080/x?y=1", "http://[::1]:80/",
-                          "http://localhost:9/a#frag", "https://127.0.0.1/",
-                          "HTTPS://[::1]:8443/", "https://localhost:9/a"}) {
+  for (const char* url :
+       {"http://127.0.0.1:8080/x?y=1", "http://[::1]:80/",
+        "http://localhost:9/a#frag", "https://127.0.0.1/",
+        "HTTPS://[::1]:8443/", "https://localhost:9/a", "http://example.com/",
+        "https://api.example.com:8443/"}) {
     r.url = url;
     EXPECT_EQ(H2Transport::Unsupported(r), "") << url;
   }
-  for (const char* url : {"http://example.com/", "http://user@127.0.0.1/",
-                          "http://127.0.0.1:99999/", "ftp://127.0.0.1/"}) {
+  for (const char* url : {"http://user@127.0.0.1/", "http://127.0.0.1:99999/",
+                          "ftp://127.0.0.1/"}) {
     r.url = url;
     EXPECT_NE(H2Transport::Unsupported(r), "") << url;
   }
