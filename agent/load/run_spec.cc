@@ -28,6 +28,11 @@ const PreparedRequest& ScenarioSpec::RequestFor(uint64_t j) const {
 
 namespace {
 
+// What every request sends unless the plan names its own User-Agent.
+std::string DefaultUserAgentHeader() {
+  return absl::StrCat("User-Agent: stampede/", std::string(common::kVersion));
+}
+
 // ws:// and wss:// as the http:// and https:// URLs the engine dials.
 std::string WsUrl(const std::string& url) {
   if (absl::StartsWith(url, "ws://"))
@@ -238,6 +243,15 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
       }
       for (const auto& [name, value] : request.headers()) {
         p.headers.push_back(absl::StrCat(name, ": ", value));
+      }
+      // Every engine identifies itself unless the plan names a User-Agent
+      // (an empty one sends none, libcurl's convention for any header).
+      if (std::none_of(p.headers.begin(), p.headers.end(),
+                       [](const std::string& h) {
+                         return absl::StartsWithIgnoreCase(h, "user-agent:") ||
+                                absl::StartsWithIgnoreCase(h, "user-agent;");
+                       })) {
+        p.headers.push_back(DefaultUserAgentHeader());
       }
       int64_t timeout_ms =
           google::protobuf::util::TimeUtil::DurationToMilliseconds(

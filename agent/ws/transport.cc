@@ -146,6 +146,15 @@ void WsTransport::Prepare(const PreparedRequest& request) {
                     "\r\n");
   }
   for (const std::string& h : request.headers) {
+    // libcurl's conventions, as the other engines: "Name:" sends nothing,
+    // "Name;" sends the header empty.
+    const size_t colon = h.find(':');
+    if (colon == std::string::npos) {
+      if (!h.empty() && h.back() == ';')
+        absl::StrAppend(&t.head, h.substr(0, h.size() - 1), ":\r\n");
+      continue;
+    }
+    if (net::TrimSpace(std::string_view(h).substr(colon + 1)).empty()) continue;
     absl::StrAppend(&t.head, h, "\r\n");
   }
   t.head.append("Sec-WebSocket-Key: ");

@@ -258,7 +258,7 @@ Nginx::Nginx(const std::string& dir, const std::string& extra_http_config,
                   "/error.log;\nevents { worker_connections 1024; }\n"
                   "http {\n"
                   "  log_format h2 '$connection $server_protocol $status "
-                  "$request_uri" +
+                  "$request_uri ua=$http_user_agent" +
                   (cert != nullptr ? " $ssl_session_reused" : "") +
                   "';\n"
                   "  access_log " +

@@ -81,9 +81,9 @@ class Target {
 // in `dir`: `location /` returns 200 "ok", `/status/` 404. Without `cert` it
 // speaks h2c with prior knowledge; with `cert`, TLS with ALPN "h2" (or, when
 // `http2` is false, HTTP/1.1 only). Each request is logged as "CONNECTION
-// PROTOCOL STATUS URI", and with TLS " REUSED" after it ("r": the session was
-// resumed, else "."). Throws (so a test fails, never skips) when nginx is not
-// installed.
+// PROTOCOL STATUS URI ua=USER-AGENT" ("-" when none was sent), and with TLS
+// " REUSED" after it ("r": the session was resumed, else "."). Throws (so a
+// test fails, never skips) when nginx is not installed.
 class Nginx {
  public:
   explicit Nginx(const std::string& dir,
