@@ -9,12 +9,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "agent/net/event_loop.h"
 #include "agent/guard.h"
-#include "agent/reporter.h"
+#include "agent/load/engine.h"
 #include "agent/load/run_spec.h"
-#include "agent/session.h"
 #include "agent/load/worker.h"
+#include "agent/net/event_loop.h"
+#include "agent/reporter.h"
+#include "agent/session.h"
 #include "common/control_tls.h"
 #include "common/cpus.h"
 #include "common/histogram.h"
@@ -84,10 +85,23 @@ class Run {
   }
 
   absl::Status Init() {
+    if (absl::Status s = ChooseEngines(spec_.get()); !s.ok()) return s;
     for (auto& w : workers_) {
       if (absl::Status s = w->Init(); !s.ok()) return s;
     }
     return absl::OkStatus();
+  }
+
+  // Which engine serves each scenario, and why (chosen by Init).
+  void ReportEngines(v1::Ready* ready) const {
+    for (const ScenarioSpec& scenario : spec_->scenarios) {
+      v1::ScenarioEngine* e = ready->add_engines();
+      e->set_scenario(scenario.name);
+      e->set_engine(std::string(EngineName(scenario.engine)));
+      e->set_why(scenario.engine_why);
+      spdlog::info("scenario {}: engine {} ({})", scenario.name,
+                   EngineName(scenario.engine), scenario.engine_why);
+    }
   }
 
   void Start(int64_t start_mono_ns) {
@@ -329,6 +343,8 @@ int RunAgent(const AgentOptions& options) {
           if (absl::Status s = run->Init(); !s.ok()) {
             reply.mutable_ready()->set_error(std::string(s.message()));
             run.reset();
+          } else {
+            run->ReportEngines(reply.mutable_ready());
           }
         } else {
           reply.mutable_ready()->set_error(

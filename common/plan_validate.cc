@@ -296,14 +296,16 @@ class Validator {
   void CheckHttpVersion(const v1::Scenario& scenario, const std::string& path) {
     const std::string& version = scenario.http_version();
     const bool h2 = version == "2";
-    if (!version.empty() && version != "1.1" && !h2) {
+    const bool maybe_h2 = h2 || version.empty() || version == "auto";
+    if (!version.empty() && version != "1.1" && version != "auto" && !h2) {
       Add(path + ".http_version",
           absl::StrCat("unknown http_version ", Quote(version),
-                       "; use 1.1 or 2"));
+                       "; use auto, 1.1 or 2"));
     }
-    if (scenario.max_streams_per_connection() > 0 && !h2) {
+    if (scenario.max_streams_per_connection() > 0 && !maybe_h2) {
       Add(path + ".max_streams_per_connection",
-          "max_streams_per_connection applies only to http_version \"2\"");
+          "max_streams_per_connection applies only to HTTP/2 (http_version "
+          "auto or \"2\")");
     } else if (scenario.max_streams_per_connection() >
                kMaxStreamsPerConnection) {
       Add(path + ".max_streams_per_connection",

@@ -36,6 +36,10 @@ std::string FormatCsv(const v1::RunResult& result);
 // by HdrHistogram's HistogramLogReader and HistogramLogProcessor.
 std::string FormatHdrLog(const v1::RunResult& result);
 
+// An engine as Ready and the result name it ("h2") for people: "native
+// HTTP/1.1", "native HTTP/2", "native WebSocket", "libcurl".
+std::string EngineTitle(const std::string& engine);
+
 // What the live judging added to a threshold's verdict: "" or, e.g., "failed
 // at 12s, aborted the run".
 std::string ThresholdNote(const v1::ThresholdResult& threshold);

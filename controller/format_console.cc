@@ -8,6 +8,15 @@
 #include "controller/format.h"
 
 namespace stampede::controller {
+
+std::string EngineTitle(const std::string& engine) {
+  if (engine == "http1") return "native HTTP/1.1";
+  if (engine == "h2") return "native HTTP/2";
+  if (engine == "websocket") return "native WebSocket";
+  if (engine == "curl") return "libcurl";
+  return engine;
+}
+
 namespace {
 
 using common::FormatMillis;
@@ -175,6 +184,15 @@ std::string FormatSummary(const v1::RunResult& r) {
   rows.push_back(SummaryCells("total", "", s));
   out += Table(rows);
   out += PhaseTable(r) + StreamTable(r);
+
+  std::string engines;
+  for (const v1::ScenarioResult& sc : r.scenarios()) {
+    if (sc.engine().empty()) continue;
+    absl::StrAppend(&engines, "    ", sc.name(), ": ", EngineTitle(sc.engine()),
+                    sc.engine_why().empty() ? "" : " (", sc.engine_why(),
+                    sc.engine_why().empty() ? "" : ")", "\n");
+  }
+  if (!engines.empty()) out += "\n  engines:\n" + engines;
 
   if (!s.error_ids().empty()) {
     out += "\n  errors by id:";

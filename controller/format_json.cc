@@ -203,7 +203,10 @@ std::string FormatJson(const v1::RunResult& r) {
   WriteSummary(w, "summary", r.summary());
   w.BeginArray("scenarios");
   for (const v1::ScenarioResult& s : r.scenarios()) {
-    w.BeginObject().String("name", s.name());
+    w.BeginObject()
+        .String("name", s.name())
+        .String("engine", s.engine())
+        .String("engine_why", s.engine_why());
     WriteSummary(w, "summary", s.summary());
     w.BeginArray("requests");
     for (const v1::RequestResult& q : s.requests()) {

@@ -38,7 +38,16 @@ struct AgentFacts {
   int64_t planned_requests = -1;   // -1: the plan fixes no count
   uint32_t cores = 0;              // as its Hello said
   uint32_t workers = 0;
+  std::vector<v1::ScenarioEngine> engines;  // as its Ready said
 };
+
+// What served scenario `s`: the first agent's engine and why, and any agent
+// that chose otherwise named in the why ("" and "" when none said).
+struct EngineFacts {
+  std::string engine;  // http1 | h2 | websocket | curl
+  std::string why;
+};
+EngineFacts EngineOf(int s, const std::vector<AgentFacts>& agents);
 
 struct RunFacts {
   const v1::TestPlan* plan = nullptr;

@@ -181,7 +181,10 @@ int Controller::Register(int expected, bool local) {
       hub_.Finish(event->session);
       continue;
     }
-    Agent agent{event->session, hello.agent_id(), hello.host()};
+    Agent agent;
+    agent.session = event->session;
+    agent.id = hello.agent_id();
+    agent.host = hello.host();
     agent.workers = std::max<uint32_t>(1, hello.workers());
     agent.cores = std::max<uint32_t>(1, hello.cores());
     agents_.push_back(std::move(agent));
@@ -253,11 +256,29 @@ int Controller::Prepare() {
       agent->state = AgentState::kReady;
       agent->clock_offset_us = event->message->ready().clock_offset_us();
       agent->clock_rtt_us = event->message->ready().clock_rtt_us();
+      agent->engines.assign(event->message->ready().engines().begin(),
+                            event->message->ready().engines().end());
       ++ready;
       PublishMetrics();
     }
   }
   return CheckClocks();
+}
+
+void Controller::PrintEngines() const {
+  std::vector<AgentFacts> facts;
+  for (const Agent& a : agents_) {
+    AgentFacts f;
+    f.id = a.id;
+    f.engines = a.engines;
+    facts.push_back(std::move(f));
+  }
+  for (int s = 0; s < plan_.scenarios_size(); ++s) {
+    const EngineFacts e = EngineOf(s, facts);
+    if (e.engine.empty()) continue;
+    Print(absl::StrCat("  scenario ", plan_.scenarios(s).name(), ": ",
+                       EngineTitle(e.engine), " (", e.why, ")\n"));
+  }
 }
 
 int Controller::CheckClocks() {
@@ -511,6 +532,7 @@ int Controller::Execute() {
                      plan_.name().empty() ? "(unnamed)" : plan_.name(), ", ",
                      agents_.size(), " agents, starting in ",
                      absl::FormatDuration(kStartLead), "\n"));
+  PrintEngines();
   Drive();
   if (Killed()) {
     std::fprintf(stderr, "second signal: exiting at once, without a report\n");

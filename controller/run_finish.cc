@@ -125,7 +125,7 @@ int Controller::Finish() {
              : static_cast<double>(a.first_send_late_us) / 1000.0,
          static_cast<double>(a.weight) / static_cast<double>(weight_sum),
          PlannedRequests(plan_, weights, facts.agents.size()), a.cores,
-         a.workers});
+         a.workers, a.engines});
   }
   facts.intervals = intervals_;
   facts.insecure =

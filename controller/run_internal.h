@@ -56,6 +56,7 @@ struct Agent {
   int64_t clock_offset_us = 0;
   int64_t clock_rtt_us = -1;
   int64_t first_send_late_us = -1;
+  std::vector<v1::ScenarioEngine> engines;  // as its Ready said
 };
 
 void Print(const std::string& text);
@@ -86,6 +87,8 @@ class Controller {
   // Refuses to start (exit 5) when an agent's clock is off by more than
   // --max-clock-skew; warns above 50 ms.
   int CheckClocks();
+  // Under the start line: which engine serves each scenario, and why.
+  void PrintEngines() const;
   void Drive();
   bool Interrupted() const {
     return options_.signals != nullptr && options_.signals->load() > 0;

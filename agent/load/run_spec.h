@@ -65,8 +65,12 @@ struct ScenarioSpec {
   // Open model: an arrival later than this is skipped, not sent.
   int64_t max_lateness_ns = 100'000'000;
   std::string name;
-  std::string transport;                  // "", auto, native or curl
-  std::string http_version;               // "", "1.1" or "2" (h2c)
+  std::string transport;     // "", auto, native or curl
+  std::string http_version;  // "", auto, "1.1" or "2"
+  // What serves the scenario and why, chosen once per run (ChooseEngines).
+  enum class Engine : uint8_t { kHttp1, kH2, kWebSocket, kCurl };
+  Engine engine = Engine::kHttp1;
+  std::string engine_why;
   size_t max_streams_per_connection = 0;  // HTTP/2; 0: the engine's default
   bool websocket = false;                 // every request is a ws:// endpoint
   WsOptions ws;

@@ -105,50 +105,30 @@ absl::Status Worker::Init() {
 
 absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
     const ScenarioSpec& scenario, size_t max_connections) {
-  if (scenario.websocket) {
-    auto t = WsTransport::Create(loop_.get(), this, max_connections,
-                                 scenario.ws, scenario.tls);
-    return Configured(std::move(t), scenario, spec_.allow_list,
-                      resolver_.get());
+  switch (scenario.engine) {
+    case ScenarioSpec::Engine::kWebSocket:
+      return Configured(WsTransport::Create(loop_.get(), this, max_connections,
+                                            scenario.ws, scenario.tls),
+                        scenario, spec_.allow_list, resolver_.get());
+    case ScenarioSpec::Engine::kH2:
+      // HTTP/2: max_connections is the number of streams in flight.
+      return Configured(
+          H2Transport::Create(loop_.get(), this, max_connections,
+                              scenario.max_streams_per_connection > 0
+                                  ? scenario.max_streams_per_connection
+                                  : H2Transport::kDefaultStreamsPerConnection,
+                              scenario.tls),
+          scenario, spec_.allow_list, resolver_.get());
+    case ScenarioSpec::Engine::kHttp1:
+      return Configured(Http1Transport::Create(loop_.get(), this,
+                                               max_connections, scenario.tls),
+                        scenario, spec_.allow_list, resolver_.get());
+    case ScenarioSpec::Engine::kCurl:
+      break;
   }
-  if (scenario.http_version == "2") {
-    // HTTP/2: max_connections is the number of streams in flight.
-    for (const PreparedRequest& r : scenario.requests) {
-      const std::string why = H2Transport::Unsupported(r);
-      if (!why.empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("scenario ", scenario.name, ": HTTP/2 cannot serve ",
-                         r.method, " ", r.url, ": ", why));
-      }
-    }
-    auto t =
-        H2Transport::Create(loop_.get(), this, max_connections,
-                            scenario.max_streams_per_connection > 0
-                                ? scenario.max_streams_per_connection
-                                : H2Transport::kDefaultStreamsPerConnection,
-                            scenario.tls);
-    return Configured(std::move(t), scenario, spec_.allow_list,
-                      resolver_.get());
-  }
-  const auto unsupported = std::find_if_not(
-      scenario.requests.begin(), scenario.requests.end(),
-      [](const PreparedRequest& r) { return Http1Transport::Supports(r); });
-  const bool native_fits = unsupported == scenario.requests.end();
-  if (scenario.transport == "native" && !native_fits) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "scenario ", scenario.name, ": the native engine cannot serve ",
-        unsupported->method, " ", unsupported->url,
-        " (http:// or https:// without proxy or auth only)"));
-  }
-  if (scenario.transport != "curl" && native_fits) {
-    auto t = Http1Transport::Create(loop_.get(), this, max_connections,
-                                    scenario.tls);
-    return Configured(std::move(t), scenario, spec_.allow_list,
-                      resolver_.get());
-  }
-  auto t =
-      CurlTransport::Create(loop_.get(), this, max_connections, scenario.tls);
-  return Configured(std::move(t), scenario, spec_.allow_list, resolver_.get());
+  return Configured(
+      CurlTransport::Create(loop_.get(), this, max_connections, scenario.tls),
+      scenario, spec_.allow_list, resolver_.get());
 }
 
 void Worker::Start(int64_t start_mono_ns) {

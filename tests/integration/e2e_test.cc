@@ -874,5 +874,70 @@ scenarios:
   EXPECT_EQ(r.summary().error_ids().count("tls_handshake"), 0u);
 }
 
+// http_version auto (the default) on https://: h2 where nginx offers it by
+// ALPN, HTTP/1.1 where it does not; the result and the console say which and
+// why. Every request carries stampede's User-Agent unless the plan sets one.
+TEST_F(Http2EndToEnd, AutoSpeaksWhatTheServerChoosesByAlpn) {
+  for (const bool http2 : {true, false}) {
+    SCOPED_TRACE(http2 ? "nginx with h2" : "nginx with HTTP/1.1 only");
+    nginx_.reset();
+    const std::string tls_dir =
+        absl::StrCat(dir_, "/alpn", http2 ? "h2" : "h1");
+    ASSERT_EQ(mkdir(tls_dir.c_str(), 0700), 0);
+    const TestCert cert = MakeTestCert(tls_dir);
+    nginx_ = std::make_unique<Nginx>(tls_dir, "", &cert, http2);
+    RunOutcome run = RunH2(absl::StrCat(R"(
+defaults: { base_url: "https://localhost:$H2PORT" }
+scenarios:
+  - name: auto
+    tls: { ca_file: ")",
+                                        cert.cert, R"(" }
+    load: { arrival_rate: { stages: [ {to: 100/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: /auto } ]
+  - name: own-agent
+    http_version: "1.1"
+    headers: { User-Agent: "capacity-check/2" }
+    tls: { ca_file: ")",
+                                        cert.cert, R"(" }
+    load: { arrival_rate: { stages: [ {to: 20/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: /own } ]
+)"));
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    ASSERT_TRUE(run.has_result) << run.log;
+    const v1::RunResult& r = run.result;
+    ASSERT_EQ(r.scenarios_size(), 2);
+    EXPECT_EQ(r.scenarios(0).engine(), http2 ? "h2" : "http1");
+    EXPECT_NE(r.scenarios(0).engine_why().find(
+                  http2 ? "chose h2 by ALPN" : "chose http/1.1 by ALPN"),
+              std::string::npos)
+        << r.scenarios(0).engine_why();
+    EXPECT_EQ(r.scenarios(1).engine(), "http1");
+    EXPECT_NE(run.log.find(http2 ? "auto: native HTTP/2 (http_version auto"
+                                 : "auto: native HTTP/1.1 (http_version auto"),
+              std::string::npos)
+        << run.log;
+    EXPECT_EQ(r.summary().errors(), 0);
+    const std::vector<std::string> lines = nginx_->LogLines(120);
+    ASSERT_EQ(lines.size(), 120u);
+    int auto_lines = 0, own_lines = 0;
+    for (const std::string& line : lines) {
+      if (line.find(" /auto ") != std::string::npos) {
+        ++auto_lines;
+        EXPECT_NE(line.find(http2 ? " HTTP/2.0 200 /auto ua=stampede/"
+                                  : " HTTP/1.1 200 /auto ua=stampede/"),
+                  std::string::npos)
+            << line;
+      } else {
+        ++own_lines;
+        EXPECT_NE(line.find(" HTTP/1.1 200 /own ua=capacity-check/2 "),
+                  std::string::npos)
+            << line;
+      }
+    }
+    EXPECT_EQ(auto_lines, 100);
+    EXPECT_EQ(own_lines, 20);
+  }
+}
+
 }  // namespace
 }  // namespace stampede::testing

@@ -57,6 +57,9 @@ v1::RunResult SampleResult() {
   (*s->mutable_error_ids())["http_503"] = 12;
   v1::ScenarioResult* sc = r.add_scenarios();
   sc->set_name("browse");
+  sc->set_engine("h2");
+  sc->set_engine_why(
+      "http_version auto: shop.test:443 chose h2 by ALPN from h2, http/1.1");
   *sc->mutable_summary() = *s;
   v1::RequestResult* q = sc->add_requests();
   q->set_name("GET /");
@@ -75,6 +78,8 @@ v1::RunResult SampleResult() {
   // A WebSocket scenario: its request is a connection.
   v1::ScenarioResult* chat = r.add_scenarios();
   chat->set_name("chat");
+  chat->set_engine("websocket");
+  chat->set_engine_why("websocket: in the plan");
   v1::RequestResult* ws_request = chat->add_requests();
   ws_request->set_name("WS /ws/echo");
   v1::Summary* ws_summary = ws_request->mutable_summary();
