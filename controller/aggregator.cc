@@ -141,6 +141,8 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
     view->open_fds += self.open_fds();
     view->max_worker_busy =
         std::max(view->max_worker_busy, self.max_worker_busy());
+    view->max_loop_stall_us =
+        std::max(view->max_loop_stall_us, self.max_loop_stall_us());
     if (!self.schedule_lag().empty())
       view->schedule_lag.MergeEncoded(self.schedule_lag()).IgnoreError();
   }

@@ -55,6 +55,7 @@ struct IntervalView {
   int64_t local_errors = 0;
   int64_t open_fds = 0;
   double max_worker_busy = 0;
+  int64_t max_loop_stall_us = 0;
   std::set<size_t> agents;  // who reported it
   // Every agent's per-request stats of the interval, when the aggregator
   // keeps them (for thresholds judged on a window).

@@ -267,6 +267,7 @@ std::string FormatJson(const v1::RunResult& r) {
         .Int("local_errors", i.local_errors())
         .Number("generator_busy", i.generator_busy())
         .Int("open_fds", i.open_fds())
+        .Number("loop_stall_max_ms", i.loop_stall_max_ms())
         .Bool("generator_limited", i.generator_limited())
         .String("generator_note", i.generator_note())
         .String("latency_histogram", absl::Base64Escape(i.latency_histogram()))

@@ -36,6 +36,12 @@ void JudgeGenerator(v1::IntervalResult* r) {
     why.push_back(
         absl::StrCat(r->local_errors(), " sends failed on local limits"));
   }
+  if (r->loop_stall_max_ms() >= kLoopStallMs) {
+    why.push_back(
+        absl::StrCat("an agent's event loop stalled for ",
+                     static_cast<int64_t>(r->loop_stall_max_ms()),
+                     " ms (sends and reads waited on the generator)"));
+  }
   if (r->generator_busy() >= kSaturatedWorkerBusy) {
     why.push_back(absl::StrCat("a worker thread was ",
                                static_cast<int>(r->generator_busy() * 100),
@@ -75,6 +81,7 @@ v1::IntervalResult IntervalResultOf(const v1::TestPlan& plan,
   r.set_in_flight(view.in_flight);
   r.set_local_errors(view.local_errors);
   r.set_generator_busy(view.max_worker_busy);
+  r.set_loop_stall_max_ms(ms(view.max_loop_stall_us));
   r.set_open_fds(view.open_fds);
   r.set_latency_histogram(view.latency.Encode());
   return r;

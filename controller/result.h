@@ -69,6 +69,9 @@ struct RunFacts {
 // A worker thread busier than this (CPU share of an interval) was the limit
 // itself.
 inline constexpr double kSaturatedWorkerBusy = 0.9;
+// A worker loop that went this long (ms) without looking at its sockets and
+// timers made the interval's latencies partly the generator's own.
+inline constexpr double kLoopStallMs = 100;
 
 // Marks the interval generator_limited, with a note saying why, when the
 // generator rather than the target set the pace: sends it skipped, sends it

@@ -87,6 +87,7 @@ void Window::Merge(const Window& other) {
   skipped_connection_cap += other.skipped_connection_cap;
   skipped_behind_schedule += other.skipped_behind_schedule;
   worker_busy = std::max(worker_busy, other.worker_busy);
+  loop_stall_max_ns = std::max(loop_stall_max_ns, other.loop_stall_max_ns);
   in_flight += other.in_flight;
   queued += other.queued;
   vus += other.vus;
@@ -100,6 +101,7 @@ void Window::Reset() {
   skipped_connection_cap = skipped_behind_schedule = in_flight = queued = vus =
       0;
   worker_busy = 0;
+  loop_stall_max_ns = 0;
   open_fds = 0;
 }
 
@@ -161,6 +163,7 @@ void Window::ToProto(v1::Interval* out) const {
   agent->set_skipped_connection_cap(skipped_connection_cap);
   agent->set_skipped_behind_schedule(skipped_behind_schedule);
   agent->set_max_worker_busy(worker_busy);
+  agent->set_max_loop_stall_us(loop_stall_max_ns / 1000);
   agent->set_open_fds(open_fds);
   int64_t local_errors = 0;
   for (const auto& scenario : requests) {

@@ -69,6 +69,8 @@ struct Window {
       0;  // later than max_lateness, or still waiting at the stop
   double worker_busy =
       0;  // this worker's CPU share of the window; merged: the max
+  int64_t loop_stall_max_ns =
+      0;                  // the worker loop's longest stall; merged: max
   int64_t open_fds = 0;   // set by the reporter
   int64_t in_flight = 0;  // at the window's close
   int64_t queued = 0;     // at the window's close

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -90,11 +91,19 @@ void EventLoop::Wake() {
   (void)n;
 }
 
-void EventLoop::RunOnce() {
+void EventLoop::RunOnce(bool wait) {
   epoll_event events[256];
+  const int64_t entered = MonoNowNs();
+  if (returned_ns_ > 0)
+    max_stall_ns_ = std::max(max_stall_ns_, entered - returned_ns_);
   // A deadline already due must not wait for the timerfd to tick.
-  int timeout = (armed_ns_ > 0 && armed_ns_ <= MonoNowNs()) ? 0 : -1;
+  const int timeout = !wait || (armed_ns_ > 0 && armed_ns_ <= entered) ? 0 : -1;
   int n = epoll_wait(epoll_fd_, events, 256, timeout);
+  returned_ns_ = MonoNowNs();
+  if (armed_ns_ > 0 && returned_ns_ > armed_ns_) {
+    max_stall_ns_ =
+        std::max(max_stall_ns_, returned_ns_ - std::max(armed_ns_, entered));
+  }
   for (int i = 0; i < n; ++i) {
     int fd = events[i].data.fd;
     if (fd == timer_fd_) {

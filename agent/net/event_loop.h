@@ -36,10 +36,25 @@ class EventLoop {
   // disarms.
   void SetDeadline(int64_t mono_ns);
   // Waits for events or the deadline or Wake(), dispatches the events, and
-  // returns.
-  void RunOnce();
+  // returns. `wait` false: only dispatches what is ready now.
+  void RunOnce(bool wait = true);
   // Thread-safe.
   void Wake();
+
+  // The longest stall since the last call (or StartStallWatch): one turn's
+  // work between two waits (handlers and the owner's own), or waking later
+  // than the deadline asked (CPU throttled, the process stopped or swapping).
+  int64_t TakeMaxStallNs() {
+    const int64_t v = max_stall_ns_;
+    max_stall_ns_ = 0;
+    return v;
+  }
+  // Forgets the stalls so far, and the time since the last wait (e.g. the
+  // wait before a run starts).
+  void StartStallWatch() {
+    max_stall_ns_ = 0;
+    returned_ns_ = 0;
+  }
 
   static int64_t MonoNowNs();
 
@@ -49,6 +64,8 @@ class EventLoop {
   int timer_fd_;
   int wake_fd_;
   int64_t armed_ns_ = 0;
+  int64_t returned_ns_ = 0;  // when the last wait returned; 0: not watched
+  int64_t max_stall_ns_ = 0;
   std::vector<Handler*>
       handlers_;  // by fd; grows with the highest fd, never per event
 };

@@ -248,5 +248,44 @@ scenarios:
   }
 }
 
+// The generator's own stall is named as such: an agent stopped (SIGSTOP) for
+// 1.5 s while 40 slow requests are in flight. Their replies arrive while it is
+// stopped; once it runs again it reads them before judging any time-out, so
+// none is a request_timeout charged to the target, and the interval says the
+// agent's event loop stalled.
+TEST_F(Faults, StoppedAgentIsAGeneratorStallNotTargetTimeouts) {
+  Start(R"(
+name: stall
+defaults: { base_url: "http://127.0.0.1:$PORT", timeout: 500ms }
+scenarios:
+  - name: slow
+    load: { arrival_rate: { stages: [ { to: 200/s, over: 0s }, { hold: 5s } ] } }
+    requests: [ { path: /delay/200 } ]
+)",
+        1);
+  ASSERT_TRUE(AwaitServed(200, 20)) << ReadFile(log_file());
+  ASSERT_EQ(kill(agents_[0]->pid(), SIGSTOP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_EQ(kill(agents_[0]->pid(), SIGCONT), 0);
+  EXPECT_EQ(controller_->Wait(30), 0) << ReadFile(log_file());
+  const v1::RunResult r = Result();
+  EXPECT_EQ(r.summary().error_ids().count("request_timeout"), 0u)
+      << ReadFile(log_file());
+  EXPECT_GT(r.summary().requests(), 600);
+  bool stalled = false;
+  for (const v1::IntervalResult& i : r.intervals()) {
+    if (i.loop_stall_max_ms() >= 1000) {
+      stalled = true;
+      EXPECT_TRUE(i.generator_limited());
+      EXPECT_NE(i.generator_note().find("event loop stalled for"),
+                std::string::npos)
+          << i.generator_note();
+    }
+  }
+  EXPECT_TRUE(stalled) << "no interval shows the 1.5 s stall";
+  EXPECT_TRUE(LogSays("WARNING: the generator, not the target, was the limit"))
+      << ReadFile(log_file());
+}
+
 }  // namespace
 }  // namespace stampede::testing
