@@ -6,12 +6,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "agent/net/event_loop.h"
+#include "agent/net/resolver.h"
 #include "common/schedule.h"
 #include "common/units.h"
 
@@ -56,40 +61,82 @@ std::optional<HostPort> Split(const std::string& url) {
   return out;
 }
 
-// Why `url` may not be loaded from here, after resolving its host as the
-// transports will; nullopt when at least one of its addresses is allowed
-// (connections to the others are refused at run time: "localhost" under
-// 127.0.0.0/8 still runs, over 127.0.0.1). A name that does not resolve here
-// is judged by name alone.
-std::optional<std::string> Denied(const common::AllowList& allow,
-                                  const std::string& url) {
-  std::optional<HostPort> hp = Split(url);
-  if (!hp) return absl::StrCat("cannot find the host in ", url);
+using Addresses = std::vector<std::pair<sockaddr_storage, socklen_t>>;
+
+// `host`'s addresses by the system's resolver, as libcurl finds them.
+Addresses SystemAddresses(const std::string& host) {
+  Addresses out;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  if (getaddrinfo(hp->host.c_str(), nullptr, &hints, &found) != 0 ||
-      found == nullptr) {
-    return allow.Check(hp->host, nullptr, hp->port);
-  }
-  std::optional<std::string> first_denial;
-  bool allowed = false;
-  for (addrinfo* a = found; a != nullptr && !allowed; a = a->ai_next) {
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0) return out;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
     if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
-    std::optional<std::string> why =
-        allow.Check(hp->host, a->ai_addr, hp->port);
-    if (!why) {
-      allowed = true;
-    } else if (!first_denial) {
-      first_denial = std::move(why);
-    }
+    sockaddr_storage addr{};
+    std::memcpy(&addr, a->ai_addr, a->ai_addrlen);
+    out.emplace_back(addr, a->ai_addrlen);
   }
   freeaddrinfo(found);
-  if (allowed) return std::nullopt;
-  if (!first_denial)
-    return absl::StrCat(hp->host, " has no IPv4 or IPv6 address");
+  return out;
+}
+
+// The native engines' names, looked up as their workers will: the plan's
+// hosts:, dns.servers and family, through c-ares.
+class NativeNames {
+ public:
+  explicit NativeNames(const net::DnsOptions& dns) {
+    auto loop = EventLoop::Create();
+    if (!loop.ok()) return;
+    loop_ = std::move(*loop);
+    auto resolver = net::Resolver::Create(loop_.get(), dns);
+    if (resolver.ok()) resolver_ = std::move(*resolver);
+  }
+  void Add(const std::string& host) {
+    if (resolver_ != nullptr && !ids_.contains(host))
+      ids_[host] = resolver_->Add(host);
+  }
+  // Every name's first answer, as a worker waits before the run.
+  void Wait() {
+    if (resolver_ != nullptr) resolver_->WaitForAnswers(kFirstLookupWaitNs);
+  }
+  Addresses Of(const std::string& host) const {
+    auto it = ids_.find(host);
+    if (resolver_ == nullptr || it == ids_.end()) return {};
+    return resolver_->Addresses(it->second);
+  }
+
+ private:
+  static constexpr int64_t kFirstLookupWaitNs = 5'000'000'000;
+  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<net::Resolver> resolver_;
+  absl::flat_hash_map<std::string, int> ids_;
+};
+
+// Why `hp` may not be loaded from here, given the addresses its host resolved
+// to; nullopt when at least one of them is allowed (connections to the others
+// are refused at run time: "localhost" under 127.0.0.0/8 still runs, over
+// 127.0.0.1). A name that does not resolve here is judged by name alone.
+std::optional<std::string> Judge(const common::AllowList& allow,
+                                 const HostPort& hp, const Addresses& found) {
+  if (found.empty()) return allow.Check(hp.host, nullptr, hp.port);
+  std::optional<std::string> first_denial;
+  for (const auto& [addr, len] : found) {
+    std::optional<std::string> why =
+        allow.Check(hp.host, reinterpret_cast<const sockaddr*>(&addr), hp.port);
+    if (!why) return std::nullopt;
+    if (!first_denial) first_denial = std::move(why);
+  }
   return first_denial;
+}
+
+// Why `url` may not be loaded from here, resolved by the system (libcurl's
+// requests and proxies, name servers).
+std::optional<std::string> Denied(const common::AllowList& allow,
+                                  const std::string& url) {
+  std::optional<HostPort> hp = Split(url);
+  if (!hp) return absl::StrCat("cannot find the host in ", url);
+  return Judge(allow, *hp, SystemAddresses(hp->host));
 }
 
 }  // namespace
@@ -215,15 +262,46 @@ absl::Status AgentGuard::CheckPlan(const RunSpec& spec,
     }
   }
 
-  // Every request's host, as this agent resolves it (once per URL).
+  // The plan's name servers get this agent's queries: they are targets too,
+  // checked before any query goes to them.
+  for (const std::string& server : spec.dns.servers) {
+    if (std::optional<std::string> why =
+            Denied(allow_, absl::StrCat("http://", server, "/"))) {
+      return refuse(absl::StrCat("dns server ", server,
+                                 " is not allowed by --allow-targets (", *why,
+                                 ")"));
+    }
+  }
+  // Every request's host, resolved as the engine that sends it will: the
+  // native engines through the plan's dns: and hosts:, libcurl (proxy, auth,
+  // transport: curl) by the system.
+  NativeNames native(spec.dns);
+  auto by_curl = [](const ScenarioSpec& s, const PreparedRequest& r) {
+    return s.transport == "curl" || !r.proxy.empty() || !r.auth_scheme.empty();
+  };
+  for (const ScenarioSpec& s : spec.scenarios) {
+    for (const PreparedRequest& r : s.requests) {
+      if (std::optional<HostPort> hp = Split(r.url); hp && !by_curl(s, r))
+        native.Add(hp->host);
+    }
+  }
+  native.Wait();
   std::vector<std::string> checked;
   for (const ScenarioSpec& s : spec.scenarios) {
     for (const PreparedRequest& r : s.requests) {
-      const std::string key = absl::StrCat(r.url, " ", r.proxy);
+      const bool curl = by_curl(s, r);
+      const std::string key = absl::StrCat(r.url, " ", r.proxy, " ", curl);
       if (std::find(checked.begin(), checked.end(), key) != checked.end())
         continue;
       checked.push_back(key);
-      std::optional<std::string> why = Denied(allow_, r.url);
+      std::optional<std::string> why;
+      if (curl) {
+        why = Denied(allow_, r.url);
+      } else if (std::optional<HostPort> hp = Split(r.url); !hp) {
+        why = absl::StrCat("cannot find the host in ", r.url);
+      } else {
+        why = Judge(allow_, *hp, native.Of(hp->host));
+      }
       std::string via;
       if (!why && !r.proxy.empty()) {
         why = Denied(allow_, r.proxy);
@@ -234,15 +312,6 @@ absl::Status AgentGuard::CheckPlan(const RunSpec& spec,
             absl::StrCat("scenario ", s.name, ": ", r.method, " ", r.url, via,
                          " is not allowed by --allow-targets (", *why, ")"));
       }
-    }
-  }
-  // The plan's name servers get this agent's queries: they are targets too.
-  for (const std::string& server : spec.dns.servers) {
-    if (std::optional<std::string> why =
-            Denied(allow_, absl::StrCat("http://", server, "/"))) {
-      return refuse(absl::StrCat("dns server ", server,
-                                 " is not allowed by --allow-targets (", *why,
-                                 ")"));
     }
   }
   return absl::OkStatus();

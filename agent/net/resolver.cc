@@ -190,6 +190,14 @@ int Resolver::Add(std::string_view host) {
   return static_cast<int>(names_.size() - 1);
 }
 
+std::vector<std::pair<sockaddr_storage, socklen_t>> Resolver::Addresses(
+    int id) const {
+  std::vector<std::pair<sockaddr_storage, socklen_t>> out;
+  for (const Address& a : names_[static_cast<size_t>(id)].addresses)
+    out.emplace_back(a.addr, a.len);
+  return out;
+}
+
 bool Resolver::Pick(int id, uint16_t port, sockaddr_storage* addr,
                     socklen_t* len, int64_t* lookup_ns) {
   Name& n = names_[static_cast<size_t>(id)];

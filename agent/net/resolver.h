@@ -91,6 +91,11 @@ class Resolver {
   // expired.
   void OnDeadline();
 
+  // Every address `id` has now (port 0), in its records' order; none when it
+  // failed or has no answer yet. For checks before the run (the guard), not
+  // for connections.
+  std::vector<std::pair<sockaddr_storage, socklen_t>> Addresses(int id) const;
+
   // For tests and the agent's report.
   size_t AddressCount(int id) const;
   const std::string& Host(int id) const;

@@ -115,6 +115,29 @@ TEST(AgentGuard, RefusesTargetsOutsideTheAllowList) {
             "by --allow-targets (10.1.2.3:80 is outside 127.0.0.0/8)");
 }
 
+TEST(AgentGuard, JudgesNamesByThePlansHostsLikeTheNativeEngines) {
+  // A name only the plan's hosts: knows: its address is what the native
+  // engines will dial, so that is what the allow-list judges.
+  auto guard = Guard(Flags("127.0.0.0/8"));
+  RunSpec spec = Spec(0, 1);
+  spec.dns.hosts = {{"svc.stampede.test", "127.0.0.2"}};
+  spec.scenarios.push_back(
+      Scenario("named", "http://svc.stampede.test:8080/", 10));
+  EXPECT_EQ(Refusal(*guard, spec), "");
+  spec.dns.hosts = {{"svc.stampede.test", "10.9.8.7"}};
+  EXPECT_NE(Refusal(*guard, spec)
+                .find("(svc.stampede.test = 10.9.8.7:8080 is outside "
+                      "127.0.0.0/8)"),
+            std::string::npos)
+      << Refusal(*guard, spec);
+  // libcurl (here: transport curl) resolves by the system, which does not
+  // know the name: it is judged by name alone.
+  spec.dns.hosts = {{"svc.stampede.test", "127.0.0.2"}};
+  spec.scenarios[0].transport = "curl";
+  EXPECT_NE(Refusal(*guard, spec).find("not resolved here"), std::string::npos)
+      << Refusal(*guard, spec);
+}
+
 TEST(AgentGuard, RefusesAProxyOutsideTheAllowList) {
   auto guard = Guard(Flags("127.0.0.1"));
   RunSpec spec = Spec(0, 1);
