@@ -20,7 +20,7 @@ class AgentGuard;
 struct AgentOptions {
   std::string controller;  // HOST:PORT
   std::string agent_id;    // default: hostname-pid
-  int workers = 0;         // 0: one per core
+  int workers = 0;         // 0: one per usable CPU (common/cpus.h)
   absl::Duration connect_timeout = absl::Seconds(30);
   // For tests of clock handling: this agent's wall clock reads this much
   // ahead of the real one.

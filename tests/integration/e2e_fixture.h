@@ -23,6 +23,21 @@ struct RunOutcome {
   bool has_result = false;
 };
 
+// The log and the result (parsed strictly: unknown fields fail, JSON ==
+// proto) that a finished `stampede run` left in its files.
+inline RunOutcome CollectRun(int exit_code, const std::string& log_file,
+                             const std::string& json_file) {
+  RunOutcome out;
+  out.exit_code = exit_code;
+  out.log = ReadFile(log_file);
+  const std::string text = ReadFile(json_file);
+  google::protobuf::util::JsonParseOptions strict;
+  out.has_result = !text.empty() && google::protobuf::util::JsonStringToMessage(
+                                        text, &out.result, strict)
+                                        .ok();
+  return out;
+}
+
 class EndToEnd : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -51,17 +66,7 @@ class EndToEnd : public ::testing::Test {
 
   // The log and the result a finished run left.
   RunOutcome Collect(int exit_code) {
-    RunOutcome out;
-    out.exit_code = exit_code;
-    out.log = ReadFile(log_file());
-    std::string text = ReadFile(json_file());
-    google::protobuf::util::JsonParseOptions
-        strict;  // unknown fields fail: JSON == proto
-    out.has_result =
-        !text.empty() &&
-        google::protobuf::util::JsonStringToMessage(text, &out.result, strict)
-            .ok();
-    return out;
+    return CollectRun(exit_code, log_file(), json_file());
   }
 
   // Writes `plan` and runs `stampede run` on it to the end.
