@@ -939,5 +939,60 @@ scenarios:
   }
 }
 
+// IPv6 targets on every engine: the reference target on [::1] for native
+// HTTP/1.1, WebSocket and libcurl, and nginx on [::1] for HTTP/2 (h2c). Nothing
+// else listens there, so every 200 (and 101) came over IPv6.
+TEST_F(Http2EndToEnd, Ipv6TargetsWorkOnEveryEngine) {
+  const std::string v6_dir = dir_ + "/v6";
+  ASSERT_EQ(mkdir(v6_dir.c_str(), 0700), 0);
+  Target v6(v6_dir, nullptr, "[::1]:0");
+  const int h2_port = FreePort();
+  nginx_.reset();
+  const std::string nginx_dir = dir_ + "/nginx6";
+  ASSERT_EQ(mkdir(nginx_dir.c_str(), 0700), 0);
+  nginx_ = std::make_unique<Nginx>(
+      nginx_dir, absl::StrCat("  server { listen [::1]:", h2_port,
+                              " http2; location / { return 200 \"v6\"; } }"));
+  const std::string plan = absl::StrReplaceAll(
+      R"(
+defaults: { base_url: "http://[::1]:$V6PORT" }
+scenarios:
+  - name: http1
+    load: { arrival_rate: { stages: [ {to: 50/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: / } ]
+  - name: curl
+    transport: curl
+    load: { arrival_rate: { stages: [ {to: 20/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: / } ]
+  - name: ws
+    load: { vus: { stages: [ { to: 2, over: 0s }, { hold: 5s } ], shared_iterations: 4 } }
+    websocket: { path: "/ws/echo?close=1000&after=2", send_every: 50ms, message: hi }
+  - name: h2c
+    base_url: "http://[::1]:$H2V6PORT"
+    http_version: "2"
+    load: { arrival_rate: { stages: [ {to: 30/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: / } ]
+)",
+      {{"$V6PORT", absl::StrCat(v6.port())},
+       {"$H2V6PORT", absl::StrCat(h2_port)}});
+  RunOutcome run = Run(plan);
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  ASSERT_EQ(r.scenarios_size(), 4);
+  const std::vector<std::pair<std::string, int64_t>> want = {
+      {"http1", 50}, {"curl", 20}, {"ws", 4}, {"h2c", 30}};
+  for (int s = 0; s < 4; ++s) {
+    SCOPED_TRACE(want[s].first);
+    EXPECT_EQ(r.scenarios(s).summary().requests(), want[s].second);
+    EXPECT_EQ(r.scenarios(s).summary().errors(), 0) << run.log;
+  }
+  EXPECT_EQ(r.scenarios(0).engine(), "http1");
+  EXPECT_EQ(r.scenarios(1).engine(), "curl");
+  EXPECT_EQ(r.scenarios(2).engine(), "websocket");
+  EXPECT_EQ(r.scenarios(3).engine(), "h2");
+  EXPECT_EQ(r.scenarios(3).summary().statuses().at("200"), 30);
+}
+
 }  // namespace
 }  // namespace stampede::testing

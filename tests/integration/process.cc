@@ -172,18 +172,20 @@ TestCert MakeTestCert(const std::string& dir, const std::string& san) {
 }
 
 std::vector<std::string> Target::Argv(const std::string& dir,
-                                      const TestCert* cert) {
+                                      const TestCert* cert,
+                                      const std::string& listen) {
   std::vector<std::string> argv = {BinaryPath("stampede-target"), "--listen",
-                                   "127.0.0.1:0", "--port-file",
-                                   dir + "/target.port"};
+                                   listen, "--port-file", dir + "/target.port"};
   if (cert != nullptr) {
     argv.insert(argv.end(), {"--tls-cert", cert->cert, "--tls-key", cert->key});
   }
   return argv;
 }
 
-Target::Target(const std::string& dir, const TestCert* cert)
-    : child_(Argv(dir, cert), dir + "/target.log"), tls_(cert != nullptr) {
+Target::Target(const std::string& dir, const TestCert* cert,
+               const std::string& listen)
+    : child_(Argv(dir, cert, listen), dir + "/target.log"),
+      tls_(cert != nullptr) {
   for (int i = 0; i < 500 && port_ == 0; ++i) {
     port_ = std::atoi(ReadFile(dir + "/target.port").c_str());
     if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));

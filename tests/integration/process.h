@@ -62,7 +62,10 @@ TestCert MakeTestCert(const std::string& dir,
 // it serves HTTPS.
 class Target {
  public:
-  explicit Target(const std::string& dir, const TestCert* cert = nullptr);
+  // `listen`: the address to bind (port 0: any); Served() and Stats() ask
+  // 127.0.0.1, so they work for IPv4 loopback targets only.
+  explicit Target(const std::string& dir, const TestCert* cert = nullptr,
+                  const std::string& listen = "127.0.0.1:0");
   int port() const { return port_; }
   // Requests served, from /stats.
   long long Served();
@@ -71,7 +74,8 @@ class Target {
 
  private:
   static std::vector<std::string> Argv(const std::string& dir,
-                                       const TestCert* cert);
+                                       const TestCert* cert,
+                                       const std::string& listen);
   Child child_;
   int port_ = 0;
   bool tls_ = false;
