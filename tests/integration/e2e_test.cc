@@ -21,6 +21,7 @@
 #include "absl/strings/str_replace.h"
 #include "common/plan_loader.h"
 #include "common/schedule.h"
+#include "common/version.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "stampede/v1/result.pb.h"
@@ -757,6 +758,50 @@ scenarios:
   EXPECT_NE(stat(marker.c_str(), &st), 0)
       << "an agent was started for an invalid plan";
   EXPECT_EQ(target_->Served(), 0);
+}
+
+// Every engine identifies itself: native HTTP/1.1, libcurl and the WebSocket
+// handshake send User-Agent: stampede/VERSION, as the target counted them;
+// a plan's own User-Agent replaces it, and an empty one sends none.
+TEST_F(EndToEnd, EveryEngineSendsStampedesUserAgentUnlessThePlanSetsOne) {
+  RunOutcome run = Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: native
+    load: { arrival_rate: { stages: [ {to: 40/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: / } ]
+  - name: curl
+    transport: curl
+    load: { arrival_rate: { stages: [ {to: 20/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: / } ]
+  - name: ws
+    load: { vus: { stages: [ { to: 2, over: 0s }, { hold: 5s } ], shared_iterations: 6 } }
+    websocket: { path: "/ws/echo?close=1000&after=1", send_every: 50ms, message: hi }
+  - name: own
+    headers: { User-Agent: "checkout-probe/7" }
+    load: { arrival_rate: { stages: [ {to: 10/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: / } ]
+  - name: none
+    transport: curl
+    load: { arrival_rate: { stages: [ {to: 10/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: /, headers: { User-Agent: "" } } ]
+)");
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  EXPECT_EQ(run.result.summary().requests(), 40 + 20 + 6 + 10 + 10);
+  EXPECT_EQ(run.result.summary().errors(), 0) << run.log;
+  const std::string stats = target_->Stats();
+  auto count = [&](const std::string& agent) -> long long {
+    std::smatch m;
+    const std::regex pattern("\"" + agent + "\":([0-9]+)");
+    return std::regex_search(stats, m, pattern) ? std::stoll(m[1].str()) : 0;
+  };
+  EXPECT_EQ(count(absl::StrCat("stampede/", std::string(common::kVersion))),
+            40 + 20 + 6)
+      << stats;
+  EXPECT_EQ(count("checkout-probe/7"), 10) << stats;
+  // The 10 sent without one, and this test's own /stats request.
+  EXPECT_EQ(count("\\(none\\)"), 11) << stats;
 }
 
 // HTTP/2 against a real h2c server: nginx, since the reference target speaks

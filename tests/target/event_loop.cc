@@ -469,6 +469,7 @@ bool EventLoop::ProcessInput(Conn& conn) {
       RespondError(conn, 400, "malformed request");
       return false;
     }
+    stats_.CountUserAgent(req.user_agent);
     absl::string_view path;
     conn.pending = RouteRequest(req, &path, &conn.upgrade_headers);
     conn.path.assign(path.data(), path.size());

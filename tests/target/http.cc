@@ -318,6 +318,8 @@ bool ParseRequestHead(absl::string_view head, RequestHead* req) {
       req->content_length = length;
     } else if (absl::EqualsIgnoreCase(name, "authorization")) {
       req->authorization = value;
+    } else if (absl::EqualsIgnoreCase(name, "user-agent")) {
+      req->user_agent = value;
     } else if (absl::EqualsIgnoreCase(name, "transfer-encoding")) {
       req->chunked = true;
     } else if (absl::EqualsIgnoreCase(name, "connection")) {

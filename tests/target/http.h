@@ -73,6 +73,7 @@ struct RequestHead {
   absl::string_view method;
   absl::string_view target;
   absl::string_view authorization;  // the Authorization header's value
+  absl::string_view user_agent;     // the User-Agent header's value
   absl::string_view ws_key;         // Sec-WebSocket-Key
   absl::string_view ws_version;     // Sec-WebSocket-Version
   absl::string_view ws_protocol;    // the first Sec-WebSocket-Protocol header

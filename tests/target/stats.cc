@@ -36,6 +36,7 @@ std::string StatsSnapshot::ToJson() const {
   AppendCounts(&out, "by_path", by_path);
   AppendCounts(&out, "by_status", by_status);
   AppendCounts(&out, "by_peer", by_peer);
+  AppendCounts(&out, "by_user_agent", by_user_agent);
   absl::StrAppend(
       &out, ",\"ws_upgrades\":", ws_upgrades, ",\"ws_open\":", ws_open,
       ",\"ws_messages_in\":", ws_messages_in,
@@ -47,6 +48,17 @@ std::string StatsSnapshot::ToJson() const {
                   ",\"faults\":{\"status\":", faulted_status,
                   ",\"reset\":", faulted_reset, "}}");
   return out;
+}
+
+void ThreadStats::CountUserAgent(absl::string_view user_agent) {
+  if (user_agent.empty()) user_agent = "(none)";
+  absl::MutexLock lock(&mu_);
+  auto it = by_user_agent_.find(user_agent);
+  if (it != by_user_agent_.end()) {
+    ++it->second;
+  } else if (by_user_agent_.size() < kMaxTracked) {
+    by_user_agent_.emplace(user_agent, 1);
+  }
 }
 
 void ThreadStats::CountConnection(const std::string& peer) {
@@ -131,6 +143,7 @@ void ThreadStats::Reset() {
   other_paths_ = 0;
   by_path_.clear();
   by_peer_.clear();
+  by_user_agent_.clear();
   by_status_.fill(0);
   ws_upgrades_ = 0;
   ws_messages_in_ = 0;
@@ -150,6 +163,8 @@ void ThreadStats::AddTo(StatsSnapshot* snapshot) const {
   snapshot->connections += connections_;
   for (const auto& [path, count] : by_path_) snapshot->by_path[path] += count;
   for (const auto& [peer, count] : by_peer_) snapshot->by_peer[peer] += count;
+  for (const auto& [agent, count] : by_user_agent_)
+    snapshot->by_user_agent[agent] += count;
   if (other_paths_ > 0) snapshot->by_path["other"] += other_paths_;
   for (int status = 0; status < static_cast<int>(by_status_.size()); ++status) {
     if (by_status_[status] > 0)

@@ -25,6 +25,7 @@ struct StatsSnapshot {
   std::map<std::string, uint64_t, std::less<>> by_path;
   std::map<int, uint64_t> by_status;
   std::map<std::string, uint64_t> by_peer;
+  std::map<std::string, uint64_t> by_user_agent;  // "(none)": no User-Agent
   uint64_t ws_upgrades = 0;
   int64_t ws_open = 0;
   uint64_t ws_messages_in = 0;
@@ -47,6 +48,8 @@ class ThreadStats {
 
   // `peer`: the client's address, e.g. "127.0.0.2".
   void CountConnection(const std::string& peer);
+  // Every request head, by its User-Agent (empty: none).
+  void CountUserAgent(absl::string_view user_agent);
   // An empty path (a request too malformed to have one) counts under "other".
   void CountRequest(absl::string_view path, int status);
   void CountWsUpgrade();  // and one more WebSocket open
@@ -76,6 +79,9 @@ class ThreadStats {
   absl::flat_hash_map<std::string, uint64_t> by_path_ ABSL_GUARDED_BY(mu_);
   // Connections by client address (tracked for up to kMaxTracked).
   absl::flat_hash_map<std::string, uint64_t> by_peer_ ABSL_GUARDED_BY(mu_);
+  // Request heads by User-Agent (tracked for up to kMaxTracked).
+  absl::flat_hash_map<std::string, uint64_t> by_user_agent_
+      ABSL_GUARDED_BY(mu_);
   std::array<uint64_t, 600> by_status_ ABSL_GUARDED_BY(mu_) = {};
   uint64_t ws_upgrades_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t ws_open_ ABSL_GUARDED_BY(mu_) = 0;
