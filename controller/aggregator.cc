@@ -170,6 +170,23 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
   return absl::OkStatus();
 }
 
+void MergeInto(IntervalView* into, IntervalView&& from) {
+  into->requests += from.requests;
+  into->errors += from.errors;
+  into->sends_skipped += from.sends_skipped;
+  into->vus = std::max(into->vus, from.vus);
+  into->latency.Merge(from.latency);
+  into->schedule_lag.Merge(from.schedule_lag);
+  into->in_flight = from.in_flight;
+  into->local_errors += from.local_errors;
+  into->open_fds = from.open_fds;
+  into->max_worker_busy = std::max(into->max_worker_busy, from.max_worker_busy);
+  into->max_loop_stall_us =
+      std::max(into->max_loop_stall_us, from.max_loop_stall_us);
+  into->agents.insert(from.agents.begin(), from.agents.end());
+  for (v1::RequestStats& s : from.stats) into->stats.push_back(std::move(s));
+}
+
 std::optional<IntervalView> Aggregator::TakeNext(
     const std::set<size_t>& expected, bool force) {
   if (pending_.empty()) return std::nullopt;

@@ -42,6 +42,12 @@ struct Cell {
 };
 
 // One interval index across all agents.
+struct IntervalView;
+// Adds `from` (a later interval) into `into`, which keeps its index: counts
+// and histograms add up; in flight and open fds are `from`'s (read at its
+// end), VUs the higher of the two (a drain has none).
+void MergeInto(IntervalView* into, IntervalView&& from);
+
 struct IntervalView {
   uint64_t index = 0;
   int64_t requests = 0;
@@ -88,6 +94,8 @@ class Aggregator {
   std::optional<IntervalView> TakeNext(const std::set<size_t>& expected,
                                        bool force);
   bool HasPending() const { return !pending_.empty(); }
+  // The lowest pending interval's index (HasPending() must be true).
+  uint64_t PendingIndex() const { return pending_.begin()->first; }
   // How many agents reported the lowest pending interval (0 if none): a cheap
   // test before TakeNext, which needs at least the expected agents' reports.
   size_t NextReporters() const {

@@ -1,6 +1,7 @@
 #include "controller/run.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -342,6 +343,12 @@ void Controller::Lose(Agent& agent, const std::string& why, AgentState state) {
   }
 }
 
+uint64_t Controller::LastPlanInterval() const {
+  const double intervals =
+      absl::FDivDuration(common::PlanLength(plan_), options_.interval);
+  return intervals <= 1 ? 0 : static_cast<uint64_t>(std::ceil(intervals)) - 1;
+}
+
 void Controller::EmitIntervals(bool force_all) {
   // Called after every agent message: the set of expected agents is built
   // only once the next interval may be complete.
@@ -349,7 +356,15 @@ void Controller::EmitIntervals(bool force_all) {
   for (const Agent& a : agents_) running += a.state == AgentState::kRunning;
   std::optional<std::set<size_t>> expected;
   const size_t shown = intervals_.size();
+  // The plan's last interval (the one its end falls in) waits for the run to
+  // end: what completes after the end (requests in flight at it, drained) is
+  // folded into it, so no interval after the run's end reaches a window, the
+  // console or an output. A run stopped early keeps its intervals as they
+  // came.
+  const uint64_t last_index = LastPlanInterval();
+  const bool ended = force_all || running == 0;
   while (aggregator_->HasPending()) {
+    if (!aborted_ && aggregator_->PendingIndex() >= last_index && !ended) break;
     uint64_t k = aggregator_->next_index();
     absl::Time k_end =
         start_at_ + options_.interval * static_cast<double>(k + 1);
@@ -363,6 +378,11 @@ void Controller::EmitIntervals(bool force_all) {
     }
     std::optional<IntervalView> view = aggregator_->TakeNext(*expected, force);
     if (!view) break;
+    if (!aborted_ && view->index >= last_index) {
+      view->index = last_index;
+      while (aggregator_->HasPending())
+        MergeInto(&*view, *aggregator_->TakeNext(*expected, /*force=*/true));
+    }
     v1::IntervalResult r = IntervalResultOf(plan_, *view, options_.interval);
     JudgeGenerator(&r);
     Print(FormatLiveLine(

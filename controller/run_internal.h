@@ -87,6 +87,8 @@ class Controller {
   // Refuses to start (exit 5) when an agent's clock is off by more than
   // --max-clock-skew; warns above 50 ms.
   int CheckClocks();
+  // The index of the interval the plan's end falls in.
+  uint64_t LastPlanInterval() const;
   // Under the start line: which engine serves each scenario, and why.
   void PrintEngines() const;
   void Drive();
