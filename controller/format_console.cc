@@ -56,14 +56,20 @@ std::string FormatLiveLine(const v1::IntervalResult& i, double p95_ms,
                          ? 100.0 * static_cast<double>(i.errors()) /
                                static_cast<double>(i.requests())
                          : 0;
+  // Closed model only: VUs (target and active) say more than a rate.
+  const bool closed_only = i.target_rps() == 0 && i.target_vus() > 0;
   std::string line = absl::StrFormat(
-      "%5.0fs  target %8.1f/s  achieved %8.1f/s  p50 %7sms  p95 %7sms  p99 "
+      "%5.0fs  %s  achieved %8.1f/s  p50 %7sms  p95 %7sms  p99 "
       "%7sms  "
       "err %6.2f%%  agents %u/%zu",
-      i.t(), i.target_rps(), i.rps(), FormatMillis(i.p50_ms()),
-      FormatMillis(p95_ms), FormatMillis(i.p99_ms()), error_pct,
-      i.agents_reported(), agents_expected);
-  if (i.vus() > 0) absl::StrAppend(&line, "  vus ", i.vus());
+      i.t(),
+      closed_only
+          ? absl::StrFormat("vus %5.0f (%5d active)", i.target_vus(), i.vus())
+          : absl::StrFormat("target %8.1f/s", i.target_rps()),
+      i.rps(), FormatMillis(i.p50_ms()), FormatMillis(p95_ms),
+      FormatMillis(i.p99_ms()), error_pct, i.agents_reported(),
+      agents_expected);
+  if (i.vus() > 0 && !closed_only) absl::StrAppend(&line, "  vus ", i.vus());
   if (i.generator_limited()) {
     absl::StrAppend(&line, "  WARNING generator-limited: ", i.generator_note());
   }

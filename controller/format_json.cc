@@ -261,6 +261,7 @@ std::string FormatJson(const v1::RunResult& r) {
         .Int("agents_reported", i.agents_reported())
         .Int("sends_skipped", i.sends_skipped())
         .Int("vus", i.vus())
+        .Number("target_vus", i.target_vus())
         .Number("schedule_lag_p99_ms", i.schedule_lag_p99_ms())
         .Number("schedule_lag_max_ms", i.schedule_lag_max_ms())
         .Int("in_flight", i.in_flight())

@@ -57,7 +57,15 @@ v1::IntervalResult IntervalResultOf(const v1::TestPlan& plan,
   const double interval_s = absl::ToDoubleSeconds(interval);
   const double t0 = interval_s * static_cast<double>(view.index);
   double target = 0;
+  double target_vus = 0;
   for (const v1::Scenario& s : plan.scenarios()) {
+    if (s.load().has_vus()) {
+      // The VU level the stages ask for at the interval's end, started VUs
+      // rounded up as the agents run them.
+      common::ArrivalSchedule levels(s.load().vus().stages());
+      const double offset = absl::ToDoubleSeconds(common::ScenarioStart(s));
+      target_vus += std::ceil(levels.RateAt(t0 + interval_s - offset - 1e-9));
+    }
     if (!s.load().has_arrival_rate()) continue;  // closed: no target rate
     common::ArrivalSchedule schedule(s.load().arrival_rate().stages());
     const double offset = absl::ToDoubleSeconds(common::ScenarioStart(s));
@@ -76,6 +84,7 @@ v1::IntervalResult IntervalResultOf(const v1::TestPlan& plan,
   r.set_agents_reported(view.agents.size());
   r.set_sends_skipped(view.sends_skipped);
   r.set_vus(view.vus);
+  r.set_target_vus(target_vus);
   r.set_schedule_lag_p99_ms(ms(view.schedule_lag.ValueAtPercentile(99)));
   r.set_schedule_lag_max_ms(ms(view.schedule_lag.Max()));
   r.set_in_flight(view.in_flight);

@@ -70,6 +70,15 @@ std::string ThresholdExpression(const v1::Threshold& t) {
   if (!filter.empty()) absl::StrAppend(&out, "{", filter, "}");
   Comparison c = ComparisonOf(t);
   absl::StrAppend(&out, " ", c.op, " ", *c.value);
+  // How it is judged, so that an abort rule and a plain one on the same
+  // metric read apart.
+  auto duration = [](const google::protobuf::Duration& d) {
+    return common::FormatDuration(absl::Seconds(d.seconds()) +
+                                  absl::Nanoseconds(d.nanos()));
+  };
+  if (t.has_for_()) absl::StrAppend(&out, " for ", duration(t.for_()));
+  if (t.has_grace()) absl::StrAppend(&out, " grace ", duration(t.grace()));
+  if (t.abort()) absl::StrAppend(&out, " abort");
   return out;
 }
 

@@ -183,7 +183,8 @@ thresholds:
   const v1::RunResult& r = run.result;
   EXPECT_EQ(r.status(), "aborted");
   EXPECT_EQ(r.message(),
-            "threshold error_rate < 10% failed at 2s (actual 50.000%): aborted")
+            "threshold error_rate < 10% for 2s grace 1s abort failed at 2s "
+            "(actual 50.000%): aborted")
       << run.log;
   ASSERT_EQ(r.thresholds_size(), 2);
   EXPECT_FALSE(r.thresholds(0).passed());

@@ -17,6 +17,7 @@
 #include "common/histogram.h"
 #include "controller/report.h"
 #include "controller/result.h"
+#include "controller/thresholds.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
@@ -442,6 +443,39 @@ TEST(Format, GeneratorIsJudgedBySkipsLocalFailuresAndBusyWorkers) {
   EXPECT_TRUE(i.generator_limited());
   EXPECT_EQ(i.generator_note(),
             "3 sends failed on local limits; a worker thread was 97% busy");
+  i = v1::IntervalResult();
+  i.set_loop_stall_max_ms(99);
+  JudgeGenerator(&i);
+  EXPECT_FALSE(i.generator_limited());
+  i.set_loop_stall_max_ms(1500);
+  JudgeGenerator(&i);
+  EXPECT_EQ(i.generator_note(),
+            "an agent's event loop stalled for 1500 ms (sends and reads "
+            "waited on the generator)");
+}
+
+TEST(Format, ClosedModelLiveLinesShowVusNotARate) {
+  v1::IntervalResult i;
+  i.set_t(3);
+  i.set_rps(3900);
+  i.set_target_vus(20);
+  i.set_vus(18);
+  const std::string line = FormatLiveLine(i, 5, 2);
+  EXPECT_NE(line.find("3s  vus    20 (   18 active)  achieved   3900.0/s"),
+            std::string::npos)
+      << line;
+  EXPECT_EQ(line.find("target"), std::string::npos) << line;
+}
+
+TEST(Format, ThresholdTextSaysHowItIsJudged) {
+  v1::Threshold t;
+  t.set_metric("error_rate");
+  t.set_lt("1%");
+  EXPECT_EQ(ThresholdExpression(t), "error_rate < 1%");
+  t.mutable_for_()->set_seconds(60);
+  t.mutable_grace()->set_seconds(30);
+  t.set_abort(true);
+  EXPECT_EQ(ThresholdExpression(t), "error_rate < 1% for 1m grace 30s abort");
 }
 
 }  // namespace

@@ -106,8 +106,8 @@ TEST_F(LiveThresholdsTest, AbortAfterGraceNamesTheThresholdAndTheTime) {
   ASSERT_TRUE(live.aborted_by());
   EXPECT_EQ(*live.aborted_by(), 0u);
   EXPECT_EQ(live.AbortReason(),
-            "threshold p(95) latency < 500ms failed at 2s (actual 800ms): "
-            "aborted");
+            "threshold p(95) latency < 500ms grace 2s abort failed at 2s "
+            "(actual 800ms): aborted");
   std::vector<v1::ThresholdResult> final_results =
       EvaluateThresholds(plan_, cells_, 2);
   live.Finish(&final_results);
