@@ -70,7 +70,7 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
     const v1::Threshold& t = plan_.thresholds(i);
     State& state = states_[i];
     Cell& merged = scratch_;
-    double duration_s = t_s;
+    double duration_s = ActiveSeconds(plan_, t, 0, t_s);
     if (t.has_for_()) {
       const size_t slices = std::max<size_t>(
           1,
@@ -79,7 +79,8 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
       while (state.window.size() > slices) state.window.pop_front();
       if (state.window.size() < slices) continue;  // not a full window yet
       merged = WindowCell(t, state);
-      duration_s = interval_s_ * static_cast<double>(slices);
+      duration_s = ActiveSeconds(
+          plan_, t, t_s - interval_s_ * static_cast<double>(slices), t_s);
     } else {
       // Only what Judge reads: the counts and the metric's histogram, into a
       // reused cell (a fresh one is six dense histograms to allocate).

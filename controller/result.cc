@@ -181,16 +181,19 @@ v1::RunResult BuildResult(const RunFacts& facts) {
   for (int s = 0; s < plan.scenarios_size(); ++s) {
     v1::ScenarioResult* scenario = result.add_scenarios();
     scenario->set_name(plan.scenarios(s).name());
+    // A scenario's rps is over its own scheduled time (within the run's).
+    const double active_s = ScenarioActiveSeconds(plan, static_cast<size_t>(s),
+                                                  0, facts.duration_s);
     Cell scenario_cell;
     for (int r = 0; r < plan.scenarios(s).requests_size(); ++r) {
       const Cell& cell = cells[s][r];
       v1::RequestResult* request = scenario->add_requests();
       request->set_name(plan.scenarios(s).requests(r).name());
-      *request->mutable_summary() = SummaryOf(cell, facts.duration_s);
+      *request->mutable_summary() = SummaryOf(cell, active_s);
       request->set_latency_histogram(cell.latency.Encode());
       scenario_cell.Merge(cell);
     }
-    *scenario->mutable_summary() = SummaryOf(scenario_cell, facts.duration_s);
+    *scenario->mutable_summary() = SummaryOf(scenario_cell, active_s);
     EngineFacts engine = EngineOf(s, facts.agents);
     scenario->set_engine(std::move(engine.engine));
     scenario->set_engine_why(std::move(engine.why));

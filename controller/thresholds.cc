@@ -1,8 +1,13 @@
 #include "controller/thresholds.h"
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/schedule.h"
 #include "common/units.h"
 
 namespace stampede::controller {
@@ -140,6 +145,59 @@ v1::ThresholdResult Judge(const v1::Threshold& t, const Cell& merged,
   return out;
 }
 
+namespace {
+
+// [start, end) of scenario `s`'s schedule, in seconds since the run's start.
+std::pair<double, double> Span(const v1::TestPlan& plan, size_t s) {
+  const v1::Scenario& scenario = plan.scenarios(static_cast<int>(s));
+  const double start = absl::ToDoubleSeconds(common::ScenarioStart(scenario));
+  const double length = absl::ToDoubleSeconds(
+      common::ArrivalSchedule::ForLoad(scenario.load()).Length());
+  return {start, start + length};
+}
+
+double Covered(std::vector<std::pair<double, double>> spans, double from_s,
+               double to_s) {
+  std::sort(spans.begin(), spans.end());
+  double covered = 0, reached = from_s;
+  for (auto [start, end] : spans) {
+    start = std::max(start, reached);
+    end = std::min(end, to_s);
+    if (end > start) {
+      covered += end - start;
+      reached = end;
+    }
+  }
+  return covered;
+}
+
+}  // namespace
+
+double ScenarioActiveSeconds(const v1::TestPlan& plan, size_t s, double from_s,
+                             double to_s) {
+  return Covered({Span(plan, s)}, from_s, to_s);
+}
+
+double ActiveSeconds(const v1::TestPlan& plan, const v1::Threshold& t,
+                     double from_s, double to_s) {
+  std::vector<std::pair<double, double>> spans;
+  for (size_t s = 0; s < static_cast<size_t>(plan.scenarios_size()); ++s) {
+    const int requests = plan.scenarios(static_cast<int>(s)).requests_size();
+    // A WebSocket scenario's endpoint is its one request.
+    for (size_t r = 0; r < static_cast<size_t>(std::max(requests, 1)); ++r) {
+      if (requests == 0
+              ? (t.request().empty() &&
+                 (t.scenario().empty() ||
+                  t.scenario() == plan.scenarios(static_cast<int>(s)).name()))
+              : Matches(plan, t, s, r)) {
+        spans.push_back(Span(plan, s));
+        break;
+      }
+    }
+  }
+  return Covered(std::move(spans), from_s, to_s);
+}
+
 std::vector<v1::ThresholdResult> EvaluateThresholds(
     const v1::TestPlan& plan, const std::vector<std::vector<Cell>>& cells,
     double duration_s) {
@@ -151,7 +209,7 @@ std::vector<v1::ThresholdResult> EvaluateThresholds(
         if (Matches(plan, t, s, r)) merged.Merge(cells[s][r]);
       }
     }
-    results.push_back(Judge(t, merged, duration_s));
+    results.push_back(Judge(t, merged, ActiveSeconds(plan, t, 0, duration_s)));
   }
   return results;
 }

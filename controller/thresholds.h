@@ -25,6 +25,16 @@ const common::Histogram* MetricHistogram(const v1::Threshold& t,
                                          const Cell& cell);
 common::Histogram* MetricHistogram(const v1::Threshold& t, Cell* cell);
 
+// Seconds of [from_s, to_s] (since the run's start) during which scenario `s`
+// was scheduled to run: from its start_after to the end of its stages.
+double ScenarioActiveSeconds(const v1::TestPlan& plan, size_t s, double from_s,
+                             double to_s);
+// The same for the scenarios a threshold counts (any of their requests
+// matches its filter), their schedules merged where they overlap: what an rps
+// threshold divides by, so a scenario is judged on its own time, not the run's.
+double ActiveSeconds(const v1::TestPlan& plan, const v1::Threshold& t,
+                     double from_s, double to_s);
+
 // Judges one threshold on `merged` (its filter already applied), covering
 // `duration_s` seconds (for rps). `has_data` tells whether there was anything
 // to judge: no data cannot show a bound was kept.
@@ -32,7 +42,8 @@ v1::ThresholdResult Judge(const v1::Threshold& t, const Cell& merged,
                           double duration_s, bool* has_data = nullptr);
 
 // `cells` is [scenario][request] of merged data; `duration_s` the run's length
-// (for rps). The plan must be valid (ValidatePlan), so every value parses.
+// (rps divides by the part of it the counted scenarios were active,
+// ActiveSeconds). The plan must be valid (ValidatePlan), so every value parses.
 std::vector<v1::ThresholdResult> EvaluateThresholds(
     const v1::TestPlan& plan, const std::vector<std::vector<Cell>>& cells,
     double duration_s);

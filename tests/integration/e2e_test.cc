@@ -833,6 +833,38 @@ thresholds:
   }
 }
 
+// A scenario's rps is over its own scheduled time: a health check that runs
+// 200/s for the last second of a 2 s run reports (and is judged at) 200/s,
+// not the 100/s the whole run's length would make of it.
+TEST_F(EndToEnd, ScenarioRpsIsOverItsOwnActiveTime) {
+  RunOutcome run = Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: warm
+    load: { arrival_rate: { stages: [ {to: 100/s, over: 0s}, {hold: 2s} ] } }
+    requests: [ { path: / } ]
+  - name: health
+    start_after: 1s
+    load: { arrival_rate: { stages: [ {to: 200/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { path: / } ]
+thresholds:
+  - { metric: rps, scenario: health, gte: 190/s }
+  - { metric: rps, gte: 190/s }
+)");
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  ASSERT_EQ(r.scenarios_size(), 2);
+  EXPECT_EQ(r.scenarios(1).summary().requests(), 200);
+  EXPECT_DOUBLE_EQ(r.scenarios(1).summary().rps(), 200);
+  EXPECT_DOUBLE_EQ(r.scenarios(0).summary().rps(), 100);
+  ASSERT_EQ(r.thresholds_size(), 2);
+  EXPECT_TRUE(r.thresholds(0).passed()) << r.thresholds(0).actual_text();
+  EXPECT_DOUBLE_EQ(r.thresholds(0).actual(), 200);
+  // The whole plan: 400 requests over the 2 s both scenarios cover.
+  EXPECT_DOUBLE_EQ(r.thresholds(1).actual(), 200);
+  EXPECT_EQ(run.exit_code, 0) << run.log;
+}
+
 // HTTP/2 against a real h2c server: nginx, since the reference target speaks
 // HTTP/1.1 only. What nginx logged is what it served.
 class Http2EndToEnd : public EndToEnd {

@@ -13,6 +13,11 @@ class ThresholdsTest : public ::testing::Test {
       v1::Scenario* s = plan_.add_scenarios();
       s->set_name(name);
       s->add_requests()->set_name("GET /");
+      // Both run the whole 10 s: 100/s, then buy 10/s.
+      v1::RateStage* stage =
+          s->mutable_load()->mutable_arrival_rate()->add_stages();
+      stage->mutable_to()->set_per_second(100);
+      stage->mutable_over()->set_seconds(10);
     }
     cells_.resize(2, std::vector<Cell>(1));
     // browse: 1000 requests at 10 ms, 5 errors; buy: 100 requests at 900 ms, 50
@@ -75,6 +80,29 @@ TEST_F(ThresholdsTest, RpsAndComparisonsAtTheBoundary) {
   t.clear_gte();
   t.set_gt("110/s");
   EXPECT_FALSE(Judge("rps", t).passed());
+}
+
+TEST_F(ThresholdsTest, RpsIsOverTheActiveTimeOfTheScenariosItCounts) {
+  // buy starts 6 s in, so its 100 requests came in 4 s: 25/s, not 10/s.
+  plan_.mutable_scenarios(1)->mutable_start_after()->set_seconds(6);
+  plan_.mutable_scenarios(1)
+      ->mutable_load()
+      ->mutable_arrival_rate()
+      ->mutable_stages(0)
+      ->mutable_over()
+      ->set_seconds(4);
+  v1::Threshold t;
+  t.set_scenario("buy");
+  t.set_gte("25/s");
+  v1::ThresholdResult r = Judge("rps", t);
+  EXPECT_TRUE(r.passed()) << r.actual_text();
+  EXPECT_DOUBLE_EQ(r.actual(), 25);
+  EXPECT_DOUBLE_EQ(ScenarioActiveSeconds(plan_, 1, 0, 10), 4);
+  EXPECT_DOUBLE_EQ(ScenarioActiveSeconds(plan_, 1, 0, 8), 2);  // cut short
+  // Both scenarios: their times overlap, 10 s in all.
+  t.clear_scenario();
+  EXPECT_DOUBLE_EQ(ActiveSeconds(plan_, t, 0, 10), 10);
+  EXPECT_DOUBLE_EQ(ActiveSeconds(plan_, t, 7, 9), 2);
 }
 
 TEST_F(ThresholdsTest, NoDataFailsRatherThanPassing) {
