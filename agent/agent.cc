@@ -5,6 +5,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -86,8 +87,16 @@ class Run {
 
   absl::Status Init() {
     if (absl::Status s = ChooseEngines(spec_.get()); !s.ok()) return s;
-    for (auto& w : workers_) {
-      if (absl::Status s = w->Init(); !s.ok()) return s;
+    // Side by side: each waits up to 5 s for its names' first answers, and
+    // one after another that could outlast the controller's readiness wait.
+    std::vector<absl::Status> results(workers_.size());
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < workers_.size(); ++i)
+      threads.emplace_back(
+          [this, i, &results] { results[i] = workers_[i]->Init(); });
+    for (std::thread& t : threads) t.join();
+    for (const absl::Status& s : results) {
+      if (!s.ok()) return s;
     }
     return absl::OkStatus();
   }
