@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "agent/load/engine.h"
 #include "agent/net/event_loop.h"
 #include "agent/net/resolver.h"
 #include "common/schedule.h"
@@ -276,20 +277,17 @@ absl::Status AgentGuard::CheckPlan(const RunSpec& spec,
   // native engines through the plan's dns: and hosts:, libcurl (proxy, auth,
   // transport: curl) by the system.
   NativeNames native(spec.dns);
-  auto by_curl = [](const ScenarioSpec& s, const PreparedRequest& r) {
-    return s.transport == "curl" || !r.proxy.empty() || !r.auth_scheme.empty();
-  };
   for (const ScenarioSpec& s : spec.scenarios) {
+    if (ServedByCurl(s)) continue;
     for (const PreparedRequest& r : s.requests) {
-      if (std::optional<HostPort> hp = Split(r.url); hp && !by_curl(s, r))
-        native.Add(hp->host);
+      if (std::optional<HostPort> hp = Split(r.url)) native.Add(hp->host);
     }
   }
   native.Wait();
   std::vector<std::string> checked;
   for (const ScenarioSpec& s : spec.scenarios) {
+    const bool curl = ServedByCurl(s);
     for (const PreparedRequest& r : s.requests) {
-      const bool curl = by_curl(s, r);
       const std::string key = absl::StrCat(r.url, " ", r.proxy, " ", curl);
       if (std::find(checked.begin(), checked.end(), key) != checked.end())
         continue;

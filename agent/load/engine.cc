@@ -22,11 +22,19 @@ void Set(ScenarioSpec* scenario, Engine engine, std::string why) {
   scenario->engine_why = std::move(why);
 }
 
-// The first request HTTP/2 cannot send as the plan has it, and why.
-std::string WhyNotH2(const ScenarioSpec& scenario) {
+// "METHOD URL: why" for the first request HTTP/2 cannot send; "" if none.
+std::string H2Refusal(const ScenarioSpec& scenario) {
   for (const PreparedRequest& r : scenario.requests) {
     const std::string why = H2Transport::Unsupported(r);
     if (!why.empty()) return absl::StrCat(r.method, " ", r.url, ": ", why);
+  }
+  return "";
+}
+
+// Why `auto` cannot pick HTTP/2 for the scenario; "" if it may.
+std::string WhyNotH2(const ScenarioSpec& scenario) {
+  if (std::string why = H2Refusal(scenario); !why.empty()) return why;
+  for (const PreparedRequest& r : scenario.requests) {
     if (!r.keep_alive) return "keep_alive: false is HTTP/1.1's";
   }
   if (!scenario.local_addresses.empty())
@@ -34,7 +42,20 @@ std::string WhyNotH2(const ScenarioSpec& scenario) {
   return "";
 }
 
+// The first request the native HTTP/1.1 engine cannot serve (a proxy, auth).
+const PreparedRequest* NotNative(const ScenarioSpec& scenario) {
+  for (const PreparedRequest& r : scenario.requests) {
+    if (!Http1Transport::Supports(r)) return &r;
+  }
+  return nullptr;
+}
+
 }  // namespace
+
+bool ServedByCurl(const ScenarioSpec& scenario) {
+  return !scenario.websocket && scenario.http_version != "2" &&
+         (scenario.transport == "curl" || NotNative(scenario) != nullptr);
+}
 
 std::string_view EngineName(Engine engine) {
   switch (engine) {
@@ -57,21 +78,14 @@ absl::Status ChooseEngine(ScenarioSpec* scenario, const AlpnAsker& ask) {
   }
   const std::string& version = scenario->http_version;
   if (version == "2") {
-    for (const PreparedRequest& r : scenario->requests) {
-      const std::string why = H2Transport::Unsupported(r);
-      if (!why.empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("scenario ", scenario->name, ": HTTP/2 cannot serve ",
-                         r.method, " ", r.url, ": ", why));
-      }
+    if (const std::string why = H2Refusal(*scenario); !why.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "scenario ", scenario->name, ": HTTP/2 cannot serve ", why));
     }
     Set(scenario, Engine::kH2, "http_version \"2\" in the plan");
     return absl::OkStatus();
   }
-  const auto unsupported = std::find_if_not(
-      scenario->requests.begin(), scenario->requests.end(),
-      [](const PreparedRequest& r) { return Http1Transport::Supports(r); });
-  if (unsupported != scenario->requests.end()) {
+  if (const PreparedRequest* unsupported = NotNative(*scenario)) {
     if (scenario->transport == "native") {
       return absl::InvalidArgumentError(absl::StrCat(
           "scenario ", scenario->name, ": the native engine cannot serve ",

@@ -25,6 +25,11 @@ std::string_view EngineName(ScenarioSpec::Engine engine);
 using AlpnAsker = std::function<absl::StatusOr<std::string>(
     const net::Url& origin, const tls::ClientOptions& tls)>;
 
+// Whether libcurl serves the scenario (transport: curl, or a request with a
+// proxy or auth), as ChooseEngine decides before asking anyone anything; its
+// names are then the system's, not the plan's dns: and hosts:.
+bool ServedByCurl(const ScenarioSpec& scenario);
+
 // Sets scenario->engine and engine_why, or says why the scenario cannot run
 // as the plan asks (transport: native with a request only libcurl carries,
 // http_version "2" with a request HTTP/2 cannot send).
