@@ -42,12 +42,6 @@ struct Cell {
 };
 
 // One interval index across all agents.
-struct IntervalView;
-// Adds `from` (a later interval) into `into`, which keeps its index: counts
-// and histograms add up; in flight and open fds are `from`'s (read at its
-// end), VUs the higher of the two (a drain has none).
-void MergeInto(IntervalView* into, IntervalView&& from);
-
 struct IntervalView {
   uint64_t index = 0;
   int64_t requests = 0;
@@ -67,6 +61,11 @@ struct IntervalView {
   // keeps them (for thresholds judged on a window).
   std::vector<v1::RequestStats> stats;
 };
+
+// Adds `from` (a later interval) into `into`, which keeps its index: counts
+// and histograms add up; in flight and open fds are `from`'s (read at its
+// end), VUs the higher of the two (a drain has none).
+void MergeInto(IntervalView* into, IntervalView&& from);
 
 struct AgentTotals {
   // This agent's latency buckets (index -> count), sparse: a run touches a

@@ -70,7 +70,9 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
     const v1::Threshold& t = plan_.thresholds(i);
     State& state = states_[i];
     Cell& merged = scratch_;
-    double duration_s = ActiveSeconds(plan_, t, 0, t_s);
+    // What rps divides by (the other metrics do not read it).
+    const bool rps = t.metric() == "rps";
+    double duration_s = rps ? ActiveSeconds(plan_, t, 0, t_s) : 0;
     if (t.has_for_()) {
       const size_t slices = std::max<size_t>(
           1,
@@ -79,8 +81,10 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
       while (state.window.size() > slices) state.window.pop_front();
       if (state.window.size() < slices) continue;  // not a full window yet
       merged = WindowCell(t, state);
-      duration_s = ActiveSeconds(
-          plan_, t, t_s - interval_s_ * static_cast<double>(slices), t_s);
+      if (rps) {
+        duration_s = ActiveSeconds(
+            plan_, t, t_s - interval_s_ * static_cast<double>(slices), t_s);
+      }
     } else {
       // Only what Judge reads: the counts and the metric's histogram, into a
       // reused cell (a fresh one is six dense histograms to allocate).

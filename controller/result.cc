@@ -7,7 +7,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/schedule.h"
-#include "controller/format.h"
 #include "controller/thresholds.h"
 
 namespace stampede::controller {
@@ -148,23 +147,6 @@ v1::Summary SummaryOf(const Cell& cell, double duration_s) {
   return s;
 }
 
-EngineFacts EngineOf(int s, const std::vector<AgentFacts>& agents) {
-  EngineFacts out;
-  bool first = true;
-  for (const AgentFacts& a : agents) {
-    if (s < 0 || static_cast<size_t>(s) >= a.engines.size()) continue;
-    const v1::ScenarioEngine& e = a.engines[s];
-    if (first) {
-      out = {e.engine(), e.why()};
-      first = false;
-    } else if (e.engine() != out.engine) {
-      absl::StrAppend(&out.why, "; agent ", a.id, ": ", EngineTitle(e.engine()),
-                      " (", e.why(), ")");
-    }
-  }
-  return out;
-}
-
 v1::RunResult BuildResult(const RunFacts& facts) {
   const v1::TestPlan& plan = *facts.plan;
   const auto& cells = facts.aggregator->cells();
@@ -194,9 +176,10 @@ v1::RunResult BuildResult(const RunFacts& facts) {
       scenario_cell.Merge(cell);
     }
     *scenario->mutable_summary() = SummaryOf(scenario_cell, active_s);
-    EngineFacts engine = EngineOf(s, facts.agents);
-    scenario->set_engine(std::move(engine.engine));
-    scenario->set_engine_why(std::move(engine.why));
+    if (static_cast<size_t>(s) < facts.engines.size()) {
+      scenario->set_engine(facts.engines[s].engine);
+      scenario->set_engine_why(facts.engines[s].why);
+    }
     all.Merge(scenario_cell);
   }
   *result.mutable_summary() = SummaryOf(all, facts.duration_s);

@@ -38,16 +38,14 @@ struct AgentFacts {
   int64_t planned_requests = -1;   // -1: the plan fixes no count
   uint32_t cores = 0;              // as its Hello said
   uint32_t workers = 0;
-  std::vector<v1::ScenarioEngine> engines;  // as its Ready said
 };
 
-// What served scenario `s`: the first agent's engine and why, and any agent
+// What served a scenario: the first agent's engine and why, and any agent
 // that chose otherwise named in the why ("" and "" when none said).
 struct EngineFacts {
   std::string engine;  // http1 | h2 | websocket | curl
   std::string why;
 };
-EngineFacts EngineOf(int s, const std::vector<AgentFacts>& agents);
 
 struct RunFacts {
   const v1::TestPlan* plan = nullptr;
@@ -55,7 +53,8 @@ struct RunFacts {
   std::string run_id;
   absl::Time started_at;
   double duration_s = 0;
-  std::vector<AgentFacts> agents;  // indexed like the aggregator's agents
+  std::vector<AgentFacts> agents;    // indexed like the aggregator's agents
+  std::vector<EngineFacts> engines;  // per scenario, as the agents' Ready said
   std::vector<v1::IntervalResult> intervals;
   bool insecure = false;  // --insecure with a non-loopback listen
   bool strict = false;    // --strict: a generator-limited run fails with exit 7

@@ -266,19 +266,23 @@ int Controller::Prepare() {
   return CheckClocks();
 }
 
-void Controller::PrintEngines() const {
-  std::vector<AgentFacts> facts;
-  for (const Agent& a : agents_) {
-    AgentFacts f;
-    f.id = a.id;
-    f.engines = a.engines;
-    facts.push_back(std::move(f));
-  }
+void Controller::SettleEngines() {
+  engines_.assign(plan_.scenarios_size(), EngineFacts{});
   for (int s = 0; s < plan_.scenarios_size(); ++s) {
-    const EngineFacts e = EngineOf(s, facts);
-    if (e.engine.empty()) continue;
+    EngineFacts& out = engines_[s];
+    for (const Agent& a : agents_) {
+      if (static_cast<size_t>(s) >= a.engines.size()) continue;
+      const v1::ScenarioEngine& e = a.engines[s];
+      if (out.engine.empty()) {
+        out = {e.engine(), e.why()};
+      } else if (e.engine() != out.engine) {
+        absl::StrAppend(&out.why, "; agent ", a.id, ": ",
+                        EngineTitle(e.engine()), " (", e.why(), ")");
+      }
+    }
+    if (out.engine.empty()) continue;
     Print(absl::StrCat("  scenario ", plan_.scenarios(s).name(), ": ",
-                       EngineTitle(e.engine), " (", e.why, ")\n"));
+                       EngineTitle(out.engine), " (", out.why, ")\n"));
   }
 }
 
@@ -552,7 +556,7 @@ int Controller::Execute() {
                      plan_.name().empty() ? "(unnamed)" : plan_.name(), ", ",
                      agents_.size(), " agents, starting in ",
                      absl::FormatDuration(kStartLead), "\n"));
-  PrintEngines();
+  SettleEngines();
   Drive();
   if (Killed()) {
     std::fprintf(stderr, "second signal: exiting at once, without a report\n");

@@ -125,9 +125,10 @@ int Controller::Finish() {
              : static_cast<double>(a.first_send_late_us) / 1000.0,
          static_cast<double>(a.weight) / static_cast<double>(weight_sum),
          PlannedRequests(plan_, weights, facts.agents.size()), a.cores,
-         a.workers, a.engines});
+         a.workers});
   }
   facts.intervals = intervals_;
+  facts.engines = engines_;
   facts.insecure =
       !options_.tls.enabled() &&
       !IsLoopbackListen(options_.listen.empty() ? std::string("127.0.0.1:0")

@@ -89,8 +89,9 @@ class Controller {
   int CheckClocks();
   // The index of the interval the plan's end falls in.
   uint64_t LastPlanInterval() const;
-  // Under the start line: which engine serves each scenario, and why.
-  void PrintEngines() const;
+  // Per scenario, from the agents' Ready: engines_, then printed under the
+  // start line.
+  void SettleEngines();
   void Drive();
   bool Interrupted() const {
     return options_.signals != nullptr && options_.signals->load() > 0;
@@ -119,6 +120,7 @@ class Controller {
   std::string address_;
   LocalAgents local_;
   std::vector<Agent> agents_;
+  std::vector<EngineFacts> engines_;  // per scenario (SettleEngines)
   // Session -> index into agents_, built in Prepare once agents_ is sorted.
   absl::flat_hash_map<uint64_t, size_t> index_of_;
   std::string run_id_ = NewRunId();

@@ -181,15 +181,11 @@ double ScenarioActiveSeconds(const v1::TestPlan& plan, size_t s, double from_s,
 double ActiveSeconds(const v1::TestPlan& plan, const v1::Threshold& t,
                      double from_s, double to_s) {
   std::vector<std::pair<double, double>> spans;
+  // (A WebSocket scenario's endpoint is its one request: NormalizePlan.)
   for (size_t s = 0; s < static_cast<size_t>(plan.scenarios_size()); ++s) {
-    const int requests = plan.scenarios(static_cast<int>(s)).requests_size();
-    // A WebSocket scenario's endpoint is its one request.
-    for (size_t r = 0; r < static_cast<size_t>(std::max(requests, 1)); ++r) {
-      if (requests == 0
-              ? (t.request().empty() &&
-                 (t.scenario().empty() ||
-                  t.scenario() == plan.scenarios(static_cast<int>(s)).name()))
-              : Matches(plan, t, s, r)) {
+    const size_t requests = plan.scenarios(static_cast<int>(s)).requests_size();
+    for (size_t r = 0; r < requests; ++r) {
+      if (Matches(plan, t, s, r)) {
         spans.push_back(Span(plan, s));
         break;
       }
