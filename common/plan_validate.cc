@@ -2,7 +2,6 @@
 // fields, ranges and references (ValidatePlan), and fills in defaults so later
 // stages read one explicit form (NormalizePlan). Thresholds are checked in
 // threshold_check.cc.
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -66,7 +65,7 @@ class Validator {
     }
     CheckDefaults();
     CheckLossPolicy();
-    CheckDns();
+    CheckDns(loaded_, &issues_);
     if (plan_.scenarios_size() == 0) {
       Add("scenarios", "a plan needs at least one scenario");
     }
@@ -166,82 +165,6 @@ class Validator {
     }
   }
 
-  // What every agent's resolver would refuse: unknown select or family, a
-  // name server or hosts: address that is not an IP literal.
-  void CheckDns() {
-    const v1::Dns& dns = plan_.dns();
-    const std::string& select = dns.select();
-    if (!select.empty() && select != "round_robin" && select != "first" &&
-        select != "random") {
-      Add("dns.select", absl::StrCat("unknown select ", Quote(select),
-                                     "; use round_robin, first or random"));
-    }
-    const std::string& family = dns.family();
-    if (!family.empty() && family != "auto" && family != "ipv4" &&
-        family != "ipv6" && family != "any") {
-      Add("dns.family", absl::StrCat("unknown family ", Quote(family),
-                                     "; use auto, ipv4, ipv6 or any"));
-    }
-    if (dns.has_ttl() && ToDuration(dns.ttl()) < absl::ZeroDuration()) {
-      Add("dns.ttl", "ttl must not be negative");
-    }
-    for (int i = 0; i < dns.servers_size(); ++i) {
-      const std::string& server = dns.servers(i);
-      if (!IsNameServer(server)) {
-        Add(absl::StrCat("dns.servers[", i, "]"),
-            absl::StrCat(Quote(server),
-                         " is not a name server address: write IP, IP:PORT "
-                         "or [IPv6]:PORT (e.g. 10.0.0.53:53)"));
-      }
-    }
-    std::vector<std::pair<std::string, std::string>> hosts(
-        plan_.hosts().begin(), plan_.hosts().end());
-    std::sort(hosts.begin(), hosts.end());
-    for (const auto& [name, ip] : hosts) {
-      if (name.empty() || name.find_first_of(" /:@[]") != std::string::npos) {
-        Add(absl::StrCat("hosts.", name),
-            absl::StrCat(Quote(name), " is not a host name"));
-      } else if (!IsIp(ip)) {
-        Add(absl::StrCat("hosts.", name),
-            absl::StrCat(
-                Quote(ip), " is not an IP address (hosts: maps a ",
-                "name to an address, e.g. api.example.com: ", "10.0.0.7)"));
-      }
-    }
-  }
-
-  static bool IsIp(const std::string& text) {
-    in6_addr buf;
-    return inet_pton(AF_INET, text.c_str(), &buf) == 1 ||
-           inet_pton(AF_INET6, text.c_str(), &buf) == 1;
-  }
-
-  static bool IsPort(absl::string_view text) {
-    uint32_t port = 0;
-    return absl::SimpleAtoi(text, &port) && port >= 1 && port <= 65535 &&
-           text.find_first_not_of("0123456789") == absl::string_view::npos;
-  }
-
-  // "IP", "IP:PORT" or "[IPv6]:PORT", as the agents' resolver takes it.
-  static bool IsNameServer(const std::string& server) {
-    if (!server.empty() && server.front() == '[') {
-      const size_t close = server.find(']');
-      if (close == std::string::npos) return false;
-      in6_addr buf;
-      const std::string ip = server.substr(1, close - 1);
-      if (inet_pton(AF_INET6, ip.c_str(), &buf) != 1) return false;
-      const absl::string_view rest =
-          absl::string_view(server).substr(close + 1);
-      return rest.empty() || (rest.front() == ':' && IsPort(rest.substr(1)));
-    }
-    if (std::count(server.begin(), server.end(), ':') == 1) {
-      const size_t colon = server.find(':');
-      return IsIp(server.substr(0, colon)) &&
-             IsPort(absl::string_view(server).substr(colon + 1));
-    }
-    return IsIp(server);
-  }
-
   void CheckDefaults() {
     const v1::Defaults& defaults = plan_.defaults();
     if (!defaults.base_url().empty()) {
@@ -297,9 +220,7 @@ class Validator {
     CheckProxyAndAuth(scenario, path);
     for (int i = 0; i < scenario.local_addresses_size(); ++i) {
       const std::string& a = scenario.local_addresses(i);
-      in6_addr buf;
-      if (inet_pton(AF_INET, a.c_str(), &buf) != 1 &&
-          inet_pton(AF_INET6, a.c_str(), &buf) != 1) {
+      if (!IsIpAddress(a)) {
         Add(absl::StrCat(path, ".local_addresses[", i, "]"),
             absl::StrCat(Quote(a), " is not an IP address (e.g. 127.0.0.2)"));
       }

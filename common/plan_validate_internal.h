@@ -1,5 +1,6 @@
 // Pieces the plan validator's source files share (plan_validate.cc: the plan
-// and its scenarios; websocket_check.cc: WebSocket scenarios;
+// and its scenarios; websocket_check.cc: WebSocket scenarios; dns_check.cc:
+// dns: and hosts:;
 // threshold_check.cc: its thresholds; url_check.cc: URLs). Not for other
 // users.
 #ifndef STAMPEDE_COMMON_PLAN_VALIDATE_INTERNAL_H_
@@ -43,6 +44,14 @@ inline bool IsLatencyMetric(absl::string_view metric) {
 // name ("must start with http:// or https://"); "" when nothing is. With
 // `websocket`, ws:// and wss:// are accepted too. In url_check.cc.
 std::string UrlProblem(absl::string_view url, bool websocket);
+
+// An IPv4 or IPv6 literal (IPv6 without brackets). In dns_check.cc.
+bool IsIpAddress(const std::string& text);
+
+// Checks the plan's `dns:` and `hosts:` as every agent's resolver would take
+// them: select, family, ttl, name servers (IP, IP:PORT, [IPv6]:PORT), hosts:
+// names and their IP addresses. In dns_check.cc.
+void CheckDns(const LoadedPlan& loaded, std::vector<PlanIssue>* issues);
 
 // Checks the `websocket` block of the scenario at `path` ("scenarios[i]") and
 // what it rules out elsewhere in the scenario (HTTP/2, proxies, bodies, ...).
