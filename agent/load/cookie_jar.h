@@ -4,9 +4,10 @@
 //
 // Memory: an empty jar holds no heap (a vector and two counters). Each cookie
 // is one std::string (name, value, domain and path back to back) and a few
-// scalars. Removed cookies keep their slot and its string's capacity, so once
-// a VU's jar has grown, Store, AppendCookieHeader, Find and Clear allocate
-// nothing.
+// scalars. Removed cookies keep their slot and its string's capacity, so
+// Store allocates only when the jar holds more cookies, or a longer one, than
+// it held before; AppendCookieHeader and Find only to grow the caller's
+// string; Clear never.
 //
 // Limits and departures from RFC 6265, chosen for a load tester:
 //  - No public-suffix list: a target may set Domain=com and it is kept (and
@@ -47,6 +48,7 @@ class CookieJar {
   static constexpr size_t kMaxNameValueBytes = 4096;
   static constexpr size_t kMaxAttributeBytes = 1024;
   static constexpr size_t kMaxHostBytes = 255;
+  static_assert(kMaxCookies <= 255, "AppendCookieHeader sorts uint8_t slots");
 
   CookieJar() = default;
   CookieJar(const CookieJar&) = default;

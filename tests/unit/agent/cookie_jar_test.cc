@@ -4,9 +4,26 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <string_view>
+
+// Every allocation in this binary is counted, so that a test can hold the jar
+// to its promise of not allocating once warm.
+namespace {
+std::atomic<int64_t> g_allocations{0};
+}  // namespace
+
+void* operator new(size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace stampede::agent {
 namespace {
@@ -490,6 +507,36 @@ TEST(CookieJarTest, TheHeaderIsAppendedInTheCallersString) {
   EXPECT_EQ(out.data(), buffer);  // its capacity was enough: no new buffer
   EXPECT_EQ(jar.AppendCookieHeader("other.com", "/", false, kNow, &out), 0u);
   EXPECT_EQ(out, "Cookie: a=1; b=2");
+}
+
+TEST(CookieJarTest, AWarmJarAllocatesNothing) {
+  CookieJar jar;
+  std::string out;
+  std::string value;
+  out.reserve(1024);
+  value.reserve(64);
+  // What a VU does per iteration: the login sets, the page reads, a
+  // temporary cookie comes and goes.
+  auto iteration = [&](int64_t now) {
+    EXPECT_TRUE(Store(jar, "sid=abcdef; Path=/; Max-Age=60; HttpOnly",
+                      "example.com", "/login", false, now));
+    EXPECT_TRUE(Store(jar, "pref=dark", "example.com", "/", false, now));
+    EXPECT_TRUE(Store(jar, "tmp=1; Path=/x", "example.com", "/", false, now));
+    out.clear();
+    EXPECT_EQ(jar.AppendCookieHeader("example.com", "/x/y", false, now, &out),
+              3u);
+    EXPECT_TRUE(jar.Find("sid", now, &value));
+    EXPECT_TRUE(
+        Store(jar, "tmp=; Path=/x; Max-Age=0", "example.com", "/", false, now));
+  };
+  iteration(kNow);
+  const int64_t before = g_allocations.load();
+  ASSERT_GT(before, 0);  // the counter sees this binary's allocations
+  for (int i = 1; i <= 10; ++i) iteration(kNow + i);
+  jar.Clear();
+  iteration(kNow + 11);
+  EXPECT_EQ(g_allocations.load() - before, 0);
+  EXPECT_EQ(out, "tmp=1; sid=abcdef; pref=dark");
 }
 
 TEST(CookieJarTest, AnEmptyJarIsSmall) {
