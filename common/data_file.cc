@@ -382,17 +382,23 @@ class JsonLinesParser {
     while (i_ < end_ && IsJsonSpace(text_[i_])) ++i_;
   }
 
-  bool Expect(char c, std::string_view what) {
+  // Takes `c`, or fails saying `what` was expected (followed by `key`,
+  // quoted, if not empty). The message is built only on failure: this runs
+  // for every key and value.
+  bool Expect(char c, std::string_view what, std::string_view key = {}) {
     if (i_ < end_ && text_[i_] == c) {
       ++i_;
       return true;
     }
+    const std::string expected = key.empty()
+                                     ? std::string(what)
+                                     : absl::StrCat(ToAbsl(what), Quote(key));
     if (i_ == end_) {
-      return Fail(i_, absl::StrCat("the line ends where ", ToAbsl(what),
+      return Fail(i_, absl::StrCat("the line ends where ", expected,
                                    " was expected: each line holds one "
                                    "whole JSON object"));
     }
-    return Fail(i_, absl::StrCat("expected ", ToAbsl(what)));
+    return Fail(i_, absl::StrCat("expected ", expected));
   }
 
   // The first line's keys become the columns; later lines must have exactly
@@ -439,23 +445,29 @@ class JsonLinesParser {
           cell = &row.emplace_back();
           marks_.push_back(0);
         } else {
-          auto it = index_.find(ToAbsl(key_));
-          if (it == index_.end()) {
-            return Fail(key_start,
-                        absl::StrCat("extra key ", Quote(key_),
-                                     ": the first line has no such key, and "
-                                     "every line needs the same keys"));
+          // Lines are usually written with the first line's key order, so
+          // the next column is tried before the hash.
+          size_t index = filled;
+          if (index >= table->columns.size() || table->columns[index] != key_) {
+            auto it = index_.find(ToAbsl(key_));
+            if (it == index_.end()) {
+              return Fail(key_start,
+                          absl::StrCat("extra key ", Quote(key_),
+                                       ": the first line has no such key, "
+                                       "and every line needs the same keys"));
+            }
+            index = it->second;
           }
-          if (marks_[it->second] == line_mark_) {
+          if (marks_[index] == line_mark_) {
             return Fail(key_start,
                         absl::StrCat("key ", Quote(key_), " appears twice"));
           }
-          marks_[it->second] = line_mark_;
-          cell = &row[it->second];
+          marks_[index] = line_mark_;
+          cell = &row[index];
         }
         ++filled;
         SkipSpace();
-        if (!Expect(':', absl::StrCat(": after the key ", Quote(key_)))) {
+        if (!Expect(':', ": after the key ", key_)) {
           return false;
         }
         SkipSpace();
@@ -465,8 +477,7 @@ class JsonLinesParser {
           ++i_;
           continue;
         }
-        if (!Expect('}',
-                    absl::StrCat(", or } after the value of ", Quote(key_)))) {
+        if (!Expect('}', ", or } after the value of ", key_)) {
           return false;
         }
         break;
