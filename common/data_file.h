@@ -70,7 +70,8 @@ absl::StatusOr<DataTable> ParseDataFile(DataFormat format,
 // Reads `path` (format from its name) and parses it. A file larger than
 // limits.max_bytes is refused before it is read. Errors are
 // "PATH:LINE:COL: message", or "PATH: message" for the whole file; `issue` as
-// for ParseDataFile.
+// for ParseDataFile. A file that cannot be opened or read has its errno's code
+// (NotFound, PermissionDenied, ...); every other problem is InvalidArgument.
 absl::StatusOr<DataTable> ReadDataFile(const std::string& path,
                                        const DataLimits& limits = DataLimits(),
                                        DataIssue* issue = nullptr);
