@@ -103,9 +103,9 @@ Conn::~Conn() {
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(
     int listen_fd, int index,
     const std::vector<std::unique_ptr<EventLoop>>* peers, SSL_CTX* tls,
-    Faults* faults) {
-  auto loop =
-      absl::WrapUnique(new EventLoop(listen_fd, index, peers, tls, faults));
+    Faults* faults, AppState* state) {
+  auto loop = absl::WrapUnique(
+      new EventLoop(listen_fd, index, peers, tls, faults, state));
   loop->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (loop->epoll_fd_ < 0) return ErrnoError("epoll_create1");
   loop->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -126,12 +126,13 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(
 
 EventLoop::EventLoop(int listen_fd, int index,
                      const std::vector<std::unique_ptr<EventLoop>>* peers,
-                     SSL_CTX* tls, Faults* faults)
+                     SSL_CTX* tls, Faults* faults, AppState* state)
     : tls_(tls),
       listen_fd_(listen_fd),
       index_(index),
       peers_(peers),
       faults_(faults),
+      state_(state),
       loop_faults_(faults, std::random_device()() ^ index),
       freeze_epoch_(faults->freeze_epoch()),
       ws_close_(faults->ws_close()),
@@ -444,6 +445,8 @@ bool EventLoop::ProcessInput(Conn& conn) {
     if (conn.x_remaining > 0 || conn.Unsent() >= kOutHighWater) return true;
     if (conn.body_remaining > 0) {
       uint64_t n = std::min<uint64_t>(conn.in.size(), conn.body_remaining);
+      if (conn.kept != nullptr && conn.pending.route == Route::kApi)
+        conn.kept->body.append(conn.in.data(), n);
       conn.in.Consume(n);
       conn.body_remaining -= n;
       if (conn.body_remaining > 0) return false;
@@ -473,12 +476,34 @@ bool EventLoop::ProcessInput(Conn& conn) {
     absl::string_view path;
     conn.pending = RouteRequest(req, &path, &conn.upgrade_headers);
     conn.path.assign(path.data(), path.size());
+    if (NeedsRequestCopy(conn.pending.route)) {
+      conn.kept = std::make_unique<StateRequest>();
+      conn.kept->method.assign(req.method.data(), req.method.size());
+      conn.kept->path = conn.path;
+      const absl::string_view query = QueryOf(req.target);
+      conn.kept->query.assign(query.data(), query.size());
+      conn.kept->authorization.assign(req.authorization.data(),
+                                      req.authorization.size());
+      conn.kept->cookie.assign(req.cookie.data(), req.cookie.size());
+    }
     conn.in.Consume(head_len);  // The last use of `req`'s views was above.
     if (req.chunked) {
       conn.pending.keep_alive = false;
       Respond(conn, 411, kTextPlain, "chunked request bodies are not supported",
               0, true);
       return false;
+    }
+    if (conn.pending.route == Route::kApi) {
+      // The only bodies kept; the rest are discarded as they arrive.
+      if (req.content_length > kMaxStateBody) {
+        conn.pending.keep_alive = false;
+        Respond(conn, 413, kTextPlain,
+                absl::StrCat("request bodies here take at most ", kMaxStateBody,
+                             " bytes"),
+                0, true);
+        return false;
+      }
+      conn.kept->body.reserve(req.content_length);
     }
     conn.body_remaining = req.content_length;
     if (conn.body_remaining == 0) Dispatch(conn);

@@ -25,6 +25,7 @@
 #include "common/ws.h"
 #include "tests/target/faults.h"
 #include "tests/target/http.h"
+#include "tests/target/state.h"
 #include "tests/target/stats.h"
 
 struct ssl_ctx_st;  // OpenSSL's SSL_CTX.
@@ -141,6 +142,9 @@ struct Conn {
   Pending pending;
   std::string path;             // Of `pending`, for stats.
   std::string upgrade_headers;  // Of `pending`, if it upgrades.
+  // Of `pending`, for the routes that need more than Pending holds
+  // (NeedsRequestCopy); null for all others, so they allocate nothing.
+  std::unique_ptr<StateRequest> kept;
   bool waiting =
       false;          // A timer holds the request; later ones wait their turn.
   bool held = false;  // ... and that timer is a freeze's.
@@ -160,12 +164,12 @@ struct Conn {
 class EventLoop {
  public:
   // Takes ownership of `listen_fd`. `peers` (every loop, including this one) is
-  // read by /stats and /fault. `tls` (may be null: plain HTTP) and `faults`
-  // must outlive the loop.
+  // read by /stats and /fault. `tls` (may be null: plain HTTP), `faults` and
+  // `state` (shared by every loop) must outlive the loop.
   static absl::StatusOr<std::unique_ptr<EventLoop>> Create(
       int listen_fd, int index,
       const std::vector<std::unique_ptr<EventLoop>>* peers, ssl_ctx_st* tls,
-      Faults* faults);
+      Faults* faults, AppState* state);
   ~EventLoop();
 
   // Thread-safe: makes the loop look at the process-wide faults again.
@@ -179,7 +183,7 @@ class EventLoop {
  private:
   EventLoop(int listen_fd, int index,
             const std::vector<std::unique_ptr<EventLoop>>* peers,
-            ssl_ctx_st* tls, Faults* faults);
+            ssl_ctx_st* tls, Faults* faults, AppState* state);
 
   // event_loop.cc: connections, timers, reading and writing, request heads.
   void OnAccept();
@@ -199,6 +203,8 @@ class EventLoop {
   void RespondError(Conn& conn, int status, absl::string_view body);
   void Dispatch(Conn& conn);
   void DispatchControl(Conn& conn);
+  // The routes of Conn::kept: /api/ (state.h), /redirect, /cookies.
+  void DispatchKept(Conn& conn);
   void Respond(Conn& conn, int status, absl::string_view content_type,
                absl::string_view body, uint64_t x_bytes, bool count,
                absl::string_view extra = "");
@@ -237,6 +243,7 @@ class EventLoop {
   const int index_;
   const std::vector<std::unique_ptr<EventLoop>>* const peers_;
   Faults* const faults_;
+  AppState* const state_;
   LoopFaults loop_faults_;
   std::atomic<bool> stopping_{false};
   uint64_t freeze_epoch_ = 0;  // Of faults_, as last seen.

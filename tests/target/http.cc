@@ -303,6 +303,7 @@ bool ParseRequestHead(absl::string_view head, RequestHead* req) {
   bool saw_keep_alive = false;
   bool saw_length = false;
   bool saw_protocol = false;
+  bool saw_cookie = false;
   while (next_line(&line) && !line.empty()) {
     size_t colon = line.find(':');
     if (colon == absl::string_view::npos) return false;
@@ -336,6 +337,9 @@ bool ParseRequestHead(absl::string_view head, RequestHead* req) {
     } else if (absl::EqualsIgnoreCase(name, "sec-websocket-protocol")) {
       if (!saw_protocol) req->ws_protocol = value;
       saw_protocol = true;
+    } else if (absl::EqualsIgnoreCase(name, "cookie")) {
+      if (!saw_cookie) req->cookie = value;
+      saw_cookie = true;
     }
   }
 
@@ -393,11 +397,58 @@ Pending RouteRequest(const RequestHead& req, absl::string_view* path_out,
     const std::string expected = absl::StrCat(
         "Basic ", absl::Base64Escape(absl::StrReplaceAll(rest, {{"/", ":"}})));
     p.route = req.authorization == expected ? Route::kOk : Route::kUnauthorized;
+  } else if (path == "/ok") {
+    p.route = Route::kOk;
+  } else if (absl::StartsWith(path, "/api/")) {
+    p.route = Route::kApi;
+  } else if (absl::ConsumePrefix(&rest, "/redirect/")) {
+    bool ok = ParseBoundedDecimal(rest, kMaxRedirects, &n);
+    p.route = ok ? Route::kRedirect : Route::kBadParameter;
+  } else if (path == "/cookies/set") {
+    p.route = Route::kCookiesSet;
+  } else if (path == "/cookies/echo") {
+    p.route = Route::kCookiesEcho;
   } else {
     p.route = Route::kNotFound;
   }
   p.arg = n;
   return p;
+}
+
+absl::string_view QueryOf(absl::string_view target) {
+  const size_t end = target.find_first_of("?#");
+  if (end == absl::string_view::npos || target[end] != '?') return "";
+  absl::string_view query = target.substr(end + 1);
+  return query.substr(0, query.find('#'));
+}
+
+bool CookiesToSet(absl::string_view query, std::string* headers,
+                  std::string* body) {
+  auto is_cookie_octet = [](char c) {
+    return c == 0x21 || (c >= 0x23 && c <= 0x2B) || (c >= 0x2D && c <= 0x3A) ||
+           (c >= 0x3C && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
+  };
+  size_t count = 0;
+  body->clear();
+  body->push_back('{');
+  for (absl::string_view pair : absl::StrSplit(query, '&')) {
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    if (eq == absl::string_view::npos || ++count > kMaxSetCookies) return false;
+    absl::string_view name = pair.substr(0, eq);
+    absl::string_view value = pair.substr(eq + 1);
+    if (!IsToken(name) ||
+        !std::all_of(value.begin(), value.end(), is_cookie_octet)) {
+      return false;
+    }
+    absl::StrAppend(headers, "\r\nSet-Cookie: ", name, "=", value, "; Path=/");
+    if (count > 1) body->push_back(',');
+    AppendJsonString(body, name);
+    body->push_back(':');
+    AppendJsonString(body, value);
+  }
+  body->push_back('}');
+  return count > 0;
 }
 
 void AppendJsonString(std::string* out, absl::string_view s) {

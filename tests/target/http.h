@@ -20,6 +20,10 @@ inline constexpr uint64_t kMaxWsMessage = 1024 * 1024;
 // Shares (of requests to fault) are kept exactly, in units of 1e-8: 100% is
 // kShareOne. A PERCENT therefore takes at most six decimals.
 inline constexpr uint64_t kShareOne = 100000000;
+// The longest /redirect/N chain.
+inline constexpr uint64_t kMaxRedirects = 1000;
+// Cookies one /cookies/set may set.
+inline constexpr size_t kMaxSetCookies = 16;
 
 enum class Route : uint8_t {
   kOk,
@@ -43,7 +47,17 @@ enum class Route : uint8_t {
   kBadParameter,
   kUnauthorized,  // /auth/basic/USER/PASS without those credentials
   kFaulted,       // a /fault/status share: answer arg (a status) instead
+  // The routes below read more of the request than Pending holds (see
+  // NeedsRequestCopy): the event loop copies it out of the head for them only.
+  kApi,          // under /api/: the stateful routes (state.h)
+  kRedirect,     // /redirect/N (arg: N)
+  kCookiesSet,   // /cookies/set?NAME=VALUE...
+  kCookiesEcho,  // /cookies/echo
 };
+
+// Whether `route` needs its request's method, query, Authorization, Cookie
+// (and, for kApi, body) kept past the head.
+inline bool NeedsRequestCopy(Route route) { return route >= Route::kApi; }
 
 // Query parameters of /ws/echo, /ws/stream and /sse.
 struct StreamParams {
@@ -74,6 +88,7 @@ struct RequestHead {
   absl::string_view target;
   absl::string_view authorization;  // the Authorization header's value
   absl::string_view user_agent;     // the User-Agent header's value
+  absl::string_view cookie;         // the first Cookie header's value
   absl::string_view ws_key;         // Sec-WebSocket-Key
   absl::string_view ws_version;     // Sec-WebSocket-Version
   absl::string_view ws_protocol;    // the first Sec-WebSocket-Protocol header
@@ -110,6 +125,17 @@ bool ParseRequestHead(absl::string_view head, RequestHead* req);
 // header lines after the status line (each starting with "\r\n").
 Pending RouteRequest(const RequestHead& req, absl::string_view* path,
                      std::string* upgrade_headers);
+
+// The query of a request target ("a=1" of "/p?a=1#f"), or "".
+absl::string_view QueryOf(absl::string_view target);
+
+// For /cookies/set: appends a "\r\nSet-Cookie: NAME=VALUE; Path=/" line to
+// *headers for each NAME=VALUE of `query`, and writes them as a JSON object
+// to *body. False (400) without any pair, with more than kMaxSetCookies, or
+// when a NAME is not an HTTP token or a VALUE has bytes a cookie value may not
+// (RFC 6265 cookie-octets; no percent-decoding is done).
+bool CookiesToSet(absl::string_view query, std::string* headers,
+                  std::string* body);
 
 void AppendJsonString(std::string* out, absl::string_view s);
 

@@ -107,8 +107,51 @@ void EventLoop::Dispatch(Conn& conn) {
     case Route::kBadParameter:
       Respond(conn, 400, kTextPlain, "bad parameter", 0, true);
       return;
+    case Route::kApi:
+    case Route::kRedirect:
+    case Route::kCookiesSet:
+    case Route::kCookiesEcho:
+      DispatchKept(conn);
+      return;
     default:
       DispatchControl(conn);
+      return;
+  }
+}
+
+void EventLoop::DispatchKept(Conn& conn) {
+  static const StateRequest* const kNone = new StateRequest();
+  const StateRequest& kept = conn.kept != nullptr ? *conn.kept : *kNone;
+  switch (conn.pending.route) {
+    case Route::kApi: {
+      StateResponse response;
+      state_->Handle(kept, &response);
+      Respond(conn, response.status, kJson, response.body, 0, true,
+              response.headers);
+      return;
+    }
+    case Route::kRedirect: {
+      const uint64_t n = conn.pending.arg;
+      const std::string location =
+          n == 0 ? std::string("\r\nLocation: /ok")
+                 : absl::StrCat("\r\nLocation: /redirect/", n - 1);
+      Respond(conn, 302, kTextPlain, "found", 0, true, location);
+      return;
+    }
+    case Route::kCookiesSet: {
+      std::string headers, body;
+      if (!CookiesToSet(kept.query, &headers, &body)) {
+        Respond(conn, 400, kTextPlain,
+                "expected ?NAME=VALUE[&...]: up to 16 cookies, NAME a token, "
+                "VALUE cookie octets",
+                0, true);
+        return;
+      }
+      Respond(conn, 200, kJson, body, 0, true, headers);
+      return;
+    }
+    default:  // kCookiesEcho
+      Respond(conn, 200, kTextPlain, kept.cookie, 0, true);
       return;
   }
 }
@@ -121,11 +164,13 @@ void EventLoop::DispatchControl(Conn& conn) {
     case Route::kStats: {
       StatsSnapshot snapshot;
       for (const auto& peer : *peers_) peer->stats().AddTo(&snapshot);
+      state_->AddTo(&snapshot);
       body = snapshot.ToJson();
       break;
     }
     case Route::kStatsReset:
       for (const auto& peer : *peers_) peer->stats().Reset();
+      state_->ResetCounts();
       body = "{\"reset\":true}";
       break;
     case Route::kFreeze:
@@ -188,6 +233,7 @@ void EventLoop::Respond(Conn& conn, int status, absl::string_view content_type,
   if (!p.keep_alive) conn.closing = true;
   if (count) stats_.CountRequest(conn.path, status);
   std::string().swap(conn.upgrade_headers);  // An upgrade refused, if any.
+  conn.kept.reset();  // `body` and `extra` may point into it: used above.
 }
 
 void EventLoop::StartSse(Conn& conn) {

@@ -25,6 +25,7 @@
 #include "tests/target/event_loop.h"
 #include "tests/target/faults.h"
 #include "tests/target/http.h"
+#include "tests/target/state.h"
 
 namespace stampede::target {
 namespace {
@@ -84,6 +85,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
   auto server = absl::WrapUnique(new Server());
   server->address_ = options.listen;
   server->faults_ = std::make_unique<Faults>();
+  server->state_ = std::make_unique<AppState>();
   if (!options.tls_cert.empty()) {
     absl::StatusOr<SSL_CTX*> ctx = MakeTlsContext(options);
     if (!ctx.ok()) return ctx.status();
@@ -96,8 +98,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
         server->address_,
         {.backlog = 4096, .nonblocking = true, .reuse_port = true});
     if (!fd.ok()) return fd.status();
-    absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(
-        *fd, i, &server->loops_, server->tls_.get(), server->faults_.get());
+    absl::StatusOr<std::unique_ptr<EventLoop>> loop =
+        EventLoop::Create(*fd, i, &server->loops_, server->tls_.get(),
+                          server->faults_.get(), server->state_.get());
     if (!loop.ok()) return loop.status();
     server->loops_.push_back(*std::move(loop));
     if (i == 0) {

@@ -31,6 +31,7 @@ struct ServerOptions {
 
 class EventLoop;  // event_loop.h
 class Faults;     // faults.h
+class AppState;   // state.h
 }  // namespace stampede::target
 struct ssl_ctx_st;  // OpenSSL's SSL_CTX.
 namespace stampede::target {
@@ -64,6 +65,13 @@ namespace stampede::target {
 //                     PERCENT/100; setting a share restarts its count.
 //   /fault/ws_close/CODE         close every open WebSocket with CODE.
 //   /fault/clear      latency, status and reset off; any freeze ended.
+//   /ok               200 "ok", like /
+//   /redirect/N       302 to /redirect/N-1; /redirect/0 to /ok (N <= 1000).
+//   /cookies/set?NAME=VALUE[&...]   200, a Set-Cookie: NAME=VALUE; Path=/ each
+//   /cookies/echo     200, the request's Cookie header as the body
+//   /api/...          stateful routes (login, tokens, agents, sessions): see
+//                     state.h. Load routes too (faults apply); the only ones
+//                     whose request bodies are kept (up to 64 KiB).
 class Server {
  public:
   // Binds every listener, so that port() is known (and connectable) before
@@ -95,6 +103,9 @@ class Server {
   // Read and written by every loop; declared before loops_ so it outlives
   // them.
   std::unique_ptr<Faults> faults_;
+  // The stateful routes' state, shared by every loop (thread-safe); declared
+  // before loops_ so it outlives them.
+  std::unique_ptr<AppState> state_;
   // Shared by every loop (OpenSSL makes connections from it thread-safely);
   // null for plain HTTP. Declared before loops_ so it outlives them.
   std::unique_ptr<ssl_ctx_st, TlsContextDeleter> tls_;

@@ -9,8 +9,6 @@
 namespace stampede::target {
 namespace {
 
-constexpr size_t kMaxTracked = 10000;
-
 template <typename Map>
 void AppendCounts(std::string* out, absl::string_view name, const Map& counts) {
   absl::StrAppend(out, ",\"", name, "\":{");
@@ -46,7 +44,17 @@ std::string StatsSnapshot::ToJson() const {
   AppendCounts(&out, "ws_closes_received", ws_closes_received);
   absl::StrAppend(&out, ",\"sse_events\":", sse_events,
                   ",\"faults\":{\"status\":", faulted_status,
-                  ",\"reset\":", faulted_reset, "}}");
+                  ",\"reset\":", faulted_reset, "}");
+  absl::StrAppend(&out, ",\"state\":{\"agents_created\":", state.agents_created,
+                  ",\"agents_deleted\":", state.agents_deleted,
+                  ",\"agents_live\":", state.agents_live,
+                  ",\"sessions_created\":", state.sessions_created,
+                  ",\"unauthorized\":", state.unauthorized,
+                  ",\"not_found\":", state.not_found,
+                  ",\"conflict\":", state.conflict);
+  AppendCounts(&out, "logins_by_user", state.logins_by_user);
+  AppendCounts(&out, "turns_by_session", state.turns_by_session);
+  out += "}}";
   return out;
 }
 

@@ -18,6 +18,25 @@
 
 namespace stampede::target {
 
+// Keys (paths, peers, user agents, users, sessions) tracked per map; more are
+// counted together or not at all, as each map says.
+inline constexpr size_t kMaxTracked = 10000;
+
+// The stateful routes' counts (state.h), for /stats' "state" object.
+struct StateCounts {
+  // Keys past the first kMaxTracked count under "(other)".
+  std::map<std::string, uint64_t> logins_by_user;
+  std::map<std::string, uint64_t> turns_by_session;
+  uint64_t agents_created = 0;
+  uint64_t agents_deleted = 0;
+  uint64_t agents_live = 0;  // a level, like ws_open: never reset
+  uint64_t sessions_created = 0;
+  // Answers of the /api/ routes.
+  uint64_t unauthorized = 0;  // 401
+  uint64_t not_found = 0;     // 404
+  uint64_t conflict = 0;      // 409
+};
+
 // Sorted sums over every loop, for /stats.
 struct StatsSnapshot {
   uint64_t requests = 0;
@@ -37,6 +56,7 @@ struct StatsSnapshot {
   uint64_t sse_events = 0;
   uint64_t faulted_status = 0;
   uint64_t faulted_reset = 0;
+  StateCounts state;
 
   std::string ToJson() const;
 };
