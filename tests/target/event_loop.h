@@ -203,7 +203,7 @@ class EventLoop {
   void RespondError(Conn& conn, int status, absl::string_view body);
   void Dispatch(Conn& conn);
   void DispatchControl(Conn& conn);
-  // The routes of Conn::kept: /api/ (state.h), /redirect, /cookies.
+  // /api/ (state.h), /redirect and /cookies.
   void DispatchKept(Conn& conn);
   void Respond(Conn& conn, int status, absl::string_view content_type,
                absl::string_view body, uint64_t x_bytes, bool count,

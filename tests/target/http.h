@@ -47,10 +47,10 @@ enum class Route : uint8_t {
   kBadParameter,
   kUnauthorized,  // /auth/basic/USER/PASS without those credentials
   kFaulted,       // a /fault/status share: answer arg (a status) instead
+  kRedirect,      // /redirect/N (arg: N)
   // The routes below read more of the request than Pending holds (see
   // NeedsRequestCopy): the event loop copies it out of the head for them only.
   kApi,          // under /api/: the stateful routes (state.h)
-  kRedirect,     // /redirect/N (arg: N)
   kCookiesSet,   // /cookies/set?NAME=VALUE...
   kCookiesEcho,  // /cookies/echo
 };

@@ -119,6 +119,7 @@ void EventLoop::Dispatch(Conn& conn) {
   }
 }
 
+// /redirect needs only Pending; the others read Conn::kept.
 void EventLoop::DispatchKept(Conn& conn) {
   static const StateRequest* const kNone = new StateRequest();
   const StateRequest& kept = conn.kept != nullptr ? *conn.kept : *kNone;
