@@ -31,6 +31,27 @@ struct PreparedRequest {
   std::string auth_scheme;  // basic | digest | ntlm | any; empty: no auth
 };
 
+// A flow step's request as rendered for one send, and what its response
+// must leave behind for the step's captures, checks and cookies. Owned by the
+// flow instance (one per VU), reused from send to send so that its buffers
+// keep their capacity. The transport reads the request parts in Send and
+// fills the response parts before OnDone.
+struct FlowSend {
+  std::string target;   // the rendered path and query ("/items/42?x=1")
+  std::string headers;  // rendered "Name: value\r\n" lines, all of the step's
+  std::string body;     // rendered body
+  // A rendered path with a space or control byte, or a header value with a
+  // line break (a captured value, say): never sent (invalid_request).
+  bool invalid = false;
+  // Response: the final response's status line and header lines as
+  // received (when keep_head), and its body (decoded, up to body_limit).
+  bool keep_head = false;
+  size_t body_limit = 0;
+  std::string head;
+  std::string response_body;
+  bool body_cut = false;  // the body was longer than body_limit
+};
+
 // A request on its way: what the worker needs back when it completes.
 struct Sent {
   const PreparedRequest* request = nullptr;
@@ -38,6 +59,14 @@ struct Sent {
   int64_t sent_ns = 0;  // CLOCK_MONOTONIC, when it was handed to the transport
   uint32_t vu = kNoVu;  // the closed model's virtual user that sent it
   static constexpr uint32_t kNoVu = UINT32_MAX;
+  // The connection slot this user owns (HTTP/1.1: a VU's own connection);
+  // kAnyConnection: any free one.
+  uint32_t connection = kAnyConnection;
+  static constexpr uint32_t kAnyConnection = UINT32_MAX;
+  // A flow step: rendered by the worker, answered into by the transport.
+  FlowSend* flow = nullptr;
+  // The open model's flow instance that sent it (kNoVu: none).
+  uint32_t instance = kNoVu;
 };
 
 struct Outcome {

@@ -33,6 +33,13 @@ enum class ErrorId : uint8_t {
   // The agent's --allow-targets (or the always-denied ranges) refused the
   // address: no byte was sent. The plan's fault, counted as an error.
   kBlockedTarget,
+  // Flows: a capture found nothing (the flow instance ends), or a check
+  // failed. The target answered; the answer was not what the user needed.
+  kCaptureFailed,
+  kCheckFailed,
+  // Flows: a rendered request that cannot be sent as it is (a line break in
+  // a header value, a space in the path); nothing was sent.
+  kInvalidRequest,
   kCount,
 };
 
@@ -72,6 +79,12 @@ constexpr std::string_view ErrorIdName(ErrorId id) {
       return "ws_timeout";
     case ErrorId::kBlockedTarget:
       return "blocked_target";
+    case ErrorId::kCaptureFailed:
+      return "capture_failed";
+    case ErrorId::kCheckFailed:
+      return "check_failed";
+    case ErrorId::kInvalidRequest:
+      return "invalid_request";
     case ErrorId::kCount:
       break;
   }

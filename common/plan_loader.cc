@@ -518,12 +518,68 @@ PlanIssue LoadedPlan::IssueAt(std::string_view path,
   return issue;
 }
 
+PlanIssue LoadedPlan::IssueInValue(std::string_view path, size_t offset,
+                                   std::string message) const {
+  PlanIssue issue = IssueAt(path, std::move(message));
+  if (issue.line <= 0 || issue.col <= 0 ||
+      !locations.contains(std::string(path)))
+    return issue;
+  // The start of the value's line in the text.
+  size_t at = 0;
+  for (int line = 1; line < issue.line && at != std::string::npos; ++line) {
+    at = text.find('\n', at);
+    if (at != std::string::npos) ++at;
+  }
+  if (at == std::string::npos) return issue;
+  const size_t start = at + static_cast<size_t>(issue.col) - 1;
+  if (start >= text.size()) return issue;
+  const char first = text[start];
+  if (first == '|') {
+    // A literal block: its lines follow, each indented alike; count them.
+    size_t line_start = text.find('\n', start);
+    int line = issue.line + 1;
+    size_t rest = offset;
+    while (line_start != std::string::npos) {
+      ++line_start;
+      size_t indent = text.find_first_not_of(' ', line_start);
+      size_t end = text.find('\n', line_start);
+      if (indent == std::string::npos) break;
+      if (indent == end) {  // an empty line inside the block: one '\n'
+        if (rest == 0) break;
+        --rest;
+        ++line;
+        line_start = end;
+        continue;
+      }
+      const size_t length =
+          (end == std::string::npos ? text.size() : end) - indent;
+      if (rest <= length) {
+        issue.line = line;
+        issue.col = static_cast<int>(indent - line_start + rest) + 1;
+        return issue;
+      }
+      rest -= length + 1;
+      ++line;
+      line_start = end;
+    }
+    return issue;
+  }
+  const size_t end = text.find('\n', start);
+  const size_t length = (end == std::string::npos ? text.size() : end) - start;
+  const bool quoted = first == '"' || first == '\'';
+  if (offset + (quoted ? 1 : 0) < length) {
+    issue.col += static_cast<int>(offset) + (quoted ? 1 : 0);
+  }
+  return issue;
+}
+
 absl::StatusOr<LoadedPlan> ParsePlan(std::string_view file,
                                      std::string_view text,
                                      std::vector<PlanIssue>* issues) {
   std::vector<PlanIssue> found;
   LoadedPlan loaded;
   loaded.file = std::string(file);
+  loaded.text = std::string(text);
   Walker walker(file, &found, &loaded.locations);
   try {
     // Not YAML::LoadAll: it never returns on some bad input (see

@@ -36,9 +36,16 @@ struct LoadedPlan {
   // Field path -> where its value was written, for later passes' error
   // messages.
   std::map<std::string, std::pair<int, int>> locations;
+  // The file's text as parsed, for issues inside a value (a template's slot).
+  std::string text;
 
   // An issue located at `path`, or at its nearest located parent.
   PlanIssue IssueAt(std::string_view path, std::string message) const;
+  // An issue at byte `offset` of the string value written at `path`: its own
+  // line and column when the value is written on one line (plain or quoted)
+  // or as a literal block (|), else the value's start.
+  PlanIssue IssueInValue(std::string_view path, size_t offset,
+                         std::string message) const;
 };
 
 // Parses `text` as the content of `file` (the name is used in messages only).

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/flow.h"
 #include "common/plan_loader.h"
 #include "common/plan_validate_internal.h"
 #include "common/units.h"
@@ -469,8 +470,13 @@ class Validator {
       }
       return;
     }
+    if (!scenario.flow().empty()) {
+      CheckFlow(loaded_, scenario, path, &issues_);
+      return;
+    }
     if (scenario.requests().empty()) {
-      Add(path + ".requests", "a scenario needs at least one request");
+      Add(path + ".requests",
+          "a scenario needs at least one request or a flow");
       return;
     }
     bool needs_base_url = false;
@@ -558,6 +564,20 @@ void NormalizePlan(v1::TestPlan* plan) {
       request->set_path(scenario.websocket().path());
       request->set_name(absl::StrCat("WS ", scenario.websocket().path()));
     }
+    // A flow's request steps are its requests: one series each, by name
+    // (once: a normalized plan already lists them).
+    if (scenario.requests().empty())
+      ForEachFlowRequest(scenario.flow(), "",
+                         [&](const v1::FlowStep& step, const std::string&) {
+                           v1::Request* r = scenario.add_requests();
+                           r->set_name(FlowStepName(step));
+                           r->set_method(step.method());
+                           r->set_path(step.path());
+                           r->set_body(step.body());
+                           *r->mutable_headers() = step.headers();
+                         });
+    if (!scenario.flow().empty() && scenario.max_flows() == 0)
+      scenario.set_max_flows(kDefaultMaxFlows);
     for (v1::Request& request : *scenario.mutable_requests()) {
       if (request.method().empty()) request.set_method("GET");
       if (request.weight() == 0) request.set_weight(1);

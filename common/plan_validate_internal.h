@@ -58,6 +58,12 @@ void CheckDns(const LoadedPlan& loaded, std::vector<PlanIssue>* issues);
 void CheckWebSocket(const LoadedPlan& loaded, const std::string& path,
                     std::vector<PlanIssue>* issues);
 
+// Checks the `flow` of the scenario at `path` ("scenarios[i]"): every step's
+// shape, its templates against the names defined before it (at their place
+// in the file), captures, checks, and what flows rule out. In flow_check.cc.
+void CheckFlow(const LoadedPlan& loaded, const v1::Scenario& scenario,
+               const std::string& path, std::vector<PlanIssue>* issues);
+
 // Checks a plan's thresholds: metric, one comparison and its value, p or
 // stat, grace and for, and that the scenario and request filters name
 // something in the plan. Appends each problem to `issues` at its place in the

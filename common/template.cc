@@ -125,6 +125,17 @@ absl::StatusOr<Template> Template::Literal(std::string_view text) {
   return Compile(text, NoNames());
 }
 
+Template Template::Text(std::string_view text) {
+  Template t;
+  t.text_ = std::string(text);
+  if (!text.empty()) {
+    Segment s;
+    s.size = static_cast<uint32_t>(text.size());
+    t.segments_.push_back(s);
+  }
+  return t;
+}
+
 absl::StatusOr<Template> Template::Compile(std::string_view text_in,
                                            const TemplateScope& scope,
                                            size_t* error_offset) {

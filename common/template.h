@@ -95,6 +95,8 @@ class Template {
   // Only a literal: what text would render to with no scope (\{{ unescaped),
   // or an error when it has a slot.
   static absl::StatusOr<Template> Literal(std::string_view text);
+  // `text` as it is, braces and all: nothing in it is a slot.
+  static Template Text(std::string_view text);
 
   // Whether rendering can differ from the literal text (it has a slot).
   bool dynamic() const { return slots_ > 0; }

@@ -40,6 +40,10 @@ inline common::ErrorId IoError(int err) {
 
 struct Http1Transport::Target {
   std::string wire;
+  // For flow steps, whose requests are rendered per send.
+  std::string method;
+  std::string authority;
+  bool keep_alive = true;
   int endpoint = -1;
   common::ErrorId error =
       common::ErrorId::kNone;  // set: every Send fails with it
@@ -75,6 +79,9 @@ struct Http1Transport::Connection final : EventLoop::Handler {
   bool tls_wants_out = false;  // a TLS read is waiting for writability
   uint64_t served = 0;         // responses completed on this socket
   const Target* target = nullptr;
+  // The request's bytes: its Target's wire, or wire_buf for a flow step.
+  const std::string* wire = nullptr;
+  std::string wire_buf;  // capacity kept from send to send
   Sent sent;
   size_t written = 0;
   int64_t bytes_in = 0;

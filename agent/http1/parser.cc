@@ -73,6 +73,17 @@ void Http1ResponseParser::Reset(bool head_request) {
   section_bytes_ = 0;
   StartLine();
   error_ = "";
+  tap_ = Http1Tap();
+}
+
+void Http1ResponseParser::KeepBody(const char* p, int64_t n) {
+  if (tap_.body == nullptr || n <= 0) return;
+  const size_t room = tap_.body_limit > tap_.body->size()
+                          ? tap_.body_limit - tap_.body->size()
+                          : 0;
+  const size_t take = std::min(room, static_cast<size_t>(n));
+  tap_.body->append(p, take);
+  if (take < static_cast<size_t>(n) && tap_.cut != nullptr) *tap_.cut = true;
 }
 
 bool Http1ResponseParser::TakeLine(const char** p, const char* end) {
@@ -110,7 +121,12 @@ size_t Http1ResponseParser::Feed(const char* data, size_t size) {
       case Phase::kChunkSize:
       case Phase::kChunkDataEnd:
       case Phase::kTrailers: {
+        const char* line_start = p;
         bool whole = TakeLine(&p, end);
+        if (tap_.head != nullptr &&
+            (phase_ == Phase::kStatusLine || phase_ == Phase::kHeaders)) {
+          tap_.head->append(line_start, p - line_start);
+        }
         if (section_bytes_ > kMaxHeaderBytes) {
           Fail(phase_ == Phase::kChunkSize || phase_ == Phase::kChunkDataEnd
                    ? "chunk line too long"
@@ -147,6 +163,7 @@ size_t Http1ResponseParser::Feed(const char* data, size_t size) {
       case Phase::kChunkData: {
         int64_t take = std::min<int64_t>(remaining_, end - p);
         if (event_stream_) ScanEvents(p, take);
+        KeepBody(p, take);
         p += take;
         remaining_ -= take;
         body_bytes_ += take;
@@ -162,6 +179,7 @@ size_t Http1ResponseParser::Feed(const char* data, size_t size) {
       }
       case Phase::kUntilClose:
         if (event_stream_) ScanEvents(p, end - p);
+        KeepBody(p, end - p);
         body_bytes_ += end - p;
         p = end;
         break;
@@ -333,6 +351,7 @@ void Http1ResponseParser::OnHeadersEnd() {
     status_ = 0;
     phase_ = Phase::kStatusLine;
     section_bytes_ = 0;
+    if (tap_.head != nullptr) tap_.head->clear();  // only the final response
     return;
   }
   keep_alive_ = http10_ ? connection_keep_alive_ : true;

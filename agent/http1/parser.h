@@ -7,9 +7,20 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace stampede::agent {
+
+// Where a response is kept for a flow step's captures and checks: the final
+// response's status line and headers as received, and its body (chunked
+// bodies decoded) up to `body_limit` bytes. Null pointers keep nothing.
+struct Http1Tap {
+  std::string* head = nullptr;
+  std::string* body = nullptr;
+  size_t body_limit = 0;
+  bool* cut = nullptr;  // set when the body was longer than body_limit
+};
 
 // ASCII case-insensitive equality with `lower`, which is already lower case.
 bool EqualsIgnoreCase(std::string_view s, std::string_view lower);
@@ -32,7 +43,10 @@ class Http1ResponseParser {
   Http1ResponseParser& operator=(const Http1ResponseParser&) = delete;
 
   // Starts a new response; `head_request` when it answers a HEAD (no body).
+  // Keeps nothing of it until set_tap.
   void Reset(bool head_request);
+  // Keeps this response's head and body where `tap` says (see Http1Tap).
+  void set_tap(const Http1Tap& tap) { tap_ = tap; }
 
   // Consumes the bytes of the current response from `data` and returns how
   // many it took: all of them unless the response ended or an error was
@@ -96,6 +110,7 @@ class Http1ResponseParser {
   void Fail(const char* why);
   void Finish();
   void ScanEvents(const char* p, int64_t n);
+  void KeepBody(const char* p, int64_t n);
 
   State state_ = State::kNeedMore;
   Phase phase_ = Phase::kStatusLine;
@@ -122,6 +137,7 @@ class Http1ResponseParser {
   size_t section_bytes_ = 0;  // of the current header section / chunk line
   size_t line_len_ = 0;       // of the current line so far, all of it
   const char* error_ = "";
+  Http1Tap tap_;
   const char* line_at_ = line_;  // line_, or the input holding a whole line
   char line_[kLinePrefix];
 };

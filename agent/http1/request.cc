@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "agent/http1/parser.h"
@@ -58,6 +59,35 @@ std::optional<std::string> Serialize(const PreparedRequest& request,
   }
   wire.append("\r\n").append(body);
   return wire;
+}
+
+void SerializeFlow(std::string_view method, std::string_view authority,
+                   bool keep_alive, const FlowSend& flow, std::string* out) {
+  out->clear();
+  out->append(method).append(" ").append(flow.target).append(" HTTP/1.1\r\n");
+  bool host_given = false;
+  for (size_t at = 0; at < flow.headers.size();) {
+    if (flow.headers.size() - at > 5 &&
+        EqualsIgnoreCase(std::string_view(flow.headers).substr(at, 5),
+                         "host:")) {
+      host_given = true;
+      break;
+    }
+    const size_t nl = flow.headers.find('\n', at);
+    if (nl == std::string::npos) break;
+    at = nl + 1;
+  }
+  if (!host_given) out->append("Host: ").append(authority).append("\r\n");
+  out->append(flow.headers);
+  if (!keep_alive) out->append("Connection: close\r\n");
+  const bool bodyless = method == "GET" || method == "HEAD";
+  if (!bodyless) {
+    char digits[24];
+    const int n = snprintf(digits, sizeof(digits), "%zu", flow.body.size());
+    out->append("Content-Length: ").append(digits, n).append("\r\n");
+  }
+  out->append("\r\n");
+  if (!bodyless) out->append(flow.body);
 }
 
 }  // namespace stampede::agent::http1

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "agent/net/url.h"
 #include "agent/transport.h"
@@ -17,6 +18,13 @@ namespace stampede::agent::http1 {
 // empty. Like the curl transport, GET and HEAD carry no body.
 std::optional<std::string> Serialize(const PreparedRequest& request,
                                      const net::Url& url);
+
+// A flow step's request as rendered for one send, into *out (cleared; its
+// capacity kept): `method` and Host `authority` from the plan, the rest from
+// `flow`, whose headers have been checked (FlowSend::invalid). Host is added
+// unless the step names one; GET and HEAD carry no body.
+void SerializeFlow(std::string_view method, std::string_view authority,
+                   bool keep_alive, const FlowSend& flow, std::string* out);
 
 }  // namespace stampede::agent::http1
 

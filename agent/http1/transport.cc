@@ -6,6 +6,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -87,6 +88,9 @@ void Http1Transport::Prepare(const PreparedRequest& request) {
     return;
   }
   t.wire = std::move(*wire);
+  t.method = request.method.empty() ? "GET" : request.method;
+  t.authority = url->authority;
+  t.keep_alive = request.keep_alive;
   const int name = dialer_.Add(url->host);
   if (name < 0) {
     t.error = ErrorId::kLocalOther;
@@ -125,13 +129,24 @@ void Http1Transport::Send(const Sent& sent) {
   const Target& target = TargetFor(sent.request);
   ++busy_;
   ErrorId error = target.error;
+  if (error == ErrorId::kNone && sent.flow != nullptr && sent.flow->invalid)
+    error = ErrorId::kInvalidRequest;
   Connection* c = nullptr;
   if (error == ErrorId::kNone) {
-    c = Acquire(target.endpoint);
+    c = sent.connection != Sent::kAnyConnection
+            ? AcquireSlot(target.endpoint, sent.connection)
+            : Acquire(target.endpoint);
     if (c == nullptr) error = ErrorId::kLocalOther;  // Send without capacity
   }
   if (c != nullptr) {
     c->target = &target;
+    if (sent.flow != nullptr) {
+      http1::SerializeFlow(target.method, target.authority, target.keep_alive,
+                           *sent.flow, &c->wire_buf);
+      c->wire = &c->wire_buf;
+    } else {
+      c->wire = &target.wire;
+    }
     c->sent = sent;
     c->retried = false;
     c->bytes_in = 0;
@@ -141,6 +156,17 @@ void Http1Transport::Send(const Sent& sent) {
     c->deadline_ns =
         target.timeout_ns > 0 ? sent.sent_ns + target.timeout_ns : 0;
     c->parser.Reset(target.head);
+    if (sent.flow != nullptr) {
+      FlowSend& f = *sent.flow;
+      Http1Tap tap;
+      if (f.keep_head) tap.head = &f.head;
+      if (f.body_limit > 0) {
+        tap.body = &f.response_body;
+        tap.body_limit = f.body_limit;
+        tap.cut = &f.body_cut;
+      }
+      c->parser.set_tap(tap);
+    }
     error = Start(c);
     if (error == ErrorId::kNone) {
       LinkDeadline(c);
@@ -178,6 +204,30 @@ Http1Transport::Connection* Http1Transport::Acquire(int endpoint) {
   return c;
 }
 
+Http1Transport::Connection* Http1Transport::AcquireSlot(int endpoint,
+                                                        uint32_t slot) {
+  if (slot >= connections_.size()) return nullptr;
+  Connection* c = connections_[slot].get();
+  switch (c->state) {
+    case Connection::State::kIdle:
+      RemoveIdle(c);
+      if (c->endpoint == endpoint) return c;
+      CloseSocket(c, true);
+      break;
+    case Connection::State::kClosed:
+      // Slots without a socket wait in closed_ for Acquire; this one is
+      // taken by its owner (a reconnect: rare next to sends).
+      if (auto it = std::find(closed_.begin(), closed_.end(), c);
+          it != closed_.end())
+        closed_.erase(it);
+      break;
+    default:
+      return nullptr;  // its user has a request in flight already
+  }
+  c->endpoint = endpoint;
+  return c;
+}
+
 ErrorId Http1Transport::Start(Connection* c) {
   if (c->fd >= 0) {
     c->state = Connection::State::kBusy;
@@ -194,7 +244,7 @@ ErrorId Http1Transport::Start(Connection* c) {
 }
 
 ErrorId Http1Transport::WriteTls(Connection* c) {
-  const std::string& wire = c->target->wire;
+  const std::string& wire = *c->wire;
   while (c->written < wire.size()) {
     size_t n = 0;
     switch (
@@ -223,7 +273,7 @@ ErrorId Http1Transport::WriteTls(Connection* c) {
 
 ErrorId Http1Transport::Write(Connection* c) {
   if (c->https) return WriteTls(c);
-  const std::string& wire = c->target->wire;
+  const std::string& wire = *c->wire;
   while (c->written < wire.size()) {
     ssize_t n = send(c->fd, wire.data() + c->written, wire.size() - c->written,
                      MSG_NOSIGNAL);

@@ -104,6 +104,9 @@ class Http1Transport : public Transport {
 
   const Target& TargetFor(const PreparedRequest* request);
   Connection* Acquire(int endpoint);
+  // The user's own connection `slot` (Sent::connection), made ready for
+  // `endpoint`: kept if it is idle there, else closed and taken over.
+  Connection* AcquireSlot(int endpoint, uint32_t slot);
   // Starts the connection's request: writes on a kept-alive socket (once more
   // on a fresh one if that fails) or connects. kNone, or why it failed.
   common::ErrorId Start(Connection* c);

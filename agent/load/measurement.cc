@@ -75,6 +75,7 @@ void RequestMetrics::CountClose(uint16_t code, int64_t count, int64_t errors) {
 void Window::Shape(const std::vector<size_t>& requests_per_scenario) {
   requests.clear();
   for (size_t n : requests_per_scenario) requests.emplace_back(n);
+  flows.assign(requests_per_scenario.size(), FlowCounts{});
 }
 
 void Window::Merge(const Window& other) {
@@ -83,6 +84,8 @@ void Window::Merge(const Window& other) {
       requests[s][r].Merge(other.requests[s][r]);
     }
   }
+  for (size_t s = 0; s < flows.size() && s < other.flows.size(); ++s)
+    flows[s].Merge(other.flows[s]);
   schedule_lag.Merge(other.schedule_lag);
   skipped_connection_cap += other.skipped_connection_cap;
   skipped_behind_schedule += other.skipped_behind_schedule;
@@ -97,6 +100,7 @@ void Window::Reset() {
   for (auto& scenario : requests) {
     for (RequestMetrics& m : scenario) m.Reset();
   }
+  for (FlowCounts& f : flows) f = FlowCounts{};
   schedule_lag.Reset();
   skipped_connection_cap = skipped_behind_schedule = in_flight = queued = vus =
       0;
@@ -107,6 +111,17 @@ void Window::Reset() {
 
 void Window::ToProto(v1::Interval* out) const {
   out->set_index(index);
+  for (size_t s = 0; s < flows.size(); ++s) {
+    const FlowCounts& f = flows[s];
+    if (f.empty()) continue;
+    v1::FlowStats* stats = out->add_flows();
+    stats->set_scenario(static_cast<uint32_t>(s));
+    stats->set_started(f.started);
+    stats->set_completed(f.completed);
+    stats->set_aborted(f.aborted);
+    stats->set_dropped(f.dropped);
+    stats->set_skipped_steps(f.skipped_steps);
+  }
   for (size_t s = 0; s < requests.size(); ++s) {
     for (size_t r = 0; r < requests[s].size(); ++r) {
       const RequestMetrics& m = requests[s][r];

@@ -58,10 +58,32 @@ struct RequestMetrics {
   void CountClose(uint16_t code, int64_t count, int64_t errors);
 };
 
+// A flow scenario's flow instances (closed: VU iterations; open: arrivals).
+struct FlowCounts {
+  int64_t started = 0;
+  int64_t completed = 0;      // every step sent and answered
+  int64_t aborted = 0;        // ended early: a failed capture or abort_flow
+  int64_t dropped = 0;        // open model: no free instance (max_flows)
+  int64_t skipped_steps = 0;  // request steps an aborted flow never sent
+
+  void Merge(const FlowCounts& o) {
+    started += o.started;
+    completed += o.completed;
+    aborted += o.aborted;
+    dropped += o.dropped;
+    skipped_steps += o.skipped_steps;
+  }
+  bool empty() const {
+    return started == 0 && completed == 0 && aborted == 0 && dropped == 0 &&
+           skipped_steps == 0;
+  }
+};
+
 struct Window {
   uint64_t index = 0;
   // [scenario][request]
   std::vector<std::vector<RequestMetrics>> requests;
+  std::vector<FlowCounts> flows;   // [scenario]
   common::Histogram schedule_lag;  // µs, actual send - intended send
   int64_t skipped_connection_cap =
       0;  // the wait line for a connection was full

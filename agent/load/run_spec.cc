@@ -274,6 +274,22 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
       return absl::InvalidArgumentError(
           absl::StrCat("scenario ", scenario.name(), ": no requests"));
     }
+    if (!scenario.flow().empty()) {
+      auto flow = FlowSpec::Compile(scenario, out.requests);
+      if (!flow.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "scenario ", scenario.name(), ": ", flow.status().message()));
+      }
+      out.flow = std::move(*flow);
+      // The transport dials the origin; each send brings its own target.
+      for (PreparedRequest& p : out.requests) {
+        const size_t authority = p.url.find("//");
+        const size_t slash = authority == std::string::npos
+                                 ? std::string::npos
+                                 : p.url.find('/', authority + 2);
+        if (slash != std::string::npos) p.url.resize(slash + 1);
+      }
+    }
     spec->scenarios.push_back(std::move(out));
   }
   return spec;

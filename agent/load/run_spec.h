@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/load/flow.h"
 #include "agent/net/resolver.h"
 #include "agent/net/tls.h"
 #include "agent/transport.h"
@@ -74,6 +75,10 @@ struct ScenarioSpec {
   size_t max_streams_per_connection = 0;  // HTTP/2; 0: the engine's default
   bool websocket = false;                 // every request is a ws:// endpoint
   WsOptions ws;
+  // A flow scenario's program (its requests are its request steps, each
+  // with the URL of its origin only: the flow renders the rest); null for a
+  // requests-only scenario.
+  std::unique_ptr<FlowSpec> flow;
 
   // Open model: the highest rate any stage reaches (plan-wide, per second).
   double peak_rate = 0;

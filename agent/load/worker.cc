@@ -65,6 +65,7 @@ absl::Status Worker::Init() {
   resolver_ = std::move(*resolver);
   pacers_.resize(spec_.scenarios.size());
   pools_.resize(spec_.scenarios.size());
+  flow_slots_.resize(spec_.scenarios.size());
   for (size_t s = 0; s < spec_.scenarios.size(); ++s) {
     const ScenarioSpec& scenario = spec_.scenarios[s];
     size_t cap;
@@ -79,6 +80,27 @@ absl::Status Worker::Init() {
         pool.quota = slice_.CountBelow(scenario.shared_iterations);
       }
       cap = std::max<size_t>(1, vus);
+      if (scenario.flow != nullptr) {
+        pool.flows.reserve(vus);
+        for (uint64_t m = 0; m < vus; ++m)
+          pool.flows.emplace_back(scenario.flow.get());
+      }
+    } else if (scenario.flow != nullptr) {
+      // Each flow instance keeps its own connection: max_flows is the
+      // agent's connection cap, split like max_connections.
+      const size_t total = scenario.flow->max_flows;
+      cap = std::max<size_t>(
+          1, total / workers_ +
+                 (static_cast<size_t>(index_) < total % workers_ ? 1 : 0));
+      FlowSlots& slots = flow_slots_[s];
+      slots.instances.reserve(cap);
+      for (size_t i = 0; i < cap; ++i)
+        slots.instances.emplace_back(scenario.flow.get());
+      slots.intended_ns.assign(cap, 0);
+      slots.free.reserve(cap);
+      for (size_t i = cap; i > 0; --i)
+        slots.free.push_back(static_cast<uint32_t>(i - 1));
+      slots.thinking.reserve(cap);
     } else {
       // The agent's connection cap is split across its workers, at least one
       // each.
@@ -178,6 +200,9 @@ bool Worker::Finished() const {
   for (const VuPool& pool : pools_) {
     if (!pool.ended) return false;
   }
+  for (const FlowSlots& slots : flow_slots_) {
+    if (slots.free.size() != slots.instances.size()) return false;
+  }
   for (const auto& t : transports_) {
     if (t->InFlight() > 0) return false;
   }
@@ -209,6 +234,15 @@ void Worker::Run() {
         pool.thinking.clear();
         pool.ended = true;
       }
+      for (size_t s = 0; s < flow_slots_.size(); ++s) {
+        // Flows in a think time end here; those in flight end when answered.
+        FlowSlots& slots = flow_slots_[s];
+        for (const auto& [due, i] : slots.thinking) {
+          slots.instances[i].Abort();  // cut by the run's end, not failed
+          slots.free.push_back(i);
+        }
+        slots.thinking.clear();
+      }
       if (!sessions_ended_) {
         // Long-lived sessions (WebSocket) close cleanly within the drain.
         sessions_ended_ = true;
@@ -235,6 +269,8 @@ void Worker::Run() {
       }
       deadline = std::min(deadline, pacers_[s].next_ns);
       if (!pools_[s].ended) deadline = std::min(deadline, TickVus(s, now));
+      if (!flow_slots_[s].thinking.empty())
+        deadline = std::min(deadline, TickOpenFlows(s, now));
     }
     if (int64_t due = resolver_->DeadlineNs(); due != 0) {
       if (due <= now) {
@@ -269,6 +305,20 @@ void Worker::Run() {
 }
 
 void Worker::Arrive(size_t s, int64_t now_ns) {
+  if (spec_.scenarios[s].flow != nullptr) {
+    FlowSlots& slots = flow_slots_[s];
+    if (slots.free.empty()) {
+      ++window_->flows[s].dropped;
+      return;
+    }
+    const uint32_t i = slots.free.back();
+    slots.free.pop_back();
+    // The arrival's number is unique in the whole run: it is its user.
+    slots.instances[i].Begin(slice_.At(pacers_[s].m) + 1, 0);
+    ++window_->flows[s].started;
+    ContinueOpenFlow(s, i, pacers_[s].next_ns, now_ns);
+    return;
+  }
   const PreparedRequest& request =
       spec_.scenarios[s].RequestFor(slice_.At(pacers_[s].m));
   // A worker that woke late (CPU-starved) still sends what it owes, late: its
@@ -300,7 +350,10 @@ void Worker::SendNow(const PreparedRequest& request, int64_t intended_ns,
                      int64_t now_ns, uint32_t vu) {
   if (first_send_late_ns_ < 0) first_send_late_ns_ = now_ns - intended_ns;
   window_->schedule_lag.Record((now_ns - intended_ns) / 1000);
-  transports_[request.scenario]->Send(Sent{&request, intended_ns, now_ns, vu});
+  Sent sent{&request, intended_ns, now_ns, vu};
+  // A closed-model VU is one user: its own connection, as in a browser.
+  if (vu != Sent::kNoVu) sent.connection = vu;
+  transports_[request.scenario]->Send(sent);
 }
 
 int64_t Worker::TickVus(size_t s, int64_t now_ns) {
@@ -329,6 +382,18 @@ int64_t Worker::TickVus(size_t s, int64_t now_ns) {
     uint32_t m = pool.thinking.back().second;
     pool.thinking.pop_back();
     pool.vus[m].busy = false;
+    if (pool.vus[m].in_flow) {
+      if (m < pool.active) {
+        pool.vus[m].busy = true;
+        ContinueFlow(s, m, now_ns);
+        continue;
+      }
+      // Ramped down in the middle of its flow: the user leaves (neither
+      // completed nor failed).
+      pool.vus[m].in_flow = false;
+      pool.flows[m].Abort();
+      continue;
+    }
     if (m < pool.active) StartIteration(s, m, now_ns);
   }
   bool busy = transports_[s]->InFlight() > 0 || !pool.thinking.empty();
@@ -367,9 +432,126 @@ void Worker::StartIteration(size_t s, uint32_t m, int64_t now_ns) {
   if (pool.quota != UINT64_MAX) --pool.quota;
   ++vu.iterations;
   vu.busy = true;
+  if (scenario.flow != nullptr) {
+    // The VU's number is unique in the whole run (VU j of the plan is j+1).
+    pool.flows[m].Begin(slice_.At(m) + 1, vu.iterations - 1);
+    vu.in_flow = true;
+    ++window_->flows[s].started;
+    ContinueFlow(s, m, now_ns);
+    return;
+  }
   // In the closed model a request is sent when its VU is ready: intended ==
   // sent.
   SendNow(scenario.RequestFor(pool.iterations++), now_ns, now_ns, m);
+}
+
+void Worker::SendStep(size_t s, FlowInstance& flow, const FlowStepSpec& step,
+                      int64_t intended_ns, int64_t now_ns, uint32_t vu,
+                      uint32_t instance) {
+  timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  flow.Render(
+      step, spec_.share_index,
+      static_cast<int64_t>(wall.tv_sec) * 1000 + wall.tv_nsec / 1'000'000,
+      &rng_);
+  if (first_send_late_ns_ < 0) first_send_late_ns_ = now_ns - intended_ns;
+  window_->schedule_lag.Record((now_ns - intended_ns) / 1000);
+  Sent sent{&spec_.scenarios[s].requests[step.request], intended_ns, now_ns,
+            vu};
+  sent.connection = vu != Sent::kNoVu ? vu : instance;
+  sent.flow = flow.send();
+  sent.instance = instance;
+  transports_[s]->Send(sent);
+}
+
+void Worker::ContinueFlow(size_t s, uint32_t m, int64_t now_ns) {
+  VuPool& pool = pools_[s];
+  FlowInstance& flow = pool.flows[m];
+  FlowInstance::Action a = flow.Next(&rng_);
+  switch (a.kind) {
+    case FlowInstance::Action::Kind::kSend:
+      // Closed model: a step is sent when its VU is ready.
+      SendStep(s, flow, *a.step, now_ns, now_ns, m, Sent::kNoVu);
+      return;
+    case FlowInstance::Action::Kind::kThink:
+      pool.thinking.emplace_back(now_ns + a.think_ns, m);
+      std::push_heap(pool.thinking.begin(), pool.thinking.end(),
+                     std::greater<std::pair<int64_t, uint32_t>>());
+      return;
+    case FlowInstance::Action::Kind::kDone:
+      pool.vus[m].in_flow = false;
+      if (!flow.aborted()) ++window_->flows[s].completed;
+      AfterIteration(s, m, now_ns);
+      return;
+  }
+}
+
+void Worker::ContinueOpenFlow(size_t s, uint32_t i, int64_t intended_ns,
+                              int64_t now_ns) {
+  FlowSlots& slots = flow_slots_[s];
+  FlowInstance& flow = slots.instances[i];
+  while (true) {
+    FlowInstance::Action a = flow.Next(&rng_);
+    switch (a.kind) {
+      case FlowInstance::Action::Kind::kSend:
+        // Step 1 is due at the arrival; step k at step k-1's end plus its
+        // think time: latency counts from there, service time from the send.
+        slots.intended_ns[i] = intended_ns;
+        SendStep(s, flow, *a.step, intended_ns, now_ns, Sent::kNoVu, i);
+        return;
+      case FlowInstance::Action::Kind::kThink:
+        if (a.think_ns <= 0) continue;
+        slots.thinking.emplace_back(intended_ns + a.think_ns, i);
+        std::push_heap(slots.thinking.begin(), slots.thinking.end(),
+                       std::greater<std::pair<int64_t, uint32_t>>());
+        return;
+      case FlowInstance::Action::Kind::kDone:
+        if (!flow.aborted()) ++window_->flows[s].completed;
+        slots.free.push_back(i);
+        return;
+    }
+  }
+}
+
+int64_t Worker::TickOpenFlows(size_t s, int64_t now_ns) {
+  FlowSlots& slots = flow_slots_[s];
+  auto later = std::greater<std::pair<int64_t, uint32_t>>();
+  while (!slots.thinking.empty() && slots.thinking.front().first <= now_ns) {
+    std::pop_heap(slots.thinking.begin(), slots.thinking.end(), later);
+    const auto [due, i] = slots.thinking.back();
+    slots.thinking.pop_back();
+    ContinueOpenFlow(s, i, due, now_ns);
+  }
+  return slots.thinking.empty() ? INT64_MAX : slots.thinking.front().first;
+}
+
+void Worker::JudgeStep(const Sent& sent, const Outcome& outcome,
+                       int64_t done_ns, bool failed, RequestMetrics& m) {
+  const size_t s = sent.request->scenario;
+  const ScenarioSpec& scenario = spec_.scenarios[s];
+  FlowInstance& flow = sent.vu != Sent::kNoVu
+                           ? pools_[s].flows[sent.vu]
+                           : flow_slots_[s].instances[sent.instance];
+  const FlowStepSpec& step = scenario.flow->steps[sent.request->request];
+  timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  const StepVerdict v =
+      flow.Judge(step, outcome, done_ns - sent.intended_ns, wall.tv_sec);
+  // A request that failed on its own counts once, under its own error.
+  if (!failed && (v.capture_failed || v.check_failed)) {
+    ++m.errors;
+    m.transport_errors[static_cast<size_t>(
+        v.capture_failed ? common::ErrorId::kCaptureFailed
+                         : common::ErrorId::kCheckFailed)] += 1;
+  }
+  // No answer, or one that lacks what later steps need: the rest of the
+  // flow would only send empty values.
+  const bool abort = outcome.status == 0 || v.capture_failed ||
+                     (v.check_failed && scenario.flow->abort_on_check_fail);
+  if (abort) {
+    window_->flows[s].skipped_steps += flow.Abort();
+    ++window_->flows[s].aborted;
+  }
 }
 
 int64_t Worker::ThinkNs(const ScenarioSpec& spec) {
@@ -431,9 +613,19 @@ void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
         m.websocket = m.websocket || scenario.websocket;
       }
     }
-    if (outcome.error != common::ErrorId::kNone || unexpected) ++m.errors;
+    const bool failed = outcome.error != common::ErrorId::kNone || unexpected;
+    if (failed) ++m.errors;
     m.bytes_in += outcome.bytes_in;
     m.bytes_out += outcome.bytes_out;
+    if (sent.flow != nullptr) JudgeStep(sent, outcome, done_ns, failed, m);
+  } else if (sent.flow != nullptr) {
+    // The generator's own failure: the user cannot go on either.
+    FlowInstance& flow =
+        sent.vu != Sent::kNoVu
+            ? pools_[sent.request->scenario].flows[sent.vu]
+            : flow_slots_[sent.request->scenario].instances[sent.instance];
+    window_->flows[sent.request->scenario].skipped_steps += flow.Abort();
+    ++window_->flows[sent.request->scenario].aborted;
   }
   // An open WebSocket keeps its VU (or connection slot) until it ends.
   if (!outcome.session_open) Freed(sent, done_ns);
@@ -468,10 +660,25 @@ void Worker::OnSessionEnd(const Sent& sent, const SessionEnd& end,
 }
 
 void Worker::Freed(const Sent& sent, int64_t done_ns) {
-  if (sent.vu != Sent::kNoVu) {
-    if (stop_deadline_ns_.load(std::memory_order_relaxed) == 0) {
-      AfterIteration(sent.request->scenario, sent.vu, done_ns);
+  const bool stopping = stop_deadline_ns_.load(std::memory_order_relaxed) != 0;
+  const size_t s = sent.request->scenario;
+  if (sent.flow != nullptr) {
+    if (sent.vu != Sent::kNoVu) {
+      if (stopping) {
+        pools_[s].vus[sent.vu].busy = false;
+        return;
+      }
+      ContinueFlow(s, sent.vu, done_ns);
+    } else if (stopping) {
+      flow_slots_[s].instances[sent.instance].Abort();  // cut by the end
+      flow_slots_[s].free.push_back(sent.instance);
+    } else {
+      ContinueOpenFlow(s, sent.instance, done_ns, done_ns);
     }
+    return;
+  }
+  if (sent.vu != Sent::kNoVu) {
+    if (!stopping) AfterIteration(s, sent.vu, done_ns);
     return;
   }
   // A connection came free: the head of the line goes first (its wait counts).

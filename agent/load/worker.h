@@ -70,7 +70,8 @@ class Worker : private Transport::Listener {
   };
   struct Vu {
     uint64_t iterations = 0;
-    bool busy = false;  // a request in flight or a think time pending
+    bool busy = false;     // a request in flight or a think time pending
+    bool in_flow = false;  // a flow iteration is under way (its think too)
   };
   struct VuPool {                 // closed model, per scenario
     std::vector<Vu> vus;          // this worker's slice, by m
@@ -80,6 +81,16 @@ class Worker : private Transport::Listener {
     // (due_ns, m) min-heap of think times; capacity reserved for every VU.
     std::vector<std::pair<int64_t, uint32_t>> thinking;
     bool ended = false;
+    std::vector<FlowInstance> flows;  // flow scenarios: one per VU
+  };
+  // Open model, flow scenarios: this worker's share of max_flows, each a
+  // flow instance with its own connection slot.
+  struct FlowSlots {
+    std::vector<FlowInstance> instances;
+    std::vector<int64_t> intended_ns;  // of each instance's next step
+    std::vector<uint32_t> free;        // instances not in a flow
+    // (due_ns, instance) min-heap of think times; room for every instance.
+    std::vector<std::pair<int64_t, uint32_t>> thinking;
   };
 
   // Counts an arrival not sent (behind_schedule) and records its wait.
@@ -107,6 +118,23 @@ class Worker : private Transport::Listener {
   void StartIteration(size_t scenario, uint32_t m, int64_t now_ns);
   void AfterIteration(size_t scenario, uint32_t m, int64_t done_ns);
   int64_t ThinkNs(const ScenarioSpec& spec);
+  // Flows: renders and sends `step` for its user (closed: VU m, on
+  // connection m; open: instance i, on connection i).
+  void SendStep(size_t scenario, FlowInstance& flow, const FlowStepSpec& step,
+                int64_t intended_ns, int64_t now_ns, uint32_t vu,
+                uint32_t instance);
+  // Judges a flow step's response and counts what the user would notice.
+  void JudgeStep(const Sent& sent, const Outcome& outcome, int64_t done_ns,
+                 bool failed, RequestMetrics& m);
+  // Closed model: VU m's flow goes on from where it is (send, think or end).
+  void ContinueFlow(size_t scenario, uint32_t m, int64_t now_ns);
+  // Open model: instance i's flow goes on; its next step is due at
+  // `intended_ns`.
+  void ContinueOpenFlow(size_t scenario, uint32_t i, int64_t intended_ns,
+                        int64_t now_ns);
+  // Open model: wakes flow instances whose think time is over; returns when
+  // the next one is due (INT64_MAX: none).
+  int64_t TickOpenFlows(size_t scenario, int64_t now_ns);
   void CloseWindow(bool last);
   bool Finished() const;
 
@@ -122,6 +150,7 @@ class Worker : private Transport::Listener {
   std::vector<std::unique_ptr<Transport>> transports_;  // per scenario
   std::vector<Pacer> pacers_;
   std::vector<VuPool> pools_;
+  std::vector<FlowSlots> flow_slots_;  // per scenario (open-model flows)
   int64_t first_send_late_ns_ = -1;
   std::vector<Waiting> wait_line_;  // ring buffer, per worker (all scenarios)
   size_t wait_head_ = 0;

@@ -1,0 +1,499 @@
+#include "agent/load/flow.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/net/url.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace stampede::agent {
+namespace {
+
+using common::Template;
+
+int64_t Ns(const google::protobuf::Duration& d) {
+  return google::protobuf::util::TimeUtil::DurationToNanoseconds(d);
+}
+
+// The same names, in the same order, as the validator's scope: a step sees
+// what the steps before it (in document order) capture.
+class Scope final : public common::TemplateScope {
+ public:
+  bool Lookup(std::string_view name, common::TemplateName* out,
+              std::string* why) const override {
+    auto it = variables.find(std::string(name));
+    if (it == variables.end()) return false;
+    *out = {common::TemplateSource::kVariable, it->second, 0};
+    return true;
+  }
+  bool InRepeat() const override { return depth > 0; }
+
+  std::map<std::string, uint32_t> variables;
+  int depth = 0;
+};
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  absl::AsciiStrToLower(&out);
+  return out;
+}
+
+class Compiler {
+ public:
+  Compiler(const v1::Scenario& scenario,
+           const std::vector<PreparedRequest>& requests, FlowSpec* out)
+      : scenario_(scenario), requests_(requests), out_(*out) {}
+
+  absl::Status Steps(
+      const google::protobuf::RepeatedPtrField<v1::FlowStep>& steps) {
+    for (const v1::FlowStep& step : steps) {
+      switch (common::KindOf(step)) {
+        case common::FlowStepKind::kRequest:
+          if (absl::Status s = Request(step); !s.ok()) return s;
+          break;
+        case common::FlowStepKind::kThink: {
+          FlowOp op;
+          op.kind = FlowOp::Kind::kThink;
+          const v1::ThinkTime& t = step.think();
+          if (t.has_uniform()) {
+            op.think = FlowOp::Think::kUniform;
+            op.a_ns = Ns(t.uniform().min());
+            op.b_ns = std::max(op.a_ns, Ns(t.uniform().max()));
+          } else if (t.has_exponential()) {
+            op.think = FlowOp::Think::kExponential;
+            op.a_ns = std::max<int64_t>(1, Ns(t.exponential()));
+          } else {
+            op.a_ns = std::max<int64_t>(0, Ns(t.constant()));
+          }
+          out_.ops.push_back(op);
+          break;
+        }
+        case common::FlowStepKind::kRepeat: {
+          if (scope_.depth >= common::kMaxFlowDepth)
+            return absl::InvalidArgumentError("flow: repeat nested too deep");
+          const uint32_t begin = static_cast<uint32_t>(out_.ops.size());
+          FlowOp op;
+          op.kind = FlowOp::Kind::kRepeat;
+          op.count = step.repeat();
+          out_.ops.push_back(op);
+          ++scope_.depth;
+          if (absl::Status s = Steps(step.steps()); !s.ok()) return s;
+          --scope_.depth;
+          FlowOp end;
+          end.kind = FlowOp::Kind::kEnd;
+          end.jump = begin;
+          out_.ops[begin].jump = static_cast<uint32_t>(out_.ops.size());
+          out_.ops.push_back(end);
+          break;
+        }
+        case common::FlowStepKind::kInvalid:
+          return absl::InvalidArgumentError("flow: a step of no known kind");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::StatusOr<Template> Compile(const std::string& text,
+                                   const std::string& field) {
+    auto t = Template::Compile(text, scope_);
+    if (!t.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("flow step ", out_.steps.size(), " ", field, ": ",
+                       t.status().message()));
+    }
+    return t;
+  }
+
+  absl::Status Request(const v1::FlowStep& step) {
+    const uint32_t index = static_cast<uint32_t>(out_.steps.size());
+    if (index >= requests_.size())
+      return absl::InvalidArgumentError("flow: more steps than requests");
+    const PreparedRequest& request = requests_[index];
+    FlowStepSpec spec;
+    spec.request = index;
+    // The origin is fixed at Prepare; the path and query are a template.
+    const std::string_view full = request.url;
+    const size_t authority = full.find("//");
+    const size_t slash = authority == std::string_view::npos
+                             ? std::string_view::npos
+                             : full.find('/', authority + 2);
+    const std::string origin = std::string(full.substr(0, slash)) + "/";
+    std::optional<net::Url> url = net::ParseUrl(origin);
+    if (!url) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("flow step ", index, ": bad URL ", request.url));
+    }
+    spec.host = Lower(url->host);
+    spec.https = url->https;
+    auto target = Compile(slash == std::string_view::npos
+                              ? std::string("/")
+                              : std::string(full.substr(slash)),
+                          "path");
+    if (!target.ok()) return target.status();
+    spec.target = std::move(*target);
+    // The step's own headers are templates; the scenario's (and the default
+    // User-Agent) are sent as written.
+    for (const std::string& h : request.headers) {
+      const std::string name = h.substr(0, h.find_first_of(":;"));
+      // The body's length is counted per send.
+      if (absl::EqualsIgnoreCase(name, "content-length") ||
+          absl::EqualsIgnoreCase(name, "transfer-encoding")) {
+        continue;
+      }
+      if (step.headers().contains(name)) {
+        auto t = Compile(h, absl::StrCat("header ", name));
+        if (!t.ok()) return t.status();
+        spec.headers.push_back(std::move(*t));
+      } else {
+        spec.headers.push_back(Template::Text(h));
+      }
+    }
+    auto body = Compile(request.body, "body");
+    if (!body.ok()) return body.status();
+    spec.body = std::move(*body);
+    if (step.has_check()) {
+      const v1::Check& c = step.check();
+      spec.statuses.assign(c.status().begin(), c.status().end());
+      spec.body_contains = c.body_contains();
+      for (const auto& [expr, value] : c.json()) {
+        auto path = common::JsonPath::Parse(expr);
+        if (!path.ok()) return path.status();
+        spec.json_checks.emplace_back(std::move(*path), value);
+      }
+      std::sort(spec.json_checks.begin(), spec.json_checks.end(),
+                [](const auto& a, const auto& b) {
+                  return a.first.text() < b.first.text();
+                });
+      for (const auto& [name, value] : c.header())
+        spec.header_checks.emplace_back(Lower(name), value);
+      std::sort(spec.header_checks.begin(), spec.header_checks.end());
+      if (c.has_latency_lt()) spec.latency_lt_ns = Ns(c.latency_lt());
+    }
+    std::vector<std::pair<std::string, v1::Capture>> captures(
+        step.capture().begin(), step.capture().end());
+    std::sort(captures.begin(), captures.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [variable, c] : captures) {
+      FlowCapture capture;
+      auto [it, inserted] = scope_.variables.emplace(
+          variable, static_cast<uint32_t>(scope_.variables.size()));
+      capture.variable = it->second;
+      if (!c.json().empty()) {
+        capture.kind = FlowCapture::Kind::kJson;
+        auto path = common::JsonPath::Parse(c.json());
+        if (!path.ok()) return path.status();
+        capture.json.emplace(std::move(*path));
+      } else if (!c.header().empty()) {
+        capture.kind = FlowCapture::Kind::kHeader;
+        capture.name = Lower(c.header());
+      } else if (!c.regex().empty()) {
+        capture.kind = FlowCapture::Kind::kRegex;
+        auto re = std::make_shared<re2::RE2>(c.regex(), re2::RE2::Quiet);
+        if (!re->ok() || re->NumberOfCapturingGroups() > 1) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("flow step ", index, ": bad regex ", c.regex()));
+        }
+        capture.regex = std::move(re);
+      } else {
+        capture.kind = FlowCapture::Kind::kCookie;
+        capture.name = c.cookie();
+      }
+      spec.captures.push_back(std::move(capture));
+    }
+    const bool body_needed =
+        !spec.body_contains.empty() || !spec.json_checks.empty() ||
+        std::any_of(spec.captures.begin(), spec.captures.end(),
+                    [](const FlowCapture& c) {
+                      return c.kind == FlowCapture::Kind::kJson ||
+                             c.kind == FlowCapture::Kind::kRegex;
+                    });
+    spec.body_limit = body_needed ? common::kMaxKeptBody : 0;
+    // The head is always kept: Set-Cookie feeds the jar.
+    spec.keep_head = true;
+    FlowOp op;
+    op.kind = FlowOp::Kind::kRequest;
+    op.step = index;
+    out_.ops.push_back(op);
+    out_.steps.push_back(std::move(spec));
+    out_.variables = static_cast<uint32_t>(scope_.variables.size());
+    return absl::OkStatus();
+  }
+
+  const v1::Scenario& scenario_;
+  const std::vector<PreparedRequest>& requests_;
+  FlowSpec& out_;
+  Scope scope_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FlowSpec>> FlowSpec::Compile(
+    const v1::Scenario& scenario,
+    const std::vector<PreparedRequest>& requests) {
+  auto spec = std::make_unique<FlowSpec>();
+  spec->abort_on_check_fail = scenario.on_check_fail() == "abort_flow";
+  spec->keep_cookies = scenario.keep_cookies();
+  if (scenario.max_flows() > 0) spec->max_flows = scenario.max_flows();
+  Compiler compiler(scenario, requests, spec.get());
+  if (absl::Status s = compiler.Steps(scenario.flow()); !s.ok()) return s;
+  if (spec->steps.empty())
+    return absl::InvalidArgumentError("flow: no request step");
+  return spec;
+}
+
+bool FindHeader(std::string_view head, std::string_view lower_name,
+                std::string_view* value) {
+  size_t at = head.find('\n');  // past the status line
+  while (at != std::string_view::npos && at + 1 < head.size()) {
+    const size_t start = at + 1;
+    size_t end = head.find('\n', start);
+    std::string_view line = head.substr(start, end == std::string_view::npos
+                                                   ? std::string_view::npos
+                                                   : end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const size_t colon = line.find(':');
+    if (colon == lower_name.size()) {
+      bool same = true;
+      for (size_t i = 0; i < colon && same; ++i) {
+        same = absl::ascii_tolower(static_cast<unsigned char>(line[i])) ==
+               lower_name[i];
+      }
+      if (same) {
+        std::string_view v = line.substr(colon + 1);
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+          v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+          v.remove_suffix(1);
+        *value = v;
+        return true;
+      }
+    }
+    at = end;
+  }
+  return false;
+}
+
+FlowInstance::FlowInstance(const FlowSpec* spec)
+    : spec_(spec), variables_(spec->variables) {}
+
+void FlowInstance::Begin(uint64_t vu, uint64_t iteration) {
+  pc_ = 0;
+  depth_ = 0;
+  vu_ = vu;
+  iteration_ = iteration;
+  aborted_ = false;
+  if (!spec_->keep_cookies) cookies_.Clear();
+}
+
+FlowInstance::Action FlowInstance::Next(std::mt19937_64* rng) {
+  while (pc_ < spec_->ops.size()) {
+    const FlowOp& op = spec_->ops[pc_];
+    switch (op.kind) {
+      case FlowOp::Kind::kRequest: {
+        Action a;
+        a.kind = Action::Kind::kSend;
+        a.step = &spec_->steps[op.step];
+        ++pc_;  // Judge comes before the next Next
+        return a;
+      }
+      case FlowOp::Kind::kThink: {
+        ++pc_;
+        Action a;
+        a.kind = Action::Kind::kThink;
+        switch (op.think) {
+          case FlowOp::Think::kConstant:
+            a.think_ns = op.a_ns;
+            break;
+          case FlowOp::Think::kUniform:
+            a.think_ns =
+                std::uniform_int_distribution<int64_t>(op.a_ns, op.b_ns)(*rng);
+            break;
+          case FlowOp::Think::kExponential:
+            a.think_ns =
+                static_cast<int64_t>(std::exponential_distribution<double>(
+                    1.0 / static_cast<double>(op.a_ns))(*rng));
+            break;
+        }
+        return a;
+      }
+      case FlowOp::Kind::kRepeat:
+        loops_[depth_++] = Loop{pc_, 0};
+        ++pc_;
+        break;
+      case FlowOp::Kind::kEnd: {
+        Loop& loop = loops_[depth_ - 1];
+        if (++loop.index < spec_->ops[loop.op].count) {
+          pc_ = loop.op + 1;
+        } else {
+          --depth_;
+          ++pc_;
+        }
+        break;
+      }
+    }
+  }
+  return Action{};
+}
+
+uint64_t FlowInstance::RequestsBetween(uint32_t from, uint32_t to) const {
+  uint64_t n = 0;
+  for (uint32_t i = from; i < to; ++i) {
+    const FlowOp& op = spec_->ops[i];
+    if (op.kind == FlowOp::Kind::kRequest) {
+      ++n;
+    } else if (op.kind == FlowOp::Kind::kRepeat) {
+      n += uint64_t{op.count} * RequestsBetween(i + 1, op.jump);
+      i = op.jump;
+    }
+  }
+  return n;
+}
+
+uint64_t FlowInstance::Abort() {
+  // What is left: the rest of this pass of each loop it is in, its later
+  // passes, and the ops after the outermost loop.
+  uint64_t left = 0;
+  uint32_t from = pc_;
+  for (int d = depth_ - 1; d >= 0; --d) {
+    const FlowOp& repeat = spec_->ops[loops_[d].op];
+    left += RequestsBetween(from, repeat.jump);
+    const uint64_t passes = repeat.count - loops_[d].index - 1;
+    left += passes * RequestsBetween(loops_[d].op + 1, repeat.jump);
+    from = repeat.jump + 1;
+  }
+  left += RequestsBetween(from, static_cast<uint32_t>(spec_->ops.size()));
+  pc_ = static_cast<uint32_t>(spec_->ops.size());
+  depth_ = 0;
+  aborted_ = true;
+  return left;
+}
+
+void FlowInstance::Render(const FlowStepSpec& step, uint64_t agent,
+                          int64_t now_unix_ms, std::mt19937_64* rng) {
+  common::TemplateContext c;
+  c.variables = &variables_;
+  c.vu = vu_;
+  c.iteration = iteration_;
+  c.index = depth_ > 0 ? loops_[depth_ - 1].index : 0;
+  c.agent = agent;
+  c.now_ms = now_unix_ms;
+  c.rng = rng;
+  send_.invalid = false;
+  send_.target.clear();
+  step.target.Render(c, &send_.target);
+  for (char ch : send_.target) {
+    if (static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f) {
+      send_.invalid = true;
+      break;
+    }
+  }
+  send_.headers.clear();
+  for (const Template& h : step.headers) {
+    const size_t from = send_.headers.size();
+    h.Render(c, &send_.headers);
+    if (send_.headers.find_first_of(std::string_view("\r\n\0", 3), from) !=
+        std::string::npos) {
+      send_.invalid = true;
+    }
+    send_.headers.append("\r\n");
+  }
+  if (cookies_.size() > 0) {
+    scratch_.clear();
+    if (cookies_.AppendCookieHeader(step.host, send_.target, step.https,
+                                    now_unix_ms / 1000, &scratch_) > 0) {
+      send_.headers.append("Cookie: ").append(scratch_).append("\r\n");
+    }
+  }
+  send_.body.clear();
+  step.body.Render(c, &send_.body);
+  send_.keep_head = step.keep_head;
+  send_.body_limit = step.body_limit;
+  send_.head.clear();
+  send_.response_body.clear();
+  send_.body_cut = false;
+}
+
+StepVerdict FlowInstance::Judge(const FlowStepSpec& step,
+                                const Outcome& outcome, int64_t latency_ns,
+                                int64_t now_unix_s) {
+  StepVerdict v;
+  // Cookies first: a cookie capture reads the jar after this response.
+  if (!send_.head.empty()) {
+    size_t at = send_.head.find('\n');
+    std::string_view head = send_.head;
+    while (at != std::string::npos) {
+      const size_t start = at + 1;
+      const size_t end = head.find('\n', start);
+      std::string_view line = head.substr(
+          start, end == std::string::npos ? std::string::npos : end - start);
+      if (line.size() > 11 &&
+          absl::EqualsIgnoreCase(absl::string_view(line.data(), 11),
+                                 "set-cookie:")) {
+        std::string_view cookie = line.substr(11);
+        if (!cookie.empty() && cookie.back() == '\r') cookie.remove_suffix(1);
+        while (!cookie.empty() && cookie.front() == ' ')
+          cookie.remove_prefix(1);
+        cookies_.Store(cookie, step.host, send_.target, step.https, now_unix_s);
+      }
+      at = end;
+    }
+  }
+  const bool answered = outcome.status > 0;
+  for (const FlowCapture& c : step.captures) {
+    std::string& out = variables_[c.variable];
+    bool found = false;
+    if (answered) {
+      switch (c.kind) {
+        case FlowCapture::Kind::kJson:
+          found = c.json->Find(send_.response_body, &out);
+          break;
+        case FlowCapture::Kind::kHeader: {
+          std::string_view value;
+          found = FindHeader(send_.head, c.name, &value);
+          if (found) out.assign(value.data(), value.size());
+          break;
+        }
+        case FlowCapture::Kind::kRegex: {
+          re2::StringPiece match[2];
+          const int groups = c.regex->NumberOfCapturingGroups();
+          found =
+              c.regex->Match(send_.response_body, 0, send_.response_body.size(),
+                             re2::RE2::UNANCHORED, match, groups + 1);
+          if (found) out.assign(match[groups].data(), match[groups].size());
+          break;
+        }
+        case FlowCapture::Kind::kCookie:
+          found = cookies_.Find(c.name, now_unix_s, &out);
+          break;
+      }
+    }
+    if (!found) v.capture_failed = true;
+  }
+  bool ok = true;
+  if (!step.statuses.empty()) {
+    ok =
+        std::find(step.statuses.begin(), step.statuses.end(),
+                  static_cast<uint32_t>(outcome.status)) != step.statuses.end();
+  }
+  if (ok && !step.body_contains.empty()) {
+    ok = send_.response_body.find(step.body_contains) != std::string::npos;
+  }
+  for (const auto& [path, expected] : step.json_checks) {
+    if (!ok) break;
+    ok = path.Find(send_.response_body, &scratch_) && scratch_ == expected;
+  }
+  for (const auto& [name, expected] : step.header_checks) {
+    if (!ok) break;
+    std::string_view value;
+    ok = FindHeader(send_.head, name, &value) && value == expected;
+  }
+  if (ok && step.latency_lt_ns > 0) ok = latency_ns < step.latency_lt_ns;
+  v.check_failed = !ok;
+  return v;
+}
+
+}  // namespace stampede::agent

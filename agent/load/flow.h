@@ -1,0 +1,161 @@
+// A scenario's `flow:` as the agent runs it: compiled once at Prepare into a
+// flat program of ops (request, think, repeat, end) and steps with compiled
+// templates, captures and checks (FlowSpec, immutable, shared by the
+// workers); and one FlowInstance per virtual user (closed model) or per
+// open-model flow slot, which walks the program, renders each step into its
+// own FlowSend buffers and judges each response. Instances are owned by one
+// worker and used on its thread only.
+#ifndef STAMPEDE_AGENT_LOAD_FLOW_H_
+#define STAMPEDE_AGENT_LOAD_FLOW_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/load/cookie_jar.h"
+#include "agent/transport.h"
+#include "common/flow.h"
+#include "common/json_path.h"
+#include "common/template.h"
+#include "re2/re2.h"
+#include "stampede/v1/plan.pb.h"
+
+namespace stampede::agent {
+
+struct FlowCapture {
+  enum class Kind : uint8_t { kJson, kHeader, kRegex, kCookie };
+  Kind kind = Kind::kJson;
+  uint32_t variable = 0;
+  std::optional<common::JsonPath> json;
+  std::string name;                       // header (lower case) or cookie name
+  std::shared_ptr<const re2::RE2> regex;  // matching is thread-safe
+};
+
+struct FlowStepSpec {
+  uint32_t request = 0;  // its PreparedRequest (and metrics) in the scenario
+  std::string host;      // for cookies: the URL's host, lower case
+  bool https = false;
+  common::Template target;  // path and query
+  // Each renders one "Name: value" line (without the line end).
+  std::vector<common::Template> headers;
+  common::Template body;
+  std::vector<FlowCapture> captures;
+  // Checks.
+  std::vector<uint32_t> statuses;  // empty: not checked
+  std::string body_contains;
+  std::vector<std::pair<common::JsonPath, std::string>> json_checks;
+  std::vector<std::pair<std::string, std::string>> header_checks;  // lower
+  int64_t latency_lt_ns = 0;                                       // 0: none
+  // What the response must leave behind.
+  bool keep_head = false;
+  size_t body_limit = 0;
+};
+
+struct FlowOp {
+  enum class Kind : uint8_t { kRequest, kThink, kRepeat, kEnd };
+  enum class Think : uint8_t { kConstant, kUniform, kExponential };
+  Kind kind = Kind::kRequest;
+  Think think = Think::kConstant;
+  uint32_t step = 0;   // kRequest: the step
+  uint32_t count = 0;  // kRepeat: how many turns
+  uint32_t jump = 0;   // kRepeat: its kEnd; kEnd: its kRepeat
+  int64_t a_ns = 0;    // think: constant, uniform min, exponential mean
+  int64_t b_ns = 0;    // think: uniform max
+};
+
+struct FlowSpec {
+  std::vector<FlowStepSpec> steps;
+  std::vector<FlowOp> ops;
+  uint32_t variables = 0;
+  bool abort_on_check_fail = false;
+  bool keep_cookies = false;
+  uint32_t max_flows = common::kDefaultMaxFlows;  // open model, per agent
+
+  // The flow of `scenario` (a normalized plan's); `requests` are the
+  // scenario's prepared requests, one per request step in
+  // ForEachFlowRequest's order.
+  static absl::StatusOr<std::unique_ptr<FlowSpec>> Compile(
+      const v1::Scenario& scenario,
+      const std::vector<PreparedRequest>& requests);
+};
+
+// How a step's response was judged.
+struct StepVerdict {
+  bool capture_failed = false;
+  bool check_failed = false;
+};
+
+class FlowInstance {
+ public:
+  struct Action {
+    enum class Kind : uint8_t { kSend, kThink, kDone };
+    Kind kind = Kind::kDone;
+    const FlowStepSpec* step = nullptr;  // kSend
+    int64_t think_ns = 0;                // kThink
+  };
+
+  // `spec` outlives the instance.
+  explicit FlowInstance(const FlowSpec* spec);
+
+  // A new iteration (a new flow for an open-model arrival): from the first
+  // op, cookies cleared unless the plan keeps them.
+  void Begin(uint64_t vu, uint64_t iteration);
+  // The next thing to do: a step to send (render it with Render first), a
+  // think time, or the flow's end. Call again after a send's Judge or once
+  // the think time has passed.
+  Action Next(std::mt19937_64* rng);
+  // Renders `step` into send(); sets the response parts it needs.
+  void Render(const FlowStepSpec& step, uint64_t agent, int64_t now_unix_ms,
+              std::mt19937_64* rng);
+  // Judges the response to the step sent last: its captures into the
+  // variables, its checks, its cookies into the jar. `latency_ns` is what
+  // latency_lt checks.
+  StepVerdict Judge(const FlowStepSpec& step, const Outcome& outcome,
+                    int64_t latency_ns, int64_t now_unix_s);
+  // Ends the flow here (a failed capture, or abort_flow): Next is kDone;
+  // returns how many request steps of this iteration were left unsent
+  // (counting each pass of a repeat).
+  uint64_t Abort();
+
+  FlowSend* send() { return &send_; }
+  // Whether this iteration's flow was ended by Abort.
+  bool aborted() const { return aborted_; }
+  uint64_t iteration() const { return iteration_; }
+  const CookieJar& cookies() const { return cookies_; }
+
+ private:
+  struct Loop {
+    uint32_t op = 0;  // its kRepeat
+    uint32_t index = 0;
+  };
+
+  // Request ops between op `from` and `to` (exclusive), each repeat block's
+  // counted once per turn.
+  uint64_t RequestsBetween(uint32_t from, uint32_t to) const;
+
+  const FlowSpec* spec_;
+  uint32_t pc_ = 0;
+  std::array<Loop, common::kMaxFlowDepth> loops_{};
+  int depth_ = 0;
+  uint64_t vu_ = 0;
+  uint64_t iteration_ = 0;
+  bool aborted_ = false;
+  std::vector<std::string> variables_;
+  FlowSend send_;
+  CookieJar cookies_;
+  std::string scratch_;
+};
+
+// The value of the first header `lower_name` in a raw response head ("HTTP/1.1
+// 200 OK\r\nName: value\r\n..."), trimmed; false when there is none.
+bool FindHeader(std::string_view head, std::string_view lower_name,
+                std::string_view* value);
+
+}  // namespace stampede::agent
+
+#endif  // STAMPEDE_AGENT_LOAD_FLOW_H_
