@@ -34,6 +34,7 @@ Aggregator::Aggregator(const v1::TestPlan& plan, size_t agents, bool keep_stats)
     : agents_(agents), keep_stats_(keep_stats) {
   for (const v1::Scenario& s : plan.scenarios())
     cells_.emplace_back(s.requests_size());
+  flows_.resize(plan.scenarios_size());
 }
 
 namespace {
@@ -125,6 +126,24 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
             " values, more than any agent sends in an interval"));
       }
     }
+  }
+  for (const v1::FlowStats& f : interval.flows()) {
+    if (f.scenario() >= flows_.size() || f.started() < 0 || f.completed() < 0 ||
+        f.aborted() < 0 || f.dropped() < 0 || f.skipped_steps() < 0 ||
+        f.started() > kMaxIntervalCount || f.dropped() > kMaxIntervalCount ||
+        f.skipped_steps() > kMaxIntervalCount * 1000) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("interval ", interval.index(),
+                       ": bad flow counts for scenario ", f.scenario()));
+    }
+  }
+  for (const v1::FlowStats& f : interval.flows()) {
+    v1::FlowStats& into = flows_[f.scenario()];
+    into.set_started(into.started() + f.started());
+    into.set_completed(into.completed() + f.completed());
+    into.set_aborted(into.aborted() + f.aborted());
+    into.set_dropped(into.dropped() + f.dropped());
+    into.set_skipped_steps(into.skipped_steps() + f.skipped_steps());
   }
   const bool late = interval.index() < next_index_;
   if (late) ++late_;

@@ -107,9 +107,13 @@ class Aggregator {
   }  // [scenario][request]
   const std::vector<AgentTotals>& agents() const { return agents_; }
   int64_t late_intervals() const { return late_; }
+  // Per scenario: its flow instances so far (all zero for requests-only
+  // scenarios).
+  const std::vector<v1::FlowStats>& flows() const { return flows_; }
 
  private:
   std::vector<std::vector<Cell>> cells_;
+  std::vector<v1::FlowStats> flows_;
   std::vector<AgentTotals> agents_;
   std::map<uint64_t, IntervalView> pending_;
   uint64_t next_index_ = 0;

@@ -200,6 +200,19 @@ std::string FormatSummary(const v1::RunResult& r) {
   }
   if (!engines.empty()) out += "\n  engines:\n" + engines;
 
+  std::string flows;
+  for (const v1::ScenarioResult& sc : r.scenarios()) {
+    const v1::FlowResult& f = sc.flows();
+    if (!f.flow()) continue;
+    absl::StrAppend(&flows, "    ", sc.name(), ": ", f.started(), " started, ",
+                    f.completed(), " completed, ", f.aborted(), " aborted");
+    if (f.dropped() > 0) absl::StrAppend(&flows, ", ", f.dropped(), " dropped");
+    if (f.skipped_steps() > 0)
+      absl::StrAppend(&flows, " (", f.skipped_steps(), " steps not sent)");
+    flows += "\n";
+  }
+  if (!flows.empty()) out += "\n  flows:\n" + flows;
+
   if (!s.error_ids().empty()) {
     out += "\n  errors by id:";
     std::map<std::string, int64_t> errors(s.error_ids().begin(),

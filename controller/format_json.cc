@@ -207,6 +207,17 @@ std::string FormatJson(const v1::RunResult& r) {
         .String("name", s.name())
         .String("engine", s.engine())
         .String("engine_why", s.engine_why());
+    if (s.flows().flow()) {
+      const v1::FlowResult& f = s.flows();
+      w.BeginObject("flows")
+          .Bool("flow", true)
+          .Int("started", f.started())
+          .Int("completed", f.completed())
+          .Int("aborted", f.aborted())
+          .Int("dropped", f.dropped())
+          .Int("skipped_steps", f.skipped_steps())
+          .End();
+    }
     WriteSummary(w, "summary", s.summary());
     w.BeginArray("requests");
     for (const v1::RequestResult& q : s.requests()) {

@@ -180,6 +180,16 @@ v1::RunResult BuildResult(const RunFacts& facts) {
       scenario->set_engine(facts.engines[s].engine);
       scenario->set_engine_why(facts.engines[s].why);
     }
+    if (!plan.scenarios(s).flow().empty()) {
+      const v1::FlowStats& f = facts.aggregator->flows()[s];
+      v1::FlowResult* flows = scenario->mutable_flows();
+      flows->set_flow(true);
+      flows->set_started(f.started());
+      flows->set_completed(f.completed());
+      flows->set_aborted(f.aborted());
+      flows->set_dropped(f.dropped());
+      flows->set_skipped_steps(f.skipped_steps());
+    }
     all.Merge(scenario_cell);
   }
   *result.mutable_summary() = SummaryOf(all, facts.duration_s);

@@ -1,0 +1,281 @@
+// User journeys end to end: `stampede run` with local agents walks flows
+// against the reference target's stateful routes (tests/target/state.h), and
+// the target's own counts say what a user would: no 401, 404 or 409 the plan
+// did not mean, each VU on its own session and connection, nothing sent after
+// a failed capture.
+#include <map>
+#include <regex>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/integration/e2e_fixture.h"
+#include "tests/integration/process.h"
+
+namespace stampede::testing {
+namespace {
+
+// A count in /stats' "state" object (the first `key` after "state").
+long long StateCount(const std::string& stats, const std::string& key) {
+  const size_t at = stats.find("\"state\":");
+  if (at == std::string::npos) return -1;
+  std::smatch m;
+  const std::string rest = stats.substr(at);
+  if (!std::regex_search(rest, m, std::regex("\"" + key + "\":([0-9]+)")))
+    return -1;
+  return std::stoll(m[1].str());
+}
+
+// A flat map of counts inside /stats, e.g. "turns_by_session".
+std::map<std::string, long long> CountMap(const std::string& stats,
+                                          const std::string& key) {
+  std::map<std::string, long long> out;
+  std::smatch m;
+  if (!std::regex_search(stats, m, std::regex("\"" + key + "\":\\{([^}]*)\\}")))
+    return out;
+  const std::string inner = m[1].str();
+  std::regex entry("\"([^\"]+)\":([0-9]+)");
+  for (auto it = std::sregex_iterator(inner.begin(), inner.end(), entry);
+       it != std::sregex_iterator(); ++it) {
+    out[(*it)[1].str()] = std::stoll((*it)[2].str());
+  }
+  return out;
+}
+
+long long Connections(const std::string& stats) {
+  std::smatch m;
+  if (!std::regex_search(stats, m, std::regex("\"connections\":([0-9]+)")))
+    return -1;
+  return std::stoll(m[1].str());
+}
+
+int64_t ErrorId(const v1::Summary& s, const std::string& id) {
+  auto it = s.error_ids().find(id);
+  return it == s.error_ids().end() ? 0 : it->second;
+}
+
+class FlowsEndToEnd : public EndToEnd {
+ protected:
+  RunOutcome RunWith(const std::string& plan, int agents) {
+    // Counts from here on: the target's start and earlier probes are not
+    // the run's.
+    HttpGet(target_->port(), "/stats/reset");
+    Child controller({"/bin/sh", "-c", Command(PlanFile(plan), agents)},
+                     log_file());
+    return Collect(controller.Wait(120));
+  }
+};
+
+constexpr char kLoginCreateGetDelete[] = R"(
+name: journey
+defaults: { base_url: "http://127.0.0.1:$PORT", timeout: 5s }
+scenarios:
+  - name: agents
+    load: { vus: { stages: [ { to: 9, over: 0s }, { hold: 3s } ] } }
+    flow:
+      - name: login
+        method: POST
+        path: /api/login
+        body: '{"user":"user{{vu}}","password":"pw-user{{vu}}"}'
+        capture: { token: { json: $.token } }
+        check: { status: [200] }
+      - name: create
+        method: POST
+        path: /api/agents
+        headers: { Authorization: "Bearer {{token}}" }
+        body: '{"id":"agent-{{vu}}-{{iteration}}","name":"Test Agent"}'
+        capture: { agent_id: { json: $.id } }
+        check: { status: [201], json: { $.name: "Test Agent" } }
+      - name: get
+        path: "/api/agents/{{agent_id}}"
+        headers: { Authorization: "Bearer {{token}}" }
+        check: { status: [200] }
+      - name: delete
+        method: DELETE
+        path: "/api/agents/{{agent_id}}"
+        headers: { Authorization: "Bearer {{token}}" }
+        check: { status: [204] }
+)";
+
+TEST_F(FlowsEndToEnd, LoginThenCreateGetDeleteByCapturedIdSendsNoStray4xx) {
+  RunOutcome run = RunWith(kLoginCreateGetDelete, 3);
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const std::string stats = target_->Stats();
+  // Every id came from the response that created it, every token from its
+  // login: the target refused nothing.
+  EXPECT_EQ(StateCount(stats, "unauthorized"), 0) << stats;
+  EXPECT_EQ(StateCount(stats, "not_found"), 0) << stats;
+  EXPECT_EQ(StateCount(stats, "conflict"), 0) << stats;
+  const long long created = StateCount(stats, "agents_created");
+  EXPECT_GT(created, 9);
+  // Flows cut by the run's end leave at most one agent per VU behind.
+  EXPECT_GE(StateCount(stats, "agents_deleted"), created - 9);
+  const v1::ScenarioResult& sc = run.result.scenarios(0);
+  EXPECT_EQ(sc.summary().errors(), 0) << run.log;
+  ASSERT_EQ(sc.requests_size(), 4);
+  EXPECT_EQ(sc.requests(0).name(), "login");
+  EXPECT_EQ(sc.requests(3).name(), "delete");
+  EXPECT_TRUE(sc.flows().flow());
+  EXPECT_GT(sc.flows().completed(), 0);
+  EXPECT_EQ(sc.flows().aborted(), 0);
+  EXPECT_LE(sc.flows().started() - sc.flows().completed(), 9);
+  // {{vu}} is unique across the 3 agents: 9 users logged in.
+  const auto logins = CountMap(stats, "logins_by_user");
+  EXPECT_EQ(logins.size(), 9u) << stats;
+  for (int vu = 1; vu <= 9; ++vu)
+    EXPECT_TRUE(logins.contains(absl::StrCat("user", vu))) << stats;
+  // A VU is a user: its own connection, kept for all its requests (the
+  // one more is the /stats request that asked).
+  EXPECT_EQ(Connections(stats), 9 + 1) << stats;
+}
+
+TEST_F(FlowsEndToEnd, EachVusTurnsLandOnItsOwnSession) {
+  RunOutcome run = RunWith(R"(
+name: sessions
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: chat
+    load: { vus: { stages: [ { to: 4, over: 0s }, { hold: 20s } ],
+                   iterations_per_vu: 1 } }
+    flow:
+      - name: login
+        method: POST
+        path: /api/login
+        body: '{"user":"u{{vu}}","password":"pw-u{{vu}}"}'
+        capture: { token: { json: $.token } }
+      - name: new session
+        method: POST
+        path: /api/sessions
+        headers: { Authorization: "Bearer {{token}}" }
+        capture: { session: { json: $.id } }
+        check: { status: [201] }
+      - repeat: 15
+        steps:
+          - name: turn
+            method: POST
+            path: "/api/sessions/{{session}}/turns"
+            headers: { Authorization: "Bearer {{token}}" }
+            body: '{"turn":{{index}}}'
+            check: { status: [200] }
+          - think: { constant: 10ms }
+)",
+                           2);
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  const std::string stats = target_->Stats();
+  const auto turns = CountMap(stats, "turns_by_session");
+  ASSERT_EQ(turns.size(), 4u) << stats;
+  for (const auto& [session, n] : turns) EXPECT_EQ(n, 15) << session;
+  const v1::ScenarioResult& sc = run.result.scenarios(0);
+  ASSERT_EQ(sc.requests_size(), 3);
+  EXPECT_EQ(sc.requests(2).name(), "turn");  // one series for all 60 turns
+  EXPECT_EQ(sc.requests(2).summary().requests(), 60);
+  EXPECT_EQ(sc.flows().started(), 4);
+  EXPECT_EQ(sc.flows().completed(), 4);
+}
+
+TEST_F(FlowsEndToEnd, AFailedCaptureEndsTheFlowAndSendsNothingFurther) {
+  RunOutcome run = RunWith(R"(
+name: capture-fails
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: broken
+    load: { vus: { stages: [ { to: 3, over: 0s }, { hold: 20s } ],
+                   iterations_per_vu: 2 } }
+    flow:
+      - name: home
+        path: /ok
+        capture: { token: { json: $.token } }
+      - name: me
+        path: /api/me
+        headers: { Authorization: "Bearer {{token}}" }
+      - name: me again
+        path: /api/me
+        headers: { Authorization: "Bearer {{token}}" }
+)",
+                           1);
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::ScenarioResult& sc = run.result.scenarios(0);
+  EXPECT_EQ(sc.requests(0).summary().requests(), 6);
+  EXPECT_EQ(ErrorId(sc.requests(0).summary(), "capture_failed"), 6);
+  // Never sent with an empty token: the target saw no /api/me at all.
+  EXPECT_EQ(sc.requests(1).summary().requests(), 0);
+  EXPECT_EQ(sc.requests(2).summary().requests(), 0);
+  EXPECT_EQ(StateCount(target_->Stats(), "unauthorized"), 0);
+  EXPECT_EQ(sc.flows().started(), 6);
+  EXPECT_EQ(sc.flows().aborted(), 6);
+  EXPECT_EQ(sc.flows().completed(), 0);
+  EXPECT_EQ(sc.flows().skipped_steps(), 12);
+}
+
+TEST_F(FlowsEndToEnd, CookiesTheTargetSetsGoBackWithTheUsersLaterRequests) {
+  RunOutcome run = RunWith(R"(
+name: cookies
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: jar
+    load: { vus: { stages: [ { to: 2, over: 0s }, { hold: 20s } ],
+                   iterations_per_vu: 3 } }
+    flow:
+      - name: set
+        path: "/cookies/set?flavour=v{{vu}}"
+        capture: { flavour: { cookie: flavour } }
+      - name: echo
+        path: /cookies/echo
+        check: { body_contains: "flavour=v" }
+thresholds:
+  - { metric: error_rate, lt: 0.1% }
+)",
+                           1);
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  const v1::ScenarioResult& sc = run.result.scenarios(0);
+  EXPECT_EQ(sc.requests(1).summary().requests(), 6);
+  EXPECT_EQ(sc.summary().errors(), 0);
+  EXPECT_EQ(sc.flows().completed(), 6);
+}
+
+TEST_F(FlowsEndToEnd, OpenModelStartsOneFlowPerArrival) {
+  RunOutcome run = RunWith(R"(
+name: open-flows
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: visits
+    load: { arrival_rate: { stages: [ { to: 20/s, over: 0s }, { hold: 2s } ] } }
+    flow:
+      - { name: first, path: /ok }
+      - think: { constant: 50ms }
+      - { name: second, path: /ok }
+)",
+                           2);
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  const v1::ScenarioResult& sc = run.result.scenarios(0);
+  EXPECT_EQ(sc.flows().started(), 40);
+  EXPECT_EQ(sc.flows().completed(), 40);
+  EXPECT_EQ(sc.flows().dropped(), 0);
+  EXPECT_EQ(sc.requests(0).summary().requests(), 40);
+  EXPECT_EQ(sc.requests(1).summary().requests(), 40);
+}
+
+TEST_F(FlowsEndToEnd, ValidateNamesAnUndefinedVariableAtItsPlace) {
+  const std::string plan = PlanFile(R"(name: bad
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    load: { vus: { stages: [ { hold: 1s } ] } }
+    flow:
+      - { name: get, path: "/api/agents/{{agent_id}}" }
+)");
+  Child validate({"/bin/sh", "-c",
+                  absl::StrCat(BinaryPath("stampede"), " validate ", plan)},
+                 log_file());
+  EXPECT_EQ(validate.Wait(30), 2);
+  const std::string log = ReadFile(log_file());
+  // Line 7, the column of "{{" inside the quoted path.
+  EXPECT_NE(log.find("plan.yaml:7:41: scenarios[0].flow[0].path: "
+                     "{{agent_id}} is not defined"),
+            std::string::npos)
+      << log;
+}
+
+}  // namespace
+}  // namespace stampede::testing
