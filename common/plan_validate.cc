@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/flow.h"
+#include "common/load_mix.h"
 #include "common/plan_loader.h"
 #include "common/plan_validate_internal.h"
 #include "common/units.h"
@@ -66,6 +67,7 @@ class Validator {
     }
     CheckDefaults();
     CheckLossPolicy();
+    CheckMix();
     CheckDns(loaded_, &issues_);
     if (plan_.scenarios_size() == 0) {
       Add("scenarios", "a plan needs at least one scenario");
@@ -329,17 +331,57 @@ class Validator {
   }
 
   void CheckLoad(const v1::Scenario& scenario, const std::string& path) {
-    const std::string load_path = path + ".load";
-    if (!scenario.has_load()) {
-      Add(load_path,
-          "a scenario needs a load, e.g. load: { arrival_rate: { stages: [...] "
-          "} }");
+    if (scenario.weight() > 0) {
+      // Its share of the plan-level load, checked once (CheckMix).
+      if (scenario.has_load()) {
+        Add(path + ".weight",
+            "a scenario with a weight takes its share of the plan's load: "
+            "remove its own load, or its weight");
+      } else if (!plan_.has_load()) {
+        Add(path + ".weight",
+            "weight shares the plan-level load: add load: { vus: ... } or "
+            "load: { arrival_rate: ... } at the top of the plan");
+      }
       return;
     }
-    if (scenario.load().has_arrival_rate()) {
+    if (!scenario.has_load()) {
+      Add(path + ".load",
+          plan_.has_load()
+              ? "a scenario needs a load, or a weight to share the plan's load"
+              : "a scenario needs a load, e.g. load: { arrival_rate: { "
+                "stages: [...] } }");
+      return;
+    }
+    CheckLoadAt(scenario.load(), path + ".load");
+  }
+
+  // The plan-level load and the weights that share it.
+  void CheckMix() {
+    if (!plan_.has_load()) return;
+    uint64_t total = 0;
+    for (const v1::Scenario& s : plan_.scenarios()) total += s.weight();
+    if (total == 0) {
+      Add("load",
+          "a plan-level load is shared by scenarios with a weight; none has "
+          "one");
+      return;
+    }
+    if (total > kMaxMixWeight) {
+      Add("load", absl::StrCat("the weights add up to ", total,
+                               ", above the limit of ", kMaxMixWeight));
+    }
+    CheckLoadAt(plan_.load(), "load");
+    if (plan_.load().vus().shared_iterations() > 0) {
+      Add("load.vus.shared_iterations",
+          "shared_iterations is not split by a user mix; use "
+          "iterations_per_vu");
+    }
+  }
+
+  void CheckLoadAt(const v1::Load& load, const std::string& load_path) {
+    if (load.has_arrival_rate()) {
       CheckStages(
-          scenario.load().arrival_rate().stages(), load_path + ".arrival_rate",
-          load_path,
+          load.arrival_rate().stages(), load_path + ".arrival_rate", load_path,
           [this](const v1::RateStage& stage, const std::string& to_path) {
             const double rate = stage.to().per_second();
             if (!(rate >= 0)) {
@@ -348,14 +390,14 @@ class Validator {
               Add(to_path, "rate is above the limit of 10000000/s");
             }
           });
-      const std::string& spacing = scenario.load().arrival_rate().spacing();
+      const std::string& spacing = load.arrival_rate().spacing();
       if (!spacing.empty() && spacing != "constant" && spacing != "poisson") {
         Add(load_path + ".arrival_rate.spacing",
             absl::StrCat("unknown spacing ", Quote(spacing),
                          "; use constant or poisson"));
       }
-    } else if (scenario.load().has_vus()) {
-      const v1::Vus& vus = scenario.load().vus();
+    } else if (load.has_vus()) {
+      const v1::Vus& vus = load.vus();
       const std::string vus_path = load_path + ".vus";
       CheckStages(
           vus.stages(), vus_path, load_path,
@@ -548,6 +590,10 @@ void NormalizePlan(v1::TestPlan* plan) {
       scenario.mutable_headers()->insert(
           {name, value});  // keeps the scenario's own
     }
+    // A user mix: each weighted scenario runs the shared load (its share is
+    // taken by common::MixOf wherever the load is read).
+    if (scenario.weight() > 0 && plan->has_load() && !scenario.has_load())
+      *scenario.mutable_load() = plan->load();
     if (!scenario.has_timeout()) {
       if (defaults.has_timeout()) {
         *scenario.mutable_timeout() = defaults.timeout();

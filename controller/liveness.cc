@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/load_mix.h"
 #include "common/schedule.h"
 #include "common/units.h"
 
@@ -48,11 +49,14 @@ int64_t PlannedRequests(const v1::TestPlan& plan,
                         const std::vector<uint32_t>& weights, size_t agent) {
   const common::Slice slice(weights, static_cast<uint32_t>(agent), 0, 1);
   int64_t planned = 0;
-  for (const v1::Scenario& s : plan.scenarios()) {
+  for (int i = 0; i < plan.scenarios_size(); ++i) {
+    const v1::Scenario& s = plan.scenarios(i);
     if (s.load().has_arrival_rate()) {
       const common::ArrivalSchedule schedule(s.load().arrival_rate().stages());
-      planned +=
-          static_cast<int64_t>(slice.CountBelow(schedule.TotalArrivals()));
+      uint64_t total = schedule.TotalArrivals();
+      if (auto mix = common::MixOf(plan, static_cast<size_t>(i)))
+        total = mix->mix.Count(mix->member, total);
+      planned += static_cast<int64_t>(slice.CountBelow(total));
     } else if (s.load().vus().shared_iterations() > 0) {
       planned += static_cast<int64_t>(
           slice.CountBelow(s.load().vus().shared_iterations()));

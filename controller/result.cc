@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/load_mix.h"
 #include "common/schedule.h"
 #include "controller/thresholds.h"
 
@@ -57,19 +58,25 @@ v1::IntervalResult IntervalResultOf(const v1::TestPlan& plan,
   const double t0 = interval_s * static_cast<double>(view.index);
   double target = 0;
   double target_vus = 0;
-  for (const v1::Scenario& s : plan.scenarios()) {
+  for (int i = 0; i < plan.scenarios_size(); ++i) {
+    const v1::Scenario& s = plan.scenarios(i);
+    // A user mix's scenario has its share of the shared load.
+    const std::optional<common::MixMembership> mix =
+        common::MixOf(plan, static_cast<size_t>(i));
     if (s.load().has_vus()) {
       // The VU level the stages ask for at the interval's end, started VUs
       // rounded up as the agents run them.
       common::ArrivalSchedule levels(s.load().vus().stages());
       const double offset = absl::ToDoubleSeconds(common::ScenarioStart(s));
-      target_vus += std::ceil(levels.RateAt(t0 + interval_s - offset - 1e-9));
+      target_vus += std::ceil(common::ScenarioVuLevel(
+          mix, levels.RateAt(t0 + interval_s - offset - 1e-9)));
     }
     if (!s.load().has_arrival_rate()) continue;  // closed: no target rate
     common::ArrivalSchedule schedule(s.load().arrival_rate().stages());
     const double offset = absl::ToDoubleSeconds(common::ScenarioStart(s));
-    target += schedule.CumulativeAt(t0 + interval_s - offset) -
-              schedule.CumulativeAt(t0 - offset);
+    target += (schedule.CumulativeAt(t0 + interval_s - offset) -
+               schedule.CumulativeAt(t0 - offset)) *
+              (mix ? mix->mix.Share(mix->member) : 1.0);
   }
   auto ms = [](int64_t us) { return static_cast<double>(us) / 1000.0; };
   v1::IntervalResult r;

@@ -176,12 +176,14 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
     out.max_streams_per_connection = scenario.max_streams_per_connection();
     out.start_offset_ns =
         absl::ToInt64Nanoseconds(common::ScenarioStart(scenario));
+    out.mix = common::MixOf(plan, static_cast<size_t>(s));
     if (scenario.load().has_vus()) {
       const v1::Vus& vus = scenario.load().vus();
       out.model = ScenarioSpec::Model::kClosed;
       for (const v1::VuStage& stage : vus.stages()) {
         out.max_vus = std::max<double>(out.max_vus, stage.to());
       }
+      out.max_vus = common::ScenarioVuLevel(out.mix, out.max_vus);
       switch (vus.think_time().kind_case()) {
         case v1::ThinkTime::kConstant:
           out.think = ScenarioSpec::Think::kConstant;
@@ -204,6 +206,7 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
     } else {
       for (const v1::RateStage& stage : scenario.load().arrival_rate().stages())
         out.peak_rate = std::max(out.peak_rate, stage.to().per_second());
+      if (out.mix) out.peak_rate *= out.mix->mix.Share(out.mix->member);
     }
     out.schedule = std::make_unique<common::ArrivalSchedule>(
         common::ArrivalSchedule::ForLoad(scenario.load()));

@@ -16,6 +16,7 @@
 #include "agent/net/tls.h"
 #include "agent/transport.h"
 #include "common/allow_list.h"
+#include "common/load_mix.h"
 #include "common/schedule.h"
 #include "stampede/v1/agent.pb.h"
 
@@ -82,6 +83,9 @@ struct ScenarioSpec {
 
   // Open model: the highest rate any stage reaches (plan-wide, per second).
   double peak_rate = 0;
+  // A user mix: the shared load (`schedule`) and this scenario's share of
+  // its VUs or arrivals; nullopt for a scenario with a load of its own.
+  std::optional<common::MixMembership> mix;
 
   // Closed model.
   double max_vus = 0;  // the highest VU level any stage reaches (plan-wide)

@@ -181,11 +181,18 @@ void Worker::Advance(size_t s) {
     // rate: in the plan's cumulative count its gaps are exponential with mean
     // 1 / fraction. Independent Poisson processes add up to one at the plan's
     // full rate.
-    pacer.position +=
-        std::exponential_distribution<double>(1.0)(rng_) / slice_.Fraction();
+    // In a user mix the scenario's process runs at its share of the rate.
+    const double share =
+        scenario.mix ? scenario.mix->mix.Share(scenario.mix->member) : 1.0;
+    pacer.position += std::exponential_distribution<double>(1.0)(rng_) /
+                      (slice_.Fraction() * share);
     t = scenario.schedule->TimeAtCumulative(pacer.position);
   } else {
-    t = scenario.schedule->TimeOf(slice_.At(pacer.m));
+    // In a user mix the scenario's k-th arrival is the shared load's
+    // ItemOf(k): its time is that item's.
+    const uint64_t k = slice_.At(pacer.m);
+    t = scenario.schedule->TimeOf(
+        scenario.mix ? scenario.mix->mix.ItemOf(scenario.mix->member, k) : k);
   }
   pacer.next_ns = t ? start_ns_ + scenario.start_offset_ns +
                           static_cast<int64_t>(std::llround(*t * 1e9))
@@ -365,8 +372,10 @@ int64_t Worker::TickVus(size_t s, int64_t now_ns) {
   const bool over = t >= absl::ToDoubleSeconds(scenario.schedule->Length());
   const uint64_t active =
       over ? 0
-           : std::min<uint64_t>(pool.vus.size(),
-                                slice_.ActiveAt(scenario.schedule->RateAt(t)));
+           : std::min<uint64_t>(
+                 pool.vus.size(),
+                 slice_.ActiveAt(common::ScenarioVuLevel(
+                     scenario.mix, scenario.schedule->RateAt(t))));
   // VUs ramped up start at once; VUs ramped down finish what is in flight, then
   // stop (a WebSocket session is asked to close).
   for (uint64_t m = pool.active; m < active; ++m) {
