@@ -4,6 +4,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "common/flow.h"
 #include "common/plan_validate_internal.h"
 #include "common/units.h"
 
@@ -123,11 +124,18 @@ void ThresholdChecker::CheckFilters(const v1::Threshold& threshold,
     }
   }
   if (threshold.request().empty()) return;
+  // Validate runs before NormalizePlan lists a flow's request steps as its
+  // requests, so a flow's step names are looked up in the flow itself.
   auto has_request = [&](const v1::Scenario& s) {
-    return std::any_of(s.requests().begin(), s.requests().end(),
-                       [&](const v1::Request& r) {
-                         return RequestName(r) == threshold.request();
-                       });
+    bool found = std::any_of(s.requests().begin(), s.requests().end(),
+                             [&](const v1::Request& r) {
+                               return RequestName(r) == threshold.request();
+                             });
+    ForEachFlowRequest(
+        s.flow(), "", [&](const v1::FlowStep& step, const std::string&) {
+          found = found || FlowStepName(step) == threshold.request();
+        });
+    return found;
   };
   if (scenario != nullptr) {
     if (!has_request(*scenario)) {
