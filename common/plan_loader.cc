@@ -518,6 +518,81 @@ PlanIssue LoadedPlan::IssueAt(std::string_view path,
   return issue;
 }
 
+namespace {
+
+// UTF-8 bytes of code point `c` (what a YAML \u or \U escape decodes to).
+size_t Utf8Length(uint32_t c) {
+  return c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+}
+
+// One unit of a scalar as written at raw[at...]: how many bytes it spans
+// there and how many the value has for it once YAML has decoded it (quote
+// '"' or '\'', or 0 for plain and literal block text) and ${VAR} is
+// expanded. 0 raw bytes: the closing quote, where the value ends.
+std::pair<size_t, size_t> NextUnit(std::string_view raw, size_t at,
+                                   char quote) {
+  const char c = raw[at];
+  if (c == quote) {
+    if (quote == '\'' && at + 1 < raw.size() && raw[at + 1] == '\'')
+      return {2, 1};  // '' is one '
+    return {0, 0};
+  }
+  if (quote == '"' && c == '\\' && at + 1 < raw.size()) {
+    auto hex = [&](size_t n) -> std::pair<size_t, size_t> {
+      uint32_t v = 0;
+      const std::string_view digits = raw.substr(at + 2, n);
+      std::from_chars(digits.data(), digits.data() + digits.size(), v, 16);
+      return {2 + n, n == 2 ? 1 : Utf8Length(v)};
+    };
+    switch (raw[at + 1]) {
+      case 'x':
+        return hex(2);
+      case 'u':
+        return hex(4);
+      case 'U':
+        return hex(8);
+      case 'N':  // U+0085
+      case '_':  // U+00A0
+        return {2, 2};
+      case 'L':  // U+2028
+      case 'P':  // U+2029
+        return {2, 3};
+      default:
+        return {2, 1};
+    }
+  }
+  if (raw.compare(at, 3, "$${") == 0) return {3, 2};
+  if (raw.compare(at, 2, "${") == 0) {
+    const size_t close = raw.find('}', at + 2);
+    if (close != std::string_view::npos) {
+      const char* value =
+          std::getenv(std::string(raw.substr(at + 2, close - at - 2)).c_str());
+      return {close + 1 - at, value == nullptr ? 0 : std::strlen(value)};
+    }
+  }
+  return {1, 1};
+}
+
+// Walks `raw`, one line of a scalar as written, until *rest more bytes of
+// the value are behind: true, with *at where the next byte is written; or
+// false, with *rest less what the whole line holds.
+bool FindInLine(std::string_view raw, char quote, size_t* rest, size_t* at) {
+  size_t i = 0;
+  while (i < raw.size()) {
+    const auto [raw_bytes, value_bytes] = NextUnit(raw, i, quote);
+    if (raw_bytes == 0) break;
+    if (*rest == 0 || value_bytes > *rest) {
+      *at = i;
+      return true;
+    }
+    *rest -= value_bytes;
+    i += raw_bytes;
+  }
+  return false;
+}
+
+}  // namespace
+
 PlanIssue LoadedPlan::IssueInValue(std::string_view path, size_t offset,
                                    std::string message) const {
   PlanIssue issue = IssueAt(path, std::move(message));
@@ -533,43 +608,49 @@ PlanIssue LoadedPlan::IssueInValue(std::string_view path, size_t offset,
   if (at == std::string::npos) return issue;
   const size_t start = at + static_cast<size_t>(issue.col) - 1;
   if (start >= text.size()) return issue;
+  const std::string_view all = text;
+  auto line_at = [&](size_t from) {
+    const size_t end = all.find('\n', from);
+    return all.substr(from, end == std::string_view::npos ? end : end - from);
+  };
   const char first = text[start];
+  size_t rest = offset;
+  size_t found = 0;
   if (first == '|') {
-    // A literal block: its lines follow, each indented alike; count them.
+    // A literal block: its lines follow, indented as its first non-empty
+    // line is (more indentation than that is part of the value).
     size_t line_start = text.find('\n', start);
     int line = issue.line + 1;
-    size_t rest = offset;
+    size_t indent = std::string::npos;
     while (line_start != std::string::npos) {
       ++line_start;
-      size_t indent = text.find_first_not_of(' ', line_start);
-      size_t end = text.find('\n', line_start);
-      if (indent == std::string::npos) break;
-      if (indent == end) {  // an empty line inside the block: one '\n'
+      const std::string_view raw = line_at(line_start);
+      const size_t spaces = raw.find_first_not_of(' ');
+      if (spaces == std::string_view::npos) {  // an empty line: one '\n'
         if (rest == 0) break;
         --rest;
-        ++line;
-        line_start = end;
-        continue;
+      } else {
+        if (indent == std::string::npos) indent = spaces;
+        if (spaces < indent) break;  // the block ended before the offset
+        if (FindInLine(raw.substr(indent), 0, &rest, &found)) {
+          issue.line = line;
+          issue.col = static_cast<int>(indent + found) + 1;
+          return issue;
+        }
+        if (rest == 0) break;
+        --rest;  // the line's '\n'
       }
-      const size_t length =
-          (end == std::string::npos ? text.size() : end) - indent;
-      if (rest <= length) {
-        issue.line = line;
-        issue.col = static_cast<int>(indent - line_start + rest) + 1;
-        return issue;
-      }
-      rest -= length + 1;
       ++line;
-      line_start = end;
+      line_start = text.find('\n', line_start);
     }
     return issue;
   }
-  const size_t end = text.find('\n', start);
-  const size_t length = (end == std::string::npos ? text.size() : end) - start;
+  // One line, plain or quoted; a value going on past its line keeps its
+  // start.
   const bool quoted = first == '"' || first == '\'';
-  if (offset + (quoted ? 1 : 0) < length) {
-    issue.col += static_cast<int>(offset) + (quoted ? 1 : 0);
-  }
+  const std::string_view raw = line_at(start + (quoted ? 1 : 0));
+  if (FindInLine(raw, quoted ? first : 0, &rest, &found))
+    issue.col += static_cast<int>(found) + (quoted ? 1 : 0);
   return issue;
 }
 

@@ -125,6 +125,17 @@ TEST(FlowCheckTest, UndefinedNameAfterEscapesIsAtItsColumn) {
                               kUndefined)});
 }
 
+// ${VAR} is expanded before templates are compiled: the column is where the
+// slot is written, whatever the variable's length.
+TEST(FlowCheckTest, UndefinedNameAfterAnEnvironmentVariableIsAtItsColumn) {
+  setenv("STAMPEDE_TEST_FLOW_PREFIX", "/v1", 1);
+  EXPECT_EQ(
+      Issues("      - name: a\n"
+             "        path: \"${STAMPEDE_TEST_FLOW_PREFIX}/x/{{nope}}\"\n"),
+      Want{absl::StrCat("f.yaml:7:47: scenarios[0].flow[0].path: ",
+                        kUndefined)});
+}
+
 TEST(FlowCheckTest, NamesAreDefinedByEarlierStepsOnly) {
   // A step's own capture, or a later step's, is not defined for it.
   EXPECT_EQ(
