@@ -388,6 +388,8 @@ TEST(FlowCheckTest, NormalizeListsRequestStepsOnceInOrder) {
                               "/a/{{index}}",
                               "inner = GET /in", "DELETE /bye = DELETE /bye"}));
     EXPECT_EQ(s.max_flows(), kDefaultMaxFlows);
+    // A normalized plan is still valid (what the controller hands on).
+    EXPECT_EQ(Lines(ValidatePlan(*loaded)), Want{});
   }
 }
 
