@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/flow.h"
 #include "common/json_path.h"
 #include "common/plan_validate_internal.h"
@@ -44,11 +45,7 @@ class Scope final : public TemplateScope {
                           name.substr(6));
       return false;
     }
-    if (name.find('.') != std::string::npos) {
-      *why = absl::StrCat("{{", name, "}} is not defined: the plan has no ",
-                          "data set ", name.substr(0, name.find('.')));
-      return false;
-    }
+    if (name.find('.') != std::string::npos) return LookupData(name, out, why);
     auto it = variables.find(name);
     if (it == variables.end()) return false;
     *out = {TemplateSource::kVariable, it->second, 0};
@@ -58,15 +55,57 @@ class Scope final : public TemplateScope {
 
   std::map<std::string, uint32_t> variables;
   int depth = 0;
+  DataSets* data = nullptr;
+  std::string scenario_path;  // noted in the sets it uses
+
+ private:
+  // "SET.COLUMN": a column of one of the plan's data sets.
+  bool LookupData(const std::string& name, TemplateName* out,
+                  std::string* why) const {
+    const size_t dot = name.find('.');
+    const std::string set = name.substr(0, dot);
+    const std::string column = name.substr(dot + 1);
+    auto it = data == nullptr ? DataSets::iterator() : data->find(set);
+    if (data == nullptr || it == data->end()) {
+      *why = absl::StrCat("{{", name, "}} is not defined: the plan has no ",
+                          "data set ", set, " (data: { ", set,
+                          ": { file: ... } })");
+      return false;
+    }
+    DataSetInfo& info = it->second;
+    uint32_t index = 0;
+    if (info.read) {
+      auto c = std::find(info.columns.begin(), info.columns.end(), column);
+      if (c == info.columns.end()) {
+        std::vector<std::string> shown(
+            info.columns.begin(),
+            info.columns.begin() + std::min<size_t>(info.columns.size(), 10));
+        *why = absl::StrCat(
+            "{{", name, "}} is not defined: data set ", set, " has no column ",
+            Quote(column), " (it has ", absl::StrJoin(shown, ", "),
+            info.columns.size() > shown.size() ? ", ..." : "", ")");
+        return false;
+      }
+      index = static_cast<uint32_t>(c - info.columns.begin());
+    }
+    if (std::find(info.used_by.begin(), info.used_by.end(), scenario_path) ==
+        info.used_by.end())
+      info.used_by.push_back(scenario_path);
+    *out = {TemplateSource::kData, info.index, index};
+    return true;
+  }
 };
 
 class FlowChecker {
  public:
   FlowChecker(const LoadedPlan& loaded, const v1::Scenario& scenario,
-              std::vector<PlanIssue>* issues)
-      : loaded_(loaded), scenario_(scenario), issues_(*issues) {}
+              DataSets* data, std::vector<PlanIssue>* issues)
+      : loaded_(loaded), scenario_(scenario), issues_(*issues) {
+    scope_.data = data;
+  }
 
   void Run(const std::string& path) {
+    scope_.scenario_path = path;
     if (!scenario_.requests().empty() && !Normalized()) {
       Add(path + ".flow", "a scenario has either requests or a flow, not both");
     }
@@ -362,8 +401,9 @@ class FlowChecker {
 }  // namespace
 
 void CheckFlow(const LoadedPlan& loaded, const v1::Scenario& scenario,
-               const std::string& path, std::vector<PlanIssue>* issues) {
-  FlowChecker(loaded, scenario, issues).Run(path);
+               const std::string& path, DataSets* data,
+               std::vector<PlanIssue>* issues) {
+  FlowChecker(loaded, scenario, data, issues).Run(path);
 }
 
 }  // namespace stampede::common

@@ -728,11 +728,13 @@ absl::StatusOr<LoadedPlan> LoadAndValidatePlan(const std::string& file,
                                                std::vector<PlanIssue>* issues) {
   std::vector<PlanIssue> found;
   absl::StatusOr<LoadedPlan> loaded = LoadPlanFile(file, &found);
-  if (loaded.ok()) found = ValidatePlan(*loaded);
+  std::map<std::string, DataTable> tables;
+  if (loaded.ok()) found = ValidatePlan(*loaded, &tables);
   if (issues != nullptr)
     issues->insert(issues->end(), found.begin(), found.end());
   if (!found.empty()) return IssuesToStatus(found);
   NormalizePlan(&loaded->plan);
+  loaded->data = std::move(tables);
   return loaded;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/data_file.h"
 #include "stampede/v1/plan.pb.h"
 
 namespace stampede::common {
@@ -38,6 +39,9 @@ struct LoadedPlan {
   std::map<std::string, std::pair<int, int>> locations;
   // The file's text as parsed, for issues inside a value (a template's slot).
   std::string text;
+  // The `data:` sets' tables by set name, read once by LoadAndValidatePlan
+  // (files relative to `file`'s directory).
+  std::map<std::string, DataTable> data;
 
   // An issue located at `path`, or at its nearest located parent.
   PlanIssue IssueAt(std::string_view path, std::string message) const;
@@ -61,8 +65,11 @@ absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& file,
                                         std::vector<PlanIssue>* issues);
 
 // Semantic checks of a parsed plan; returns every issue found (empty when
-// valid).
+// valid). Data files are read (and checked); with `tables`, what was read is
+// kept there by set name.
 std::vector<PlanIssue> ValidatePlan(const LoadedPlan& loaded);
+std::vector<PlanIssue> ValidatePlan(const LoadedPlan& loaded,
+                                    std::map<std::string, DataTable>* tables);
 
 // Fills in what a valid plan left to defaults, so later stages read one
 // explicit form: request method "GET", weight 1, name "METHOD path"; scenario

@@ -56,8 +56,8 @@ bool IsFullUrl(absl::string_view s) {
 // "" if it is.
 class Validator {
  public:
-  explicit Validator(const LoadedPlan& loaded)
-      : loaded_(loaded), plan_(loaded.plan) {}
+  Validator(const LoadedPlan& loaded, std::map<std::string, DataTable>* tables)
+      : loaded_(loaded), plan_(loaded.plan), tables_(tables) {}
 
   std::vector<PlanIssue> Run() {
     if (plan_.version() > kCurrentVersion) {
@@ -69,6 +69,7 @@ class Validator {
     CheckLossPolicy();
     CheckMix();
     CheckDns(loaded_, &issues_);
+    CheckData(loaded_, &data_, tables_, &issues_);
     if (plan_.scenarios_size() == 0) {
       Add("scenarios", "a plan needs at least one scenario");
     }
@@ -85,6 +86,7 @@ class Validator {
                          " (also scenarios[", it->second, "])"));
       }
     }
+    CheckDataUse(loaded_, data_, &issues_);
     ThresholdChecker thresholds(loaded_, &issues_);
     for (int i = 0; i < plan_.thresholds_size(); ++i) {
       thresholds.Check(plan_.thresholds(i),
@@ -513,7 +515,7 @@ class Validator {
       return;
     }
     if (!scenario.flow().empty()) {
-      CheckFlow(loaded_, scenario, path, &issues_);
+      CheckFlow(loaded_, scenario, path, &data_, &issues_);
       return;
     }
     if (scenario.requests().empty()) {
@@ -573,13 +575,20 @@ class Validator {
 
   const LoadedPlan& loaded_;
   const v1::TestPlan& plan_;
+  std::map<std::string, DataTable>* tables_;
+  DataSets data_;
   std::vector<PlanIssue> issues_;
 };
 
 }  // namespace
 
 std::vector<PlanIssue> ValidatePlan(const LoadedPlan& loaded) {
-  return Validator(loaded).Run();
+  return Validator(loaded, nullptr).Run();
+}
+
+std::vector<PlanIssue> ValidatePlan(const LoadedPlan& loaded,
+                                    std::map<std::string, DataTable>* tables) {
+  return Validator(loaded, tables).Run();
 }
 
 void NormalizePlan(v1::TestPlan* plan) {

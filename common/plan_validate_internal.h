@@ -6,12 +6,14 @@
 #ifndef STAMPEDE_COMMON_PLAN_VALIDATE_INTERNAL_H_
 #define STAMPEDE_COMMON_PLAN_VALIDATE_INTERNAL_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/data_file.h"
 #include "common/plan_loader.h"
 #include "google/protobuf/duration.pb.h"
 #include "stampede/v1/plan.pb.h"
@@ -58,11 +60,36 @@ void CheckDns(const LoadedPlan& loaded, std::vector<PlanIssue>* issues);
 void CheckWebSocket(const LoadedPlan& loaded, const std::string& path,
                     std::vector<PlanIssue>* issues);
 
+// What a plan's data set gives templates ({{SET.COLUMN}}).
+struct DataSetInfo {
+  uint32_t index = 0;  // in name order: the agents' TemplateName id
+  // False when the file could not be read: any column is then accepted, so a
+  // missing file is one error, not one per template.
+  bool read = false;
+  std::vector<std::string> columns;
+  bool unique = false;
+  std::vector<std::string> used_by;  // paths of scenarios whose flow uses it
+};
+using DataSets = std::map<std::string, DataSetInfo>;
+
+// Checks the plan's `data:` sets and reads each file (relative to the plan
+// file's directory): a missing or malformed file is an issue at
+// data.SET.file naming the file's own LINE:COL. Fills `sets` and, for each
+// file read, `tables` (may be null). In data_check.cc.
+void CheckData(const LoadedPlan& loaded, DataSets* sets,
+               std::map<std::string, DataTable>* tables,
+               std::vector<PlanIssue>* issues);
+// After the scenarios: a unique set serves one scenario. In data_check.cc.
+void CheckDataUse(const LoadedPlan& loaded, const DataSets& sets,
+                  std::vector<PlanIssue>* issues);
+
 // Checks the `flow` of the scenario at `path` ("scenarios[i]"): every step's
-// shape, its templates against the names defined before it (at their place
-// in the file), captures, checks, and what flows rule out. In flow_check.cc.
+// shape, its templates against the names defined before it and the plan's
+// data sets (at their place in the file), captures, checks, and what flows
+// rule out; notes in `data` which sets it uses. In flow_check.cc.
 void CheckFlow(const LoadedPlan& loaded, const v1::Scenario& scenario,
-               const std::string& path, std::vector<PlanIssue>* issues);
+               const std::string& path, DataSets* data,
+               std::vector<PlanIssue>* issues);
 
 // Checks a plan's thresholds: metric, one comparison and its value, p or
 // stat, grace and for, and that the scenario and request filters name

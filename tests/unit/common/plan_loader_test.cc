@@ -405,5 +405,20 @@ TEST(PlanLoaderTest, ValidatesProgrammaticPlansWithoutLocations) {
                 "\"/...\"; set base_url in the scenario or in defaults"}));
 }
 
+// The data files are read once, by the plan load, relative to the plan's
+// directory: the controller sends these tables, agents never read a file.
+TEST(PlanLoaderTest, DataSetsAreReadOnceWithThePlan) {
+  absl::StatusOr<LoadedPlan> loaded =
+      LoadAndValidatePlan(kPlans + "/good/data-flow.yaml", nullptr);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->data.size(), 2u);
+  const DataTable& users = loaded->data.at("users");
+  EXPECT_EQ(users.columns,
+            (std::vector<std::string>{"user", "password", "email"}));
+  ASSERT_EQ(users.rows.size(), 2u);
+  EXPECT_EQ(users.rows[1][1], "pw-bob");
+  EXPECT_EQ(loaded->plan.data().at("users").mode(), "unique");
+}
+
 }  // namespace
 }  // namespace stampede::common
