@@ -263,6 +263,7 @@ int RunAgent(const AgentOptions& options) {
   int exit_code = 0;
   bool stopping = false;
   std::deque<Session::Event> held;  // arrived while probing the clock
+  DataInbox data_inbox;             // data rows, until their Prepare
   ClockEstimate clock;
   // Lease: from Prepare on, the controller's heartbeat replies keep it
   // running; an agent that hears nothing for a lease stops its load by itself
@@ -324,6 +325,13 @@ int RunAgent(const AgentOptions& options) {
         v1::AgentMessage reply;
         reply.mutable_ready()->set_run_id(msg.prepare().run_id());
         auto spec = RunSpec::FromPrepare(msg.prepare());
+        // The data sets' rows came before Prepare, in chunks.
+        if (spec.ok()) {
+          if (absl::Status s =
+                  data_inbox.Deliver(msg.prepare().run_id(), &(*spec)->data);
+              !s.ok())
+            spec = std::move(s);
+        }
         // Guard rails (agent/guard.h): the owner's allow-list and caps refuse
         // a plan before anything is built, and go with the run to every
         // transport.
@@ -368,6 +376,10 @@ int RunAgent(const AgentOptions& options) {
         session->Send(std::move(reply));
         break;
       }
+      case v1::ControllerMessage::kDataChunk:
+        // An error is kept and reported in Ready, at Prepare.
+        data_inbox.Add(event->message->mutable_data_chunk()).IgnoreError();
+        break;
       case v1::ControllerMessage::kStart: {
         if (run == nullptr) break;
         // The start time is on the controller's clock: on ours it is earlier

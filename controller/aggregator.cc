@@ -35,6 +35,7 @@ Aggregator::Aggregator(const v1::TestPlan& plan, size_t agents, bool keep_stats)
   for (const v1::Scenario& s : plan.scenarios())
     cells_.emplace_back(s.requests_size());
   flows_.resize(plan.scenarios_size());
+  data_.resize(plan.data_size());
 }
 
 namespace {
@@ -131,11 +132,25 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
     if (f.scenario() >= flows_.size() || f.started() < 0 || f.completed() < 0 ||
         f.aborted() < 0 || f.dropped() < 0 || f.skipped_steps() < 0 ||
         f.started() > kMaxIntervalCount || f.dropped() > kMaxIntervalCount ||
-        f.skipped_steps() > kMaxIntervalCount * 1000) {
+        f.skipped_steps() > kMaxIntervalCount * 1000 ||
+        f.data_exhausted() < 0 || f.data_exhausted() > kMaxIntervalCount) {
       return absl::InvalidArgumentError(
           absl::StrCat("interval ", interval.index(),
                        ": bad flow counts for scenario ", f.scenario()));
     }
+  }
+  for (const v1::DataUse& d : interval.data()) {
+    if (d.set() >= data_.size() || d.taken() < 0 || d.first() < 0 ||
+        d.first() > d.taken() || d.taken() > kMaxIntervalCount) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("interval ", interval.index(),
+                       ": bad data counts for set ", d.set()));
+    }
+  }
+  for (const v1::DataUse& d : interval.data()) {
+    v1::DataUse& into = data_[d.set()];
+    into.set_taken(into.taken() + d.taken());
+    into.set_first(into.first() + d.first());
   }
   for (const v1::FlowStats& f : interval.flows()) {
     v1::FlowStats& into = flows_[f.scenario()];
@@ -144,6 +159,7 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
     into.set_aborted(into.aborted() + f.aborted());
     into.set_dropped(into.dropped() + f.dropped());
     into.set_skipped_steps(into.skipped_steps() + f.skipped_steps());
+    into.set_data_exhausted(into.data_exhausted() + f.data_exhausted());
   }
   const bool late = interval.index() < next_index_;
   if (late) ++late_;

@@ -110,10 +110,13 @@ class Aggregator {
   // Per scenario: its flow instances so far (all zero for requests-only
   // scenarios).
   const std::vector<v1::FlowStats>& flows() const { return flows_; }
+  // Per data set (in name order): rows taken, and first uses of unique rows.
+  const std::vector<v1::DataUse>& data() const { return data_; }
 
  private:
   std::vector<std::vector<Cell>> cells_;
   std::vector<v1::FlowStats> flows_;
+  std::vector<v1::DataUse> data_;
   std::vector<AgentTotals> agents_;
   std::map<uint64_t, IntervalView> pending_;
   uint64_t next_index_ = 0;

@@ -209,9 +209,22 @@ std::string FormatSummary(const v1::RunResult& r) {
     if (f.dropped() > 0) absl::StrAppend(&flows, ", ", f.dropped(), " dropped");
     if (f.skipped_steps() > 0)
       absl::StrAppend(&flows, " (", f.skipped_steps(), " steps not sent)");
+    if (f.data_exhausted() > 0)
+      absl::StrAppend(&flows, ", ", f.data_exhausted(),
+                      " not started: data used up");
     flows += "\n";
   }
   if (!flows.empty()) out += "\n  flows:\n" + flows;
+
+  std::string data;
+  for (const v1::DataResult& d : r.data()) {
+    absl::StrAppend(&data, "    ", d.name(), " (", d.mode(), "): ", d.rows(),
+                    " rows, taken ", d.taken(), " times");
+    if (d.mode() == "unique")
+      absl::StrAppend(&data, "; ", d.used(), " used, ", d.left(), " left");
+    data += "\n";
+  }
+  if (!data.empty()) out += "\n  data:\n" + data;
 
   if (!s.error_ids().empty()) {
     out += "\n  errors by id:";

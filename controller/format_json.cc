@@ -216,6 +216,7 @@ std::string FormatJson(const v1::RunResult& r) {
           .Int("aborted", f.aborted())
           .Int("dropped", f.dropped())
           .Int("skipped_steps", f.skipped_steps())
+          .Int("data_exhausted", f.data_exhausted())
           .End();
     }
     WriteSummary(w, "summary", s.summary());
@@ -240,7 +241,22 @@ std::string FormatJson(const v1::RunResult& r) {
         .Bool("aborted", t.aborted())
         .End();
   }
-  w.End().BeginArray("agents");
+  w.End();
+  if (r.data_size() > 0) {  // plans without data: sets keep their old form
+    w.BeginArray("data");
+    for (const v1::DataResult& d : r.data()) {
+      w.BeginObject()
+          .String("name", d.name())
+          .String("mode", d.mode())
+          .Int("rows", d.rows())
+          .Int("taken", d.taken())
+          .Int("used", d.used())
+          .Int("left", d.left())
+          .End();
+    }
+    w.End();
+  }
+  w.BeginArray("agents");
   for (const v1::AgentResult& a : r.agents()) {
     w.BeginObject()
         .String("id", a.id())

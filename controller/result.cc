@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/data_split.h"
 #include "common/load_mix.h"
 #include "common/schedule.h"
 #include "controller/thresholds.h"
@@ -196,10 +197,29 @@ v1::RunResult BuildResult(const RunFacts& facts) {
       flows->set_aborted(f.aborted());
       flows->set_dropped(f.dropped());
       flows->set_skipped_steps(f.skipped_steps());
+      flows->set_data_exhausted(f.data_exhausted());
     }
     all.Merge(scenario_cell);
   }
   *result.mutable_summary() = SummaryOf(all, facts.duration_s);
+  const std::vector<std::string> sets = common::DataSetNames(plan);
+  for (size_t d = 0; d < sets.size(); ++d) {
+    v1::DataResult* out = result.add_data();
+    common::DataMode mode = common::DataMode::kCircular;
+    common::ParseDataMode(plan.data().at(sets[d]).mode(), &mode);
+    out->set_name(sets[d]);
+    out->set_mode(common::DataModeName(mode));
+    const int64_t rows = d < facts.data_rows.size() ? facts.data_rows[d] : 0;
+    out->set_rows(rows);
+    if (d < facts.aggregator->data().size()) {
+      const v1::DataUse& use = facts.aggregator->data()[d];
+      out->set_taken(use.taken());
+      if (mode == common::DataMode::kUnique) {
+        out->set_used(use.first());
+        out->set_left(std::max<int64_t>(0, rows - use.first()));
+      }
+    }
+  }
 
   bool thresholds_passed = true;
   std::vector<v1::ThresholdResult> thresholds =

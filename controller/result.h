@@ -55,6 +55,8 @@ struct RunFacts {
   double duration_s = 0;
   std::vector<AgentFacts> agents;    // indexed like the aggregator's agents
   std::vector<EngineFacts> engines;  // per scenario, as the agents' Ready said
+  // Rows in each data set's file, in name order.
+  std::vector<int64_t> data_rows;
   std::vector<v1::IntervalResult> intervals;
   bool insecure = false;  // --insecure with a non-loopback listen
   bool strict = false;    // --strict: a generator-limited run fails with exit 7

@@ -17,6 +17,7 @@
 #include "common/plan_loader.h"
 #include "common/schedule.h"
 #include "controller/aggregator.h"
+#include "controller/data_share.h"
 #include "controller/format.h"
 #include "controller/hub.h"
 #include "controller/live_thresholds.h"
@@ -209,9 +210,12 @@ int Controller::Prepare() {
                                            : 1;
   }
   for (size_t i = 0; i < agents_.size(); ++i) index_of_[agents_[i].session] = i;
+  std::vector<uint32_t> weights;
+  for (const Agent& a : agents_) weights.push_back(weighted ? a.weight : 1);
   for (size_t i = 0; i < agents_.size(); ++i) {
     v1::ControllerMessage msg;
     v1::Prepare* prepare = msg.mutable_prepare();
+    if (plan_.data_size() > 0) SendData(weights, i, prepare);
     if (weighted) {
       for (const Agent& a : agents_)
         prepare->mutable_share()->add_weights(a.weight);
@@ -264,6 +268,16 @@ int Controller::Prepare() {
     }
   }
   return CheckClocks();
+}
+
+void Controller::SendData(const std::vector<uint32_t>& weights, size_t agent,
+                          v1::Prepare* prepare) {
+  static const std::map<std::string, common::DataTable> kNone;
+  ShareData(plan_, data_ != nullptr ? *data_ : kNone, run_id_, weights,
+            static_cast<uint32_t>(agent), prepare,
+            [&](v1::ControllerMessage chunk) {
+              hub_.Send(agents_[agent].session, std::move(chunk));
+            });
 }
 
 void Controller::SettleEngines() {
@@ -577,7 +591,7 @@ int Run(const RunOptions& options) {
     }
     return kExitInvalid;
   }
-  run_internal::Controller controller(options, loaded->plan);
+  run_internal::Controller controller(options, loaded->plan, &loaded->data);
   return controller.Execute();
 }
 

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/data_split.h"
 #include "common/schedule.h"
 #include "controller/format.h"
 #include "controller/liveness.h"
@@ -129,6 +130,14 @@ int Controller::Finish() {
   }
   facts.intervals = intervals_;
   facts.engines = engines_;
+  for (const std::string& set : common::DataSetNames(plan_)) {
+    int64_t rows = 0;
+    if (data_ != nullptr) {
+      if (auto it = data_->find(set); it != data_->end())
+        rows = static_cast<int64_t>(it->second.rows.size());
+    }
+    facts.data_rows.push_back(rows);
+  }
   facts.insecure =
       !options_.tls.enabled() &&
       !IsLoopbackListen(options_.listen.empty() ? std::string("127.0.0.1:0")

@@ -5,12 +5,14 @@
 #define STAMPEDE_CONTROLLER_RUN_INTERNAL_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "common/data_file.h"
 #include "controller/aggregator.h"
 #include "controller/hub.h"
 #include "controller/live_thresholds.h"
@@ -68,8 +70,11 @@ const char* StateName(AgentState state);
 
 class Controller {
  public:
-  Controller(const RunOptions& options, const v1::TestPlan& plan)
-      : options_(options), plan_(plan) {}
+  // `data`: the plan's data sets' tables by name (null: none); both outlive
+  // the controller.
+  Controller(const RunOptions& options, const v1::TestPlan& plan,
+             const std::map<std::string, common::DataTable>* data = nullptr)
+      : options_(options), plan_(plan), data_(data) {}
   // A run that ended early (agents refused, clocks off) still has remote
   // agents' streams open: end them, or the server's shutdown waits forever.
   ~Controller() {
@@ -84,6 +89,9 @@ class Controller {
   int Serve();
   int Register(int expected, bool local);
   int Prepare();
+  // Fills prepare->data for agent `agent` and sends it its rows first.
+  void SendData(const std::vector<uint32_t>& weights, size_t agent,
+                v1::Prepare* prepare);
   // Refuses to start (exit 5) when an agent's clock is off by more than
   // --max-clock-skew; warns above 50 ms.
   int CheckClocks();
@@ -115,6 +123,7 @@ class Controller {
 
   const RunOptions& options_;
   const v1::TestPlan& plan_;
+  const std::map<std::string, common::DataTable>* data_;
   Hub hub_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

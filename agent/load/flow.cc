@@ -24,6 +24,7 @@ class Scope final : public common::TemplateScope {
  public:
   bool Lookup(std::string_view name, common::TemplateName* out,
               std::string* why) const override {
+    if (name.find('.') != std::string_view::npos) return LookupData(name, out);
     auto it = variables.find(std::string(name));
     if (it == variables.end()) return false;
     *out = {common::TemplateSource::kVariable, it->second, 0};
@@ -33,6 +34,29 @@ class Scope final : public common::TemplateScope {
 
   std::map<std::string, uint32_t> variables;
   int depth = 0;
+  const std::vector<std::pair<std::string, std::vector<std::string>>>* data =
+      nullptr;
+  std::vector<uint32_t>* used = nullptr;  // data sets looked up, ascending
+
+ private:
+  // "SET.COLUMN", as the validator's scope resolves it.
+  bool LookupData(std::string_view name, common::TemplateName* out) const {
+    const size_t dot = name.find('.');
+    const std::string_view set = name.substr(0, dot);
+    const std::string_view column = name.substr(dot + 1);
+    for (uint32_t i = 0; data != nullptr && i < data->size(); ++i) {
+      if ((*data)[i].first != set) continue;
+      const std::vector<std::string>& columns = (*data)[i].second;
+      auto c = std::find(columns.begin(), columns.end(), column);
+      if (c == columns.end()) return false;
+      *out = {common::TemplateSource::kData, i,
+              static_cast<uint32_t>(c - columns.begin())};
+      auto at = std::lower_bound(used->begin(), used->end(), i);
+      if (at == used->end() || *at != i) used->insert(at, i);
+      return true;
+    }
+    return false;
+  }
 };
 
 std::string Lower(std::string_view s) {
@@ -44,8 +68,13 @@ std::string Lower(std::string_view s) {
 class Compiler {
  public:
   Compiler(const v1::Scenario& scenario,
-           const std::vector<PreparedRequest>& requests, FlowSpec* out)
-      : scenario_(scenario), requests_(requests), out_(*out) {}
+           const std::vector<PreparedRequest>& requests, FlowSpec* out,
+           const std::vector<std::pair<std::string, std::vector<std::string>>>*
+               data_columns)
+      : scenario_(scenario), requests_(requests), out_(*out) {
+    scope_.data = data_columns;
+    scope_.used = &out->data_sets;
+  }
 
   absl::Status Steps(
       const google::protobuf::RepeatedPtrField<v1::FlowStep>& steps) {
@@ -232,13 +261,15 @@ class Compiler {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<FlowSpec>> FlowSpec::Compile(
-    const v1::Scenario& scenario,
-    const std::vector<PreparedRequest>& requests) {
+    const v1::Scenario& scenario, const std::vector<PreparedRequest>& requests,
+    const std::vector<std::pair<std::string, std::vector<std::string>>>&
+        data_columns) {
   auto spec = std::make_unique<FlowSpec>();
+  spec->data_set_count = static_cast<uint32_t>(data_columns.size());
   spec->abort_on_check_fail = scenario.on_check_fail() == "abort_flow";
   spec->keep_cookies = scenario.keep_cookies();
   if (scenario.max_flows() > 0) spec->max_flows = scenario.max_flows();
-  Compiler compiler(scenario, requests, spec.get());
+  Compiler compiler(scenario, requests, spec.get(), &data_columns);
   if (absl::Status s = compiler.Steps(scenario.flow()); !s.ok()) return s;
   if (spec->steps.empty())
     return absl::InvalidArgumentError("flow: no request step");
@@ -278,7 +309,9 @@ bool FindHeader(std::string_view head, std::string_view lower_name,
 }
 
 FlowInstance::FlowInstance(const FlowSpec* spec)
-    : spec_(spec), variables_(spec->variables) {}
+    : spec_(spec),
+      variables_(spec->variables),
+      data_(spec->data_set_count, nullptr) {}
 
 void FlowInstance::Begin(uint64_t vu, uint64_t iteration) {
   pc_ = 0;
@@ -376,6 +409,7 @@ void FlowInstance::Render(const FlowStepSpec& step, uint64_t agent,
                           int64_t now_unix_ms, std::mt19937_64* rng) {
   common::TemplateContext c;
   c.variables = &variables_;
+  c.data = &data_;
   c.vu = vu_;
   c.iteration = iteration_;
   c.index = depth_ > 0 ? loops_[depth_ - 1].index : 0;

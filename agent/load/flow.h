@@ -75,13 +75,20 @@ struct FlowSpec {
   bool abort_on_check_fail = false;
   bool keep_cookies = false;
   uint32_t max_flows = common::kDefaultMaxFlows;  // open model, per agent
+  // The plan's data sets: how many, and which of them (ascending) the
+  // templates use: only those hand this flow's users a row.
+  uint32_t data_set_count = 0;
+  std::vector<uint32_t> data_sets;
 
   // The flow of `scenario` (a normalized plan's); `requests` are the
   // scenario's prepared requests, one per request step in
-  // ForEachFlowRequest's order.
+  // ForEachFlowRequest's order; `data_columns` the plan's data sets' columns
+  // in name order, by set name.
   static absl::StatusOr<std::unique_ptr<FlowSpec>> Compile(
       const v1::Scenario& scenario,
-      const std::vector<PreparedRequest>& requests);
+      const std::vector<PreparedRequest>& requests,
+      const std::vector<std::pair<std::string, std::vector<std::string>>>&
+          data_columns = {});
 };
 
 // How a step's response was judged.
@@ -122,6 +129,12 @@ class FlowInstance {
   // (counting each pass of a repeat).
   uint64_t Abort();
 
+  // The row of data set `set` that renders see from now on (null: none);
+  // `row` outlives its use.
+  void SetRow(uint32_t set, const std::vector<std::string>* row) {
+    data_[set] = row;
+  }
+
   FlowSend* send() { return &send_; }
   // Whether this iteration's flow was ended by Abort.
   bool aborted() const { return aborted_; }
@@ -146,6 +159,7 @@ class FlowInstance {
   uint64_t iteration_ = 0;
   bool aborted_ = false;
   std::vector<std::string> variables_;
+  std::vector<const std::vector<std::string>*> data_;  // [data set]
   FlowSend send_;
   CookieJar cookies_;
   std::string scratch_;

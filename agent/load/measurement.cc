@@ -86,6 +86,11 @@ void Window::Merge(const Window& other) {
   }
   for (size_t s = 0; s < flows.size() && s < other.flows.size(); ++s)
     flows[s].Merge(other.flows[s]);
+  if (data.size() < other.data.size()) data.resize(other.data.size());
+  for (size_t d = 0; d < other.data.size(); ++d) {
+    data[d].taken += other.data[d].taken;
+    data[d].first += other.data[d].first;
+  }
   schedule_lag.Merge(other.schedule_lag);
   skipped_connection_cap += other.skipped_connection_cap;
   skipped_behind_schedule += other.skipped_behind_schedule;
@@ -101,6 +106,7 @@ void Window::Reset() {
     for (RequestMetrics& m : scenario) m.Reset();
   }
   for (FlowCounts& f : flows) f = FlowCounts{};
+  for (DataCounts& d : data) d = DataCounts{};
   schedule_lag.Reset();
   skipped_connection_cap = skipped_behind_schedule = in_flight = queued = vus =
       0;
@@ -121,6 +127,14 @@ void Window::ToProto(v1::Interval* out) const {
     stats->set_aborted(f.aborted);
     stats->set_dropped(f.dropped);
     stats->set_skipped_steps(f.skipped_steps);
+    stats->set_data_exhausted(f.data_exhausted);
+  }
+  for (size_t d = 0; d < data.size(); ++d) {
+    if (data[d].taken == 0 && data[d].first == 0) continue;
+    v1::DataUse* use = out->add_data();
+    use->set_set(static_cast<uint32_t>(d));
+    use->set_taken(data[d].taken);
+    use->set_first(data[d].first);
   }
   for (size_t s = 0; s < requests.size(); ++s) {
     for (size_t r = 0; r < requests[s].size(); ++r) {

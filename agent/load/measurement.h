@@ -65,6 +65,8 @@ struct FlowCounts {
   int64_t aborted = 0;        // ended early: a failed capture or abort_flow
   int64_t dropped = 0;        // open model: no free instance (max_flows)
   int64_t skipped_steps = 0;  // request steps an aborted flow never sent
+  // Unique data ran out (on_exhausted: stop): not started.
+  int64_t data_exhausted = 0;
 
   void Merge(const FlowCounts& o) {
     started += o.started;
@@ -72,11 +74,19 @@ struct FlowCounts {
     aborted += o.aborted;
     dropped += o.dropped;
     skipped_steps += o.skipped_steps;
+    data_exhausted += o.data_exhausted;
   }
   bool empty() const {
     return started == 0 && completed == 0 && aborted == 0 && dropped == 0 &&
-           skipped_steps == 0;
+           skipped_steps == 0 && data_exhausted == 0;
   }
+};
+
+// A data set's rows handed out (to VUs, iterations or arrivals), and for
+// unique sets how many of them for the first time.
+struct DataCounts {
+  int64_t taken = 0;
+  int64_t first = 0;
 };
 
 struct Window {
@@ -84,6 +94,7 @@ struct Window {
   // [scenario][request]
   std::vector<std::vector<RequestMetrics>> requests;
   std::vector<FlowCounts> flows;   // [scenario]
+  std::vector<DataCounts> data;    // [data set]; shorter: nothing counted
   common::Histogram schedule_lag;  // µs, actual send - intended send
   int64_t skipped_connection_cap =
       0;  // the wait line for a connection was full

@@ -153,6 +153,12 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
     return google::protobuf::util::TimeUtil::DurationToNanoseconds(d);
   };
   if (absl::Status s = DnsFromPlan(plan, &spec->dns); !s.ok()) return s;
+  auto data = DataSetsFromPrepare(prepare, spec->ShareWeights());
+  if (!data.ok()) return data.status();
+  spec->data = std::move(*data);
+  std::vector<std::pair<std::string, std::vector<std::string>>> data_columns;
+  for (const DataSetSpec& set : spec->data)
+    data_columns.emplace_back(set.name, set.columns);
   for (int s = 0; s < plan.scenarios_size(); ++s) {
     const v1::Scenario& scenario = plan.scenarios(s);
     if (!scenario.load().has_arrival_rate() && !scenario.load().has_vus()) {
@@ -278,7 +284,7 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
           absl::StrCat("scenario ", scenario.name(), ": no requests"));
     }
     if (!scenario.flow().empty()) {
-      auto flow = FlowSpec::Compile(scenario, out.requests);
+      auto flow = FlowSpec::Compile(scenario, out.requests, data_columns);
       if (!flow.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "scenario ", scenario.name(), ": ", flow.status().message()));

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/load/data.h"
 #include "agent/load/flow.h"
 #include "agent/net/resolver.h"
 #include "agent/net/tls.h"
@@ -116,6 +117,9 @@ struct RunSpec {
   const common::AllowList* allow_list = nullptr;
   // The plan's `dns:` and `hosts:`, for every worker's resolver.
   net::DnsOptions dns;
+  // The plan's data sets in name order; FromPrepare leaves their rows empty
+  // (DataInbox::Deliver fills them from the chunks).
+  std::vector<DataSetSpec> data;
 
   std::vector<size_t> RequestsPerScenario() const;
   static absl::StatusOr<std::unique_ptr<RunSpec>> FromPrepare(

@@ -119,6 +119,7 @@ absl::Status Worker::Init() {
   // name still unanswered fails its connections with dns_failure until it is.
   resolver_->WaitForAnswers(kFirstLookupWaitNs);
   wait_line_.resize(kWaitLineCapacity);
+  InitData();
   window_ = std::make_unique<Window>();
   window_->Shape(spec_.RequestsPerScenario());
   interval_ns_ = absl::ToInt64Nanoseconds(spec_.interval);
@@ -319,6 +320,7 @@ void Worker::Arrive(size_t s, int64_t now_ns) {
       return;
     }
     const uint32_t i = slots.free.back();
+    if (!TakeRows(s, pacers_[s].m, &slots.instances[i])) return;
     slots.free.pop_back();
     // The arrival's number is unique in the whole run: it is its user.
     slots.instances[i].Begin(slice_.At(pacers_[s].m) + 1, 0);
@@ -438,6 +440,7 @@ void Worker::StartIteration(size_t s, uint32_t m, int64_t now_ns) {
     ++window_->skipped_connection_cap;
     return;
   }
+  if (scenario.flow != nullptr && !TakeRows(s, m, &pool.flows[m])) return;
   if (pool.quota != UINT64_MAX) --pool.quota;
   ++vu.iterations;
   vu.busy = true;

@@ -138,6 +138,21 @@ class Worker : private Transport::Listener {
   void CloseWindow(bool last);
   bool Finished() const;
 
+  // A flow scenario's use of one data set on this worker (worker_data.cc).
+  struct DataCursor {
+    uint32_t set = 0;
+    common::DataPicker picker;
+    bool per_iteration = false;
+    uint64_t next = 0;       // per iteration: rows handed out so far
+    std::vector<bool> seen;  // unique: which of the worker's rows were used
+  };
+  void InitData();
+  // Gives `flow` its row of each data set its scenario uses, for the
+  // worker's m-th VU (or arrival), or its next iteration for per: iteration
+  // sets. False when unique data ran out (on_exhausted: stop): nothing is
+  // taken, and it is counted as data_exhausted.
+  bool TakeRows(size_t scenario, uint64_t m, FlowInstance* flow);
+
   const RunSpec& spec_;
   const int index_;
   const int workers_;
@@ -151,6 +166,7 @@ class Worker : private Transport::Listener {
   std::vector<Pacer> pacers_;
   std::vector<VuPool> pools_;
   std::vector<FlowSlots> flow_slots_;  // per scenario (open-model flows)
+  std::vector<std::vector<DataCursor>> data_;  // per scenario
   int64_t first_send_late_ns_ = -1;
   std::vector<Waiting> wait_line_;  // ring buffer, per worker (all scenarios)
   size_t wait_head_ = 0;
