@@ -68,8 +68,7 @@ class Scope final : public TemplateScope {
     auto it = data == nullptr ? DataSets::iterator() : data->find(set);
     if (data == nullptr || it == data->end()) {
       *why = absl::StrCat("{{", name, "}} is not defined: the plan has no ",
-                          "data set ", set, " (data: { ", set,
-                          ": { file: ... } })");
+                          "data set ", set);
       return false;
     }
     DataSetInfo& info = it->second;
