@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "agent/load/run_spec.h"
 #include "common/data_split.h"
+#include "common/plan_loader.h"
 #include "controller/data_share.h"
 #include "gtest/gtest.h"
 
@@ -122,6 +124,40 @@ TEST(DataShare, TheAgentRefusesRowsThatAreNotItsShare) {
   auto fresh = DataSetsFromPrepare(again.prepare, weights);
   ASSERT_TRUE(fresh.ok());
   EXPECT_FALSE(stale.Deliver("run2", &*fresh).ok());
+}
+
+// The agent compiles {{SET.COLUMN}} against the sets Prepare describes, and
+// a flow instance renders the row it was given.
+TEST(DataShare, AFlowRendersTheRowItsInstanceHolds) {
+  absl::StatusOr<common::LoadedPlan> loaded = common::LoadAndValidatePlan(
+      STAMPEDE_SOURCE_DIR "/tests/testdata/plans/good/data-flow.yaml", nullptr);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  Received got = Share(loaded->plan, loaded->data, {1, 1}, 1);
+  DataInbox inbox;
+  for (v1::ControllerMessage& m : got.chunks)
+    ASSERT_TRUE(inbox.Add(m.mutable_data_chunk()).ok());
+  absl::StatusOr<std::unique_ptr<RunSpec>> spec =
+      RunSpec::FromPrepare(got.prepare);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_TRUE(inbox.Deliver("run1", &(*spec)->data).ok());
+  const RunSpec& run = **spec;
+  // "pick" (random: both rows) is set 0, "users" (unique: agent 1 of two
+  // equal shares owns row 1 only) set 1.
+  ASSERT_EQ(run.data.size(), 2u);
+  EXPECT_EQ(run.data[0].rows.size(), 2u);
+  ASSERT_EQ(run.data[1].rows.size(), 1u);
+  EXPECT_EQ(run.data[1].rows[0][0], "bob");
+  const FlowSpec& flow = *run.scenarios[0].flow;
+  EXPECT_EQ(flow.data_sets, (std::vector<uint32_t>{0, 1}));
+  FlowInstance instance(&flow);
+  instance.SetRow(1, &run.data[1].rows[0]);
+  instance.SetRow(0, &run.data[0].rows[0]);
+  instance.Begin(2, 0);
+  std::mt19937_64 rng(1);
+  FlowInstance::Action a = instance.Next(&rng);
+  ASSERT_EQ(a.kind, FlowInstance::Action::Kind::kSend);
+  instance.Render(*a.step, 1, 0, &rng);
+  EXPECT_EQ(instance.send()->body, R"({"user":"bob","password":"pw-bob"})");
 }
 
 }  // namespace
