@@ -13,6 +13,7 @@
 #include "agent/guard.h"
 #include "agent/load/engine.h"
 #include "agent/load/run_spec.h"
+#include "agent/load/setup.h"
 #include "agent/load/worker.h"
 #include "agent/net/event_loop.h"
 #include "agent/reporter.h"
@@ -31,6 +32,8 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr absl::Duration kStopDrain = absl::Seconds(2);
+// The whole of the plan's setup steps, on the agent that runs them.
+constexpr absl::Duration kSetupLimit = absl::Seconds(60);
 // During a run the agent says it is alive every second; each reply renews
 // its lease.
 constexpr absl::Duration kHeartbeatEvery = absl::Seconds(1);
@@ -79,6 +82,7 @@ class Run {
   }
 
   ~Run() {
+    if (setup_thread_.joinable()) setup_thread_.join();
     for (auto& w : workers_) w->Stop(0);
     for (auto& w : workers_) w->Join();
     workers_.clear();
@@ -113,7 +117,36 @@ class Run {
     }
   }
 
-  void Start(int64_t start_mono_ns) {
+  // Runs the plan's setup steps on a thread of its own (the session's loop
+  // goes on: heartbeats, Stop) and says SetupDone when they end.
+  void RunSetup() {
+    if (setup_thread_.joinable()) return;
+    setup_thread_ = std::thread([this] {
+      spdlog::info("running the plan's setup steps");
+      SetupOutcome out = RunSetupSteps(*spec_, kSetupLimit);
+      v1::AgentMessage msg;
+      v1::SetupDone* done = msg.mutable_setup_done();
+      done->set_run_id(spec_->run_id);
+      done->set_ok(out.ok);
+      for (auto& [name, value] : out.values)
+        (*done->mutable_values())[name] = value;
+      done->set_failed_step(out.failed_step);
+      done->set_error(out.error);
+      if (!out.ok) {
+        spdlog::error("setup step {} failed: {}", out.failed_step, out.error);
+      }
+      session_->Send(std::move(msg));
+    });
+  }
+
+  void Start(int64_t start_mono_ns,
+             const google::protobuf::Map<std::string, std::string>& setup) {
+    if (setup_thread_.joinable()) setup_thread_.join();
+    // {{setup.NAME}}: written before any worker runs, read-only after.
+    for (size_t i = 0; i < spec_->setup_names.size(); ++i) {
+      auto it = setup.find(spec_->setup_names[i]);
+      if (it != setup.end()) spec_->setup_values[i] = it->second;
+    }
     for (auto& w : workers_) w->Start(start_mono_ns);
     started_ = true;
   }
@@ -163,6 +196,7 @@ class Run {
 
   Session* session_;
   std::unique_ptr<RunSpec> spec_;
+  std::thread setup_thread_;  // the plan's setup steps, when asked
   std::unique_ptr<Reporter> reporter_;
   std::vector<std::unique_ptr<Worker>> workers_;
   bool started_ = false;
@@ -391,11 +425,14 @@ int RunAgent(const AgentOptions& options) {
             EventLoop::MonoNowNs() +
             absl::ToInt64Nanoseconds(
                 start_at - (absl::Now() + options.simulate_clock_skew));
-        run->Start(start_mono);
+        run->Start(start_mono, msg.start().setup());
         spdlog::info("run {} starts at {}", msg.start().run_id(),
                      absl::FormatTime(start_at));
         break;
       }
+      case v1::ControllerMessage::kRunSetup:
+        if (run != nullptr) run->RunSetup();
+        break;
       case v1::ControllerMessage::kStop:
         spdlog::info("controller says stop: {}", msg.stop().reason());
         if (run != nullptr) {

@@ -1,5 +1,7 @@
 #include "common/flow.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace stampede::common {
@@ -54,6 +56,18 @@ void ForEachFlowRequest(
         break;
     }
   }
+}
+
+std::vector<std::string> SetupCaptureNames(const v1::TestPlan& plan) {
+  std::vector<std::string> names;
+  ForEachFlowRequest(plan.setup(), "setup",
+                     [&](const v1::FlowStep& step, const std::string&) {
+                       for (const auto& [name, capture] : step.capture())
+                         names.push_back(name);
+                     });
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
 }
 
 }  // namespace stampede::common

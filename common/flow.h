@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "stampede/v1/plan.pb.h"
 
@@ -38,6 +39,10 @@ void ForEachFlowRequest(
     const google::protobuf::RepeatedPtrField<v1::FlowStep>& flow,
     const std::string& path,
     const std::function<void(const v1::FlowStep&, const std::string&)>& f);
+
+// The names the plan's setup steps capture, sorted: {{setup.NAME}} is
+// TemplateSource::kSetup with the name's index here, on every side.
+std::vector<std::string> SetupCaptureNames(const v1::TestPlan& plan);
 
 }  // namespace stampede::common
 

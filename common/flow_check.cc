@@ -39,10 +39,17 @@ class Scope final : public TemplateScope {
               std::string* why) const override {
     const std::string name(name_in);
     if (absl::StartsWith(name, "setup.")) {
-      *why = absl::StrCat("{{", name,
-                          "}} is not defined: the plan has no setup step "
-                          "that captures ",
-                          name.substr(6));
+      auto it = std::lower_bound(setup.begin(), setup.end(), name.substr(6));
+      if (it != setup.end() && *it == name.substr(6)) {
+        *out = {TemplateSource::kSetup,
+                static_cast<uint32_t>(it - setup.begin()), 0};
+        return true;
+      }
+      *why = absl::StrCat(
+          "{{", name, "}} is not defined: ",
+          in_setup ? "setup steps use their own captures without setup. "
+                   : "the plan has no setup step that captures ",
+          in_setup ? "" : name.substr(6));
       return false;
     }
     if (name.find('.') != std::string::npos) return LookupData(name, out, why);
@@ -56,7 +63,9 @@ class Scope final : public TemplateScope {
   std::map<std::string, uint32_t> variables;
   int depth = 0;
   DataSets* data = nullptr;
-  std::string scenario_path;  // noted in the sets it uses
+  std::string scenario_path;       // noted in the sets it uses
+  std::vector<std::string> setup;  // SetupCaptureNames; none inside setup
+  bool in_setup = false;
 
  private:
   // "SET.COLUMN": a column of one of the plan's data sets.
@@ -101,6 +110,17 @@ class FlowChecker {
               DataSets* data, std::vector<PlanIssue>* issues)
       : loaded_(loaded), scenario_(scenario), issues_(*issues) {
     scope_.data = data;
+    scope_.setup = SetupCaptureNames(loaded.plan);
+  }
+
+  // The plan's setup: request steps under defaults, their own captures.
+  void RunSetup() {
+    scope_.setup.clear();
+    scope_.in_setup = true;
+    CheckSteps(loaded_.plan.setup(), "setup");
+    if (needs_base_url_ && loaded_.plan.defaults().base_url().empty()) {
+      Add("setup", "setup paths like \"/...\" need defaults.base_url");
+    }
   }
 
   void Run(const std::string& path) {
@@ -398,6 +418,12 @@ class FlowChecker {
 };
 
 }  // namespace
+
+void CheckSetup(const LoadedPlan& loaded, std::vector<PlanIssue>* issues) {
+  if (loaded.plan.setup().empty()) return;
+  const v1::Scenario none;
+  FlowChecker(loaded, none, nullptr, issues).RunSetup();
+}
 
 void CheckFlow(const LoadedPlan& loaded, const v1::Scenario& scenario,
                const std::string& path, DataSets* data,

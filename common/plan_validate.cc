@@ -68,6 +68,7 @@ class Validator {
     CheckDefaults();
     CheckLossPolicy();
     CheckMix();
+    CheckSetup(loaded_, &issues_);
     CheckDns(loaded_, &issues_);
     CheckData(loaded_, &data_, tables_, &issues_);
     if (plan_.scenarios_size() == 0) {

@@ -91,6 +91,9 @@ void CheckFlow(const LoadedPlan& loaded, const v1::Scenario& scenario,
                const std::string& path, DataSets* data,
                std::vector<PlanIssue>* issues);
 
+// Checks the plan's `setup` steps like a flow's. In flow_check.cc.
+void CheckSetup(const LoadedPlan& loaded, std::vector<PlanIssue>* issues);
+
 // Checks a plan's thresholds: metric, one comparison and its value, p or
 // stat, grace and for, and that the scenario and request filters name
 // something in the plan. Appends each problem to `issues` at its place in the

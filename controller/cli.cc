@@ -27,7 +27,7 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
       "thresholds failed "
       "(or a regression), 4 aborted, 5 not enough agents, 6 agents lost, 7 "
       "generator "
-      "saturated (--strict).");
+      "saturated (--strict), 8 the plan's setup failed.");
 
   RunOptions run;
   std::vector<std::string> outs;

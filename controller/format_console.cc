@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/units.h"
 #include "controller/format.h"
 
@@ -199,6 +200,16 @@ std::string FormatSummary(const v1::RunResult& r) {
                     sc.engine_why().empty() ? "" : ")", "\n");
   }
   if (!engines.empty()) out += "\n  engines:\n" + engines;
+
+  if (r.setup().ran()) {
+    const v1::SetupResult& su = r.setup();
+    out += su.passed()
+               ? absl::StrCat("\n  setup: passed on ", su.agent(),
+                              su.captured().empty() ? "" : ", captured ",
+                              absl::StrJoin(su.captured(), ", "), "\n")
+               : absl::StrCat("\n  setup: FAILED on ", su.agent(), " at ",
+                              su.failed_step(), ": ", su.error(), "\n");
+  }
 
   std::string flows;
   for (const v1::ScenarioResult& sc : r.scenarios()) {

@@ -200,6 +200,19 @@ std::string FormatJson(const v1::RunResult& r) {
       .Int("late_intervals", r.late_intervals())
       .Number("lost_share", r.lost_share())
       .Int("missing_requests", r.missing_requests());
+  if (r.setup().ran()) {
+    const v1::SetupResult& su = r.setup();
+    w.BeginObject("setup")
+        .Bool("ran", true)
+        .Bool("passed", su.passed())
+        .String("agent", su.agent());
+    w.BeginArray("captured");
+    for (const std::string& name : su.captured()) w.String("", name);
+    w.End()
+        .String("failed_step", su.failed_step())
+        .String("error", su.error())
+        .End();
+  }
   WriteSummary(w, "summary", r.summary());
   w.BeginArray("scenarios");
   for (const v1::ScenarioResult& s : r.scenarios()) {

@@ -281,7 +281,18 @@ v1::RunResult BuildResult(const RunFacts& facts) {
       "plan%s) was not delivered",
       lost, static_cast<int>(facts.agents.size()), facts.lost_share * 100,
       missing > 0 ? absl::StrCat(", ", missing, " planned requests") : "");
-  if (facts.aborted) {
+  if (facts.setup != nullptr && facts.setup->ran())
+    *result.mutable_setup() = *facts.setup;
+  if (facts.setup != nullptr && facts.setup->ran() && !facts.setup->passed()) {
+    result.set_status("setup_failed");
+    result.set_exit_code(kExitSetupFailed);
+    result.set_message(
+        absl::StrCat("setup step ",
+                     facts.setup->failed_step().empty()
+                         ? std::string("(none)")
+                         : absl::StrCat("\"", facts.setup->failed_step(), "\""),
+                     " failed: ", facts.setup->error(), "; no load was sent"));
+  } else if (facts.aborted) {
     result.set_status("aborted");
     result.set_exit_code(facts.aborted_for_loss ? kExitAgentsLost
                                                 : kExitAborted);

@@ -25,6 +25,7 @@ enum ExitCode : int {
   kExitNotEnoughAgents = 5,
   kExitAgentsLost = 6,
   kExitSaturated = 7,
+  kExitSetupFailed = 8,
 };
 
 struct AgentFacts {
@@ -61,6 +62,8 @@ struct RunFacts {
   bool insecure = false;  // --insecure with a non-loopback listen
   bool strict = false;    // --strict: a generator-limited run fails with exit 7
   bool aborted = false;
+  // The plan's setup steps (ran: the plan has some); not passed: no load.
+  const v1::SetupResult* setup = nullptr;
   std::string abort_reason;
   bool aborted_for_loss = false;  // by the loss policy: exit 6, not 4
   double lost_share = 0;

@@ -551,11 +551,14 @@ int Controller::Execute() {
   }
   if (int code = Register(expected, local); code != kExitPassed) return code;
   if (int code = Prepare(); code != kExitPassed) return code;
+  if (int code = RunSetup(); code != kExitPassed) return code;
 
   start_at_ = absl::Now() + kStartLead;
   for (Agent& a : agents_) {
     v1::ControllerMessage msg;
     msg.mutable_start()->set_run_id(run_id_);
+    for (const auto& [name, value] : setup_values_)
+      (*msg.mutable_start()->mutable_setup())[name] = value;
     *msg.mutable_start()->mutable_start_at() =
         TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(start_at_));
     hub_.Send(a.session, std::move(msg));

@@ -146,6 +146,7 @@ int Controller::Finish() {
   facts.aborted = aborted_;
   facts.abort_reason = abort_reason_;
   facts.live = live_.get();
+  facts.setup = &setup_result_;
   v1::RunResult result = BuildResult(facts);
   phase_ = "done";
   PublishMetrics();

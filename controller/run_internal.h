@@ -100,6 +100,10 @@ class Controller {
   // Per scenario, from the agents' Ready: engines_, then printed under the
   // start line.
   void SettleEngines();
+  // The plan's setup steps, on agents_[0], before the start: setup_result_
+  // and setup_values_. kExitPassed, or why the run cannot go on (a failed
+  // setup has written its report: exit 8).
+  int RunSetup();
   void Drive();
   bool Interrupted() const {
     return options_.signals != nullptr && options_.signals->load() > 0;
@@ -140,6 +144,8 @@ class Controller {
   std::vector<v1::IntervalResult> intervals_;
   bool aborted_ = false;
   std::string abort_reason_;
+  v1::SetupResult setup_result_;
+  std::map<std::string, std::string> setup_values_;  // for Start
   bool aborted_for_loss_ = false;
   bool stopping_ = false;
   absl::Time stop_deadline_;

@@ -24,6 +24,13 @@ class Scope final : public common::TemplateScope {
  public:
   bool Lookup(std::string_view name, common::TemplateName* out,
               std::string* why) const override {
+    if (name.substr(0, 6) == "setup." && setup != nullptr) {
+      auto s = std::lower_bound(setup->begin(), setup->end(), name.substr(6));
+      if (s == setup->end() || *s != name.substr(6)) return false;
+      *out = {common::TemplateSource::kSetup,
+              static_cast<uint32_t>(s - setup->begin()), 0};
+      return true;
+    }
     if (name.find('.') != std::string_view::npos) return LookupData(name, out);
     auto it = variables.find(std::string(name));
     if (it == variables.end()) return false;
@@ -37,6 +44,7 @@ class Scope final : public common::TemplateScope {
   const std::vector<std::pair<std::string, std::vector<std::string>>>* data =
       nullptr;
   std::vector<uint32_t>* used = nullptr;  // data sets looked up, ascending
+  const std::vector<std::string>* setup = nullptr;  // sorted names
 
  private:
   // "SET.COLUMN", as the validator's scope resolves it.
@@ -74,6 +82,7 @@ class Compiler {
       : scenario_(scenario), requests_(requests), out_(*out) {
     scope_.data = data_columns;
     scope_.used = &out->data_sets;
+    scope_.setup = &out->setup_names;
   }
 
   absl::Status Steps(
@@ -123,6 +132,12 @@ class Compiler {
       }
     }
     return absl::OkStatus();
+  }
+
+  std::vector<std::string> VariableNames() const {
+    std::vector<std::string> names(scope_.variables.size());
+    for (const auto& [name, id] : scope_.variables) names[id] = name;
+    return names;
   }
 
  private:
@@ -263,14 +278,19 @@ class Compiler {
 absl::StatusOr<std::unique_ptr<FlowSpec>> FlowSpec::Compile(
     const v1::Scenario& scenario, const std::vector<PreparedRequest>& requests,
     const std::vector<std::pair<std::string, std::vector<std::string>>>&
-        data_columns) {
+        data_columns,
+    std::vector<std::string> setup_names,
+    const std::vector<std::string>* setup_values) {
   auto spec = std::make_unique<FlowSpec>();
   spec->data_set_count = static_cast<uint32_t>(data_columns.size());
+  spec->setup_names = std::move(setup_names);
+  spec->setup_values = setup_values;
   spec->abort_on_check_fail = scenario.on_check_fail() == "abort_flow";
   spec->keep_cookies = scenario.keep_cookies();
   if (scenario.max_flows() > 0) spec->max_flows = scenario.max_flows();
   Compiler compiler(scenario, requests, spec.get(), &data_columns);
   if (absl::Status s = compiler.Steps(scenario.flow()); !s.ok()) return s;
+  spec->variable_names = compiler.VariableNames();
   if (spec->steps.empty())
     return absl::InvalidArgumentError("flow: no request step");
   return spec;
@@ -410,6 +430,7 @@ void FlowInstance::Render(const FlowStepSpec& step, uint64_t agent,
   common::TemplateContext c;
   c.variables = &variables_;
   c.data = &data_;
+  c.setup = spec_->setup_values;
   c.vu = vu_;
   c.iteration = iteration_;
   c.index = depth_ > 0 ? loops_[depth_ - 1].index : 0;

@@ -79,6 +79,13 @@ struct FlowSpec {
   // templates use: only those hand this flow's users a row.
   uint32_t data_set_count = 0;
   std::vector<uint32_t> data_sets;
+  // {{setup.NAME}}: the plan's setup captures (common::SetupCaptureNames),
+  // and where their values will be once the setup has run (filled before
+  // any worker starts; null: no setup).
+  std::vector<std::string> setup_names;
+  const std::vector<std::string>* setup_values = nullptr;
+  // The captures' names, by variable number.
+  std::vector<std::string> variable_names;
 
   // The flow of `scenario` (a normalized plan's); `requests` are the
   // scenario's prepared requests, one per request step in
@@ -88,7 +95,9 @@ struct FlowSpec {
       const v1::Scenario& scenario,
       const std::vector<PreparedRequest>& requests,
       const std::vector<std::pair<std::string, std::vector<std::string>>>&
-          data_columns = {});
+          data_columns = {},
+      std::vector<std::string> setup_names = {},
+      const std::vector<std::string>* setup_values = nullptr);
 };
 
 // How a step's response was judged.
@@ -136,6 +145,8 @@ class FlowInstance {
   }
 
   FlowSend* send() { return &send_; }
+  // The captured values, by variable number (FlowSpec::variable_names).
+  const std::vector<std::string>& variables() const { return variables_; }
   // Whether this iteration's flow was ended by Abort.
   bool aborted() const { return aborted_; }
   uint64_t iteration() const { return iteration_; }

@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/flow.h"
 #include "common/version.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -159,6 +160,15 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
   std::vector<std::pair<std::string, std::vector<std::string>>> data_columns;
   for (const DataSetSpec& set : spec->data)
     data_columns.emplace_back(set.name, set.columns);
+  spec->setup_names = common::SetupCaptureNames(plan);
+  spec->setup_values.assign(spec->setup_names.size(), std::string());
+  if (!plan.setup().empty()) {
+    // Only what a setup needs: its steps, defaults, dns and hosts.
+    *spec->plan.mutable_setup() = plan.setup();
+    *spec->plan.mutable_defaults() = plan.defaults();
+    *spec->plan.mutable_dns() = plan.dns();
+    *spec->plan.mutable_hosts() = plan.hosts();
+  }
   for (int s = 0; s < plan.scenarios_size(); ++s) {
     const v1::Scenario& scenario = plan.scenarios(s);
     if (!scenario.load().has_arrival_rate() && !scenario.load().has_vus()) {
@@ -284,7 +294,8 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
           absl::StrCat("scenario ", scenario.name(), ": no requests"));
     }
     if (!scenario.flow().empty()) {
-      auto flow = FlowSpec::Compile(scenario, out.requests, data_columns);
+      auto flow = FlowSpec::Compile(scenario, out.requests, data_columns,
+                                    spec->setup_names, &spec->setup_values);
       if (!flow.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "scenario ", scenario.name(), ": ", flow.status().message()));

@@ -120,6 +120,12 @@ struct RunSpec {
   // The plan's data sets in name order; FromPrepare leaves their rows empty
   // (DataInbox::Deliver fills them from the chunks).
   std::vector<DataSetSpec> data;
+  // The plan's setup captures (common::SetupCaptureNames) and their values,
+  // set from Start before any worker runs (empty strings until then).
+  std::vector<std::string> setup_names;
+  std::vector<std::string> setup_values;
+  // The plan's setup steps, for the one agent asked to run them.
+  v1::TestPlan plan;
 
   std::vector<size_t> RequestsPerScenario() const;
   static absl::StatusOr<std::unique_ptr<RunSpec>> FromPrepare(

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
 #include "tests/integration/e2e_fixture.h"
 #include "tests/integration/process.h"
@@ -254,6 +255,62 @@ scenarios:
   EXPECT_EQ(sc.flows().dropped(), 0);
   EXPECT_EQ(sc.requests(0).summary().requests(), 40);
   EXPECT_EQ(sc.requests(1).summary().requests(), 40);
+}
+
+constexpr char kSetupThenUsers[] = R"(
+name: setup-once
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+setup:
+  - name: admin login
+    method: POST
+    path: /api/login
+    body: '{"user":"admin","password":"$PASSWORD"}'
+    capture: { token: { json: $.token } }
+    check: { status: [200] }
+scenarios:
+  - name: users
+    load: { vus: { stages: [ { to: 6, over: 0s }, { hold: 20s } ],
+                   iterations_per_vu: 3 } }
+    flow:
+      - name: me
+        path: /api/me
+        headers: { Authorization: "Bearer {{setup.token}}" }
+        check: { status: [200], json: { $.user: admin } }
+)";
+
+TEST_F(FlowsEndToEnd, SetupRunsOnceAndItsCapturesReachEveryAgent) {
+  RunOutcome run = RunWith(
+      absl::StrReplaceAll(kSetupThenUsers, {{"$PASSWORD", "pw-admin"}}), 3);
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  const std::string stats = target_->Stats();
+  // One login for the whole cluster, and its token good on every agent.
+  const auto logins = CountMap(stats, "logins_by_user");
+  ASSERT_EQ(logins.size(), 1u) << stats;
+  EXPECT_EQ(logins.at("admin"), 1) << stats;
+  EXPECT_EQ(StateCount(stats, "unauthorized"), 0) << stats;
+  const v1::ScenarioResult& sc = run.result.scenarios(0);
+  EXPECT_EQ(sc.requests(0).summary().requests(), 18);
+  EXPECT_EQ(sc.summary().errors(), 0);
+  EXPECT_TRUE(run.result.setup().passed());
+  ASSERT_EQ(run.result.setup().captured_size(), 1);
+  EXPECT_EQ(run.result.setup().captured(0), "token");
+}
+
+TEST_F(FlowsEndToEnd, AFailingSetupStopsTheRunBeforeAnyLoad) {
+  RunOutcome run = RunWith(
+      absl::StrReplaceAll(kSetupThenUsers, {{"$PASSWORD", "wrong"}}), 2);
+  EXPECT_EQ(run.exit_code, 8) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  EXPECT_EQ(run.result.status(), "setup_failed");
+  EXPECT_FALSE(run.result.setup().passed());
+  EXPECT_EQ(run.result.setup().failed_step(), "admin login");
+  EXPECT_NE(run.result.message().find("setup step \"admin login\" failed: "
+                                      "http_401"),
+            std::string::npos)
+      << run.result.message();
+  // The setup's login was the only request the target saw.
+  EXPECT_EQ(target_->Served(), 1);
+  EXPECT_EQ(run.result.scenarios(0).summary().requests(), 0);
 }
 
 TEST_F(FlowsEndToEnd, ValidateNamesAnUndefinedVariableAtItsPlace) {
