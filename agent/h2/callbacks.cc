@@ -31,6 +31,7 @@ int H2Transport::Callbacks::OnBeginHeaders(nghttp2_session*,
   Stream* s = Find(c, frame->hd.stream_id);
   if (s == nullptr) return 0;
   s->responded = true;
+  s->head_open = false;
   if (s->ttfb_ns == Outcome::kNotTimed && s->written_ns > 0)
     s->ttfb_ns = std::max<int64_t>(0, c->owner->now_ns_ - s->written_ns);
   return 0;
@@ -41,10 +42,33 @@ int H2Transport::Callbacks::OnHeader(nghttp2_session*,
                                      const uint8_t* name, size_t namelen,
                                      const uint8_t* value, size_t valuelen,
                                      uint8_t, void* user_data) {
-  if (namelen != 7 || std::memcmp(name, ":status", 7) != 0) return 0;
+  const bool status = namelen == 7 && std::memcmp(name, ":status", 7) == 0;
+  if (!status) {
+    // Only a flow step keeps the other fields.
+    auto* c = static_cast<Connection*>(user_data);
+    if (!c->flows) return 0;
+    Stream* s = Find(c, frame->hd.stream_id);
+    if (s == nullptr || !s->head_open) return 0;
+    std::string& head = s->sent.flow->head;
+    if (head.size() + namelen + valuelen + 4 <= kH2MaxKeptHead) {
+      head.append(reinterpret_cast<const char*>(name), namelen)
+          .append(": ")
+          .append(reinterpret_cast<const char*>(value), valuelen)
+          .append("\r\n");
+    }
+    return 0;
+  }
   Stream* s = Find(static_cast<Connection*>(user_data), frame->hd.stream_id);
   if (s == nullptr || valuelen != 3) return 0;
   s->status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
+  if (s->sent.flow != nullptr && s->sent.flow->keep_head) {
+    // A new response head (a 1xx's is replaced by the final one); nghttp2
+    // has checked that :status comes first and is three digits.
+    s->head_open = true;
+    s->sent.flow->head.assign("HTTP/2 ")
+        .append(reinterpret_cast<const char*>(value), 3)
+        .append("\r\n");
+  }
   return 0;
 }
 
@@ -144,6 +168,24 @@ int H2Transport::Callbacks::OnStreamClose(nghttp2_session*, int32_t id,
   return 0;
 }
 
+int H2Transport::Callbacks::OnDataChunk(nghttp2_session*, uint8_t, int32_t id,
+                                        const uint8_t* data, size_t len,
+                                        void* user_data) {
+  auto* c = static_cast<Connection*>(user_data);
+  if (!c->flows) return 0;
+  Stream* s = Find(c, id);
+  if (s == nullptr || s->sent.flow == nullptr) return 0;
+  FlowSend& f = *s->sent.flow;
+  if (f.body_limit == 0) return 0;
+  const size_t room = f.body_limit > f.response_body.size()
+                          ? f.body_limit - f.response_body.size()
+                          : 0;
+  const size_t take = std::min(room, len);
+  f.response_body.append(reinterpret_cast<const char*>(data), take);
+  if (take < len) f.body_cut = true;
+  return 0;
+}
+
 ssize_t H2Transport::Callbacks::ReadBody(nghttp2_session*, int32_t id,
                                          uint8_t* buf, size_t length,
                                          uint32_t* data_flags,
@@ -152,7 +194,8 @@ ssize_t H2Transport::Callbacks::ReadBody(nghttp2_session*, int32_t id,
   auto* s = static_cast<Stream*>(source->ptr);
   if (s->conn != user_data || s->id != id)
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  const std::string& body = s->target->request.body;
+  const std::string& body =
+      s->sent.flow != nullptr ? s->sent.flow->body : s->target->request.body;
   size_t n = std::min(length, body.size() - s->body_off);
   std::memcpy(buf, body.data() + s->body_off, n);
   s->body_off += n;
@@ -170,6 +213,7 @@ nghttp2_session_callbacks* H2Transport::Callbacks::New() {
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, OnFrameSend);
   nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, OnFrameNotSend);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, OnStreamClose);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, OnDataChunk);
   return cb;
 }
 
@@ -178,8 +222,14 @@ void H2Transport::Refused(Stream* s, ErrorId error) {
     Finish(s, error);
     return;
   }
-  s->opened = s->responded = false;
+  s->opened = s->responded = s->head_open = false;
   s->status = 0;
+  if (FlowSend* f = s->sent.flow; f != nullptr) {
+    // What the lost attempt left is not this request's answer.
+    f->head.clear();
+    f->response_body.clear();
+    f->body_cut = false;
+  }
   s->body_off = 0;
   s->bytes_in = 0;
   s->written_ns = 0;

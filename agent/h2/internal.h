@@ -19,6 +19,14 @@ namespace stampede::agent {
 
 // Enough for many frames per recv; one buffer per transport.
 inline constexpr size_t kH2ReadBufferSize = 64 * 1024;
+// A flow step's response head is kept up to this much (the HTTP/1.1
+// parser's header section limit); later fields are not kept.
+inline constexpr size_t kH2MaxKeptHead = 64 * 1024;
+
+// Whether the stream is a flow step pinned to its user's own connection.
+inline bool Pinned(const Sent& sent) {
+  return sent.flow != nullptr && sent.connection != Sent::kAnyConnection;
+}
 
 struct H2Transport::Target {
   H2Request request;
@@ -40,6 +48,9 @@ struct H2Transport::Stream {
   bool responded = false;      // a response frame came
   uint8_t retries = 0;         // times moved to another connection
   bool linked = false;         // in the deadline list
+  // A flow step's response: the HEADERS block being read carries a :status
+  // (so its fields are the response's head, not trailers).
+  bool head_open = false;
   int status = 0;
   size_t body_off = 0;
   int64_t bytes_in = 0;
@@ -74,6 +85,12 @@ struct H2Transport::Connection final : EventLoop::Handler {
   State state = State::kClosed;
   uint32_t events = 0;  // registered with the loop; 0: not registered
   nghttp2_session* session = nullptr;
+  // A flow user's own slot (Sent::connection): only its streams go here,
+  // and Pick never takes it for another.
+  bool owned = false;
+  // A flow step was put on this session: its callbacks look for fields and
+  // DATA to keep (others skip that lookup).
+  bool flows = false;
   bool draining = false;  // no new streams (GOAWAY, or stream ids used up)
   bool goaway = false;    // the server sent GOAWAY
   int32_t goaway_last_id = 0;
@@ -115,6 +132,8 @@ struct H2Transport::Callbacks {
                             void* user_data);
   static int OnStreamClose(nghttp2_session*, int32_t id, uint32_t error_code,
                            void* user_data);
+  static int OnDataChunk(nghttp2_session*, uint8_t, int32_t id,
+                         const uint8_t* data, size_t len, void* user_data);
   static ssize_t ReadBody(nghttp2_session*, int32_t id, uint8_t* buf,
                           size_t length, uint32_t* data_flags,
                           nghttp2_data_source* source, void* user_data);

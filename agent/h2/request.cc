@@ -1,5 +1,6 @@
 #include "agent/h2/request.h"
 
+#include <cstdio>
 #include <optional>
 #include <string_view>
 
@@ -17,6 +18,21 @@ std::string Lower(std::string_view s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
+}
+
+// Connection-specific fields are not allowed in HTTP/2 (RFC 9113 8.2.2).
+bool ConnectionSpecific(std::string_view lower, std::string_view value) {
+  return lower == "connection" || lower == "keep-alive" ||
+         lower == "proxy-connection" || lower == "transfer-encoding" ||
+         lower == "upgrade" || (lower == "te" && value != "trailers");
+}
+
+nghttp2_nv Nv(std::string_view name, std::string_view value) {
+  // Never a null pointer, even for an empty value: nghttp2 copies both.
+  if (value.empty()) value = "";
+  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())),
+                    name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
 // The header block as (lower-case name, value) pairs, pseudo-headers first,
@@ -58,12 +74,7 @@ std::optional<std::vector<std::pair<std::string, std::string>>> HeaderBlock(
       fields[2].second = std::string(value);
       continue;
     }
-    // Connection-specific fields are not allowed in HTTP/2 (RFC 9113 8.2.2).
-    if (lower == "connection" || lower == "keep-alive" ||
-        lower == "proxy-connection" || lower == "transfer-encoding" ||
-        lower == "upgrade" || (lower == "te" && value != "trailers")) {
-      continue;
-    }
+    if (ConnectionSpecific(lower, value)) continue;
     if (lower == "content-length") length_given = true;
     fields.emplace_back(std::move(lower), std::string(value));
   }
@@ -107,6 +118,62 @@ ErrorId BuildH2Request(const PreparedRequest& request, H2Request* out) {
   out->https = url->https;
   out->host = url->host;
   out->port = url->port;
+  return ErrorId::kNone;
+}
+
+ErrorId BuildH2FlowBlock(const H2Request& base, const FlowSend& flow,
+                         H2FlowBlock* out) {
+  out->nva.clear();
+  out->names.clear();
+  // The names are never longer than the lines that hold them: with this
+  // much room, appending never moves what earlier entries point at.
+  out->names.reserve(flow.headers.size());
+  const std::string& method = base.fields[0].second;
+  out->nva.push_back(Nv(":method", method));
+  out->nva.push_back(Nv(":scheme", base.fields[1].second));
+  out->nva.push_back(Nv(":authority", base.fields[2].second));
+  out->nva.push_back(Nv(":path", flow.target));
+  std::string_view rest = flow.headers;
+  while (!rest.empty()) {
+    const size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest =
+        nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    const size_t colon = line.find(':');
+    std::string_view name, value;
+    bool empty = false;
+    if (colon == std::string_view::npos) {
+      if (line.back() != ';') return ErrorId::kInvalidRequest;
+      name = line.substr(0, line.size() - 1);
+      empty = true;
+    } else {
+      name = line.substr(0, colon);
+      value = net::TrimSpace(line.substr(colon + 1));
+    }
+    if (!net::IsToken(name)) return ErrorId::kInvalidRequest;
+    if (!empty && value.empty()) continue;
+    const size_t at = out->names.size();
+    for (char c : name)
+      out->names.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32)
+                                                : c);
+    const std::string_view lower(out->names.data() + at, name.size());
+    if (lower == "host") {
+      out->nva[2] = Nv(":authority", value);
+    } else if (!ConnectionSpecific(lower, value) && lower != "content-length") {
+      out->nva.push_back(Nv(lower, value));
+      continue;
+    }
+    out->names.resize(at);
+  }
+  const bool bodyless = method == "GET" || method == "HEAD";
+  if (!bodyless) {
+    const int n =
+        snprintf(out->length, sizeof(out->length), "%zu", flow.body.size());
+    out->nva.push_back(Nv("content-length", std::string_view(out->length, n)));
+  }
+  out->has_body = !bodyless && !flow.body.empty();
   return ErrorId::kNone;
 }
 

@@ -36,6 +36,10 @@ constexpr int32_t kStreamWindow = (1 << 24) - 1;
 constexpr int32_t kConnectionWindow = (1 << 30) - 1;
 // A connection that used up (nearly) all its stream ids takes no more streams.
 constexpr int32_t kLastStreamId = INT32_MAX - 2 * 1024;
+// Output reserved for a shared connection (many streams' frames per send),
+// and for a flow user's own (one request at a time: its frames are few).
+constexpr size_t kSharedOutReserve = kOutHigh + 16 * 1024;
+constexpr size_t kOwnedOutReserve = 16 * 1024;
 
 }  // namespace
 
@@ -149,6 +153,13 @@ void H2Transport::Send(const Sent& sent) {
   const Target& target = TargetFor(sent.request);
   ++in_flight_;
   ErrorId error = target.error;
+  if (error == ErrorId::kNone && sent.flow != nullptr) {
+    // Checked before anything is dialled; Submit builds it again (the
+    // stream may wait, and the buffers are shared).
+    error = sent.flow->invalid
+                ? ErrorId::kInvalidRequest
+                : BuildH2FlowBlock(target.request, *sent.flow, &flow_block_);
+  }
   if (error == ErrorId::kNone && free_streams_.empty())
     error = ErrorId::kLocalOther;  // Send without capacity
   if (error == ErrorId::kNone) {
@@ -176,9 +187,15 @@ ErrorId H2Transport::Assign(Stream* s) {
     return ErrorId::kNone;
   }
   ErrorId error = ErrorId::kNone;
-  Connection* c = Pick(s->target->endpoint, &error);
+  Connection* c = Place(s, &error);
   if (c == nullptr) {
-    if (error == ErrorId::kNone) PushWaiting(s);
+    if (error == ErrorId::kNone) {
+      PushWaiting(s);
+      // A user's own connection that must be replaced from outside
+      // nghttp2's callbacks is free right after them: no stream ending
+      // will wake the line for it.
+      if (Pinned(s->sent)) pump_ = true;
+    }
     return error;
   }
   return Submit(c, s);
@@ -195,13 +212,14 @@ size_t H2Transport::Room(const Connection* c) const {
 H2Transport::Connection* H2Transport::Pick(int endpoint, ErrorId* error) {
   auto usable = [&](const Connection* c) {
     return c->state != Connection::State::kClosed && c->endpoint == endpoint &&
-           !c->draining && Room(c) > 0;
+           !c->draining && !c->owned && Room(c) > 0;
   };
   if (hint_ != nullptr && usable(hint_)) return hint_;
   Connection* closed = nullptr;
   Connection* idle = nullptr;  // to another endpoint, nothing on it
   for (auto& slot : connections_) {
     Connection* c = slot.get();
+    if (c->owned) continue;
     if (usable(c)) return hint_ = c;
     if (c->state == Connection::State::kClosed) {
       if (closed == nullptr) closed = c;
@@ -218,6 +236,34 @@ H2Transport::Connection* H2Transport::Pick(int endpoint, ErrorId* error) {
   *error = Open(closed, endpoint);
   if (*error != ErrorId::kNone) return nullptr;
   return hint_ = closed;
+}
+
+H2Transport::Connection* H2Transport::PickOwn(uint32_t slot, int endpoint,
+                                              ErrorId* error) {
+  if (slot >= connections_.size()) {
+    *error = ErrorId::kLocalOther;  // more users than connection slots
+    return nullptr;
+  }
+  Connection* c = connections_[slot].get();
+  if (c->state != Connection::State::kClosed &&
+      (!c->owned || c->endpoint != endpoint || c->draining)) {
+    // Not this user's to keep: replaced once nothing is on it (never from
+    // inside nghttp2's callbacks for it).
+    if (c->active > 0 || c->in_io) return nullptr;
+    CloseConnection(c, /*clean=*/true);
+  }
+  c->owned = true;
+  if (c->state == Connection::State::kClosed) {
+    *error = Open(c, endpoint);
+    return *error == ErrorId::kNone ? c : nullptr;
+  }
+  return Room(c) > 0 ? c : nullptr;
+}
+
+H2Transport::Connection* H2Transport::Place(const Stream* s, ErrorId* error) {
+  return Pinned(s->sent)
+             ? PickOwn(s->sent.connection, s->target->endpoint, error)
+             : Pick(s->target->endpoint, error);
 }
 
 ErrorId H2Transport::Open(Connection* c, int endpoint) {
@@ -240,6 +286,7 @@ ErrorId H2Transport::Open(Connection* c, int endpoint) {
   c->fd = fd;
   c->endpoint = endpoint;
   c->draining = c->goaway = false;
+  c->flows = false;
   c->active = 0;
   c->served = 0;
   c->claim_open = true;
@@ -250,7 +297,8 @@ ErrorId H2Transport::Open(Connection* c, int endpoint) {
   c->tls_wants_out = false;
   c->out.clear();
   c->out_off = 0;
-  if (c->out.capacity() < kOutHigh) c->out.reserve(kOutHigh + 16 * 1024);
+  const size_t reserve = c->owned ? kOwnedOutReserve : kSharedOutReserve;
+  if (c->out.capacity() < reserve) c->out.reserve(reserve);
   const nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, kStreamWindow}};
@@ -278,12 +326,26 @@ ErrorId H2Transport::Open(Connection* c, int endpoint) {
 
 ErrorId H2Transport::Submit(Connection* c, Stream* s) {
   const H2Request& r = s->target->request;
+  const nghttp2_nv* nva = r.nva.data();
+  size_t nvlen = r.nva.size();
+  bool has_body = r.has_body;
+  if (const FlowSend* flow = s->sent.flow; flow != nullptr) {
+    // Rendered for this send: nghttp2 copies the block (the flags say so),
+    // so the next flow send may rebuild it at once.
+    if (const ErrorId error = BuildH2FlowBlock(r, *flow, &flow_block_);
+        error != ErrorId::kNone) {
+      return error;
+    }
+    c->flows = true;
+    nva = flow_block_.nva.data();
+    nvlen = flow_block_.nva.size();
+    has_body = flow_block_.has_body;
+  }
   nghttp2_data_provider body;
   body.source.ptr = s;
   body.read_callback = Callbacks::ReadBody;
-  int32_t id =
-      nghttp2_submit_request(c->session, nullptr, r.nva.data(), r.nva.size(),
-                             r.has_body ? &body : nullptr, s);
+  int32_t id = nghttp2_submit_request(c->session, nullptr, nva, nvlen,
+                                      has_body ? &body : nullptr, s);
   if (id < 0) return ErrorId::kLocalOther;
   s->conn = c;
   s->id = id;
@@ -419,7 +481,7 @@ void H2Transport::Settle(bool flush) {
       while (waiting_head_ != nullptr) {
         Stream* s = waiting_head_;
         ErrorId error = ErrorId::kNone;
-        Connection* c = Pick(s->target->endpoint, &error);
+        Connection* c = Place(s, &error);
         if (c == nullptr && error == ErrorId::kNone) break;
         RemoveWaiting(s);
         if (error == ErrorId::kNone) error = Submit(c, s);

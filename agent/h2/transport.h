@@ -23,6 +23,25 @@
 // sides did not agree on a protocol; nginx itself answers such a ClientHello
 // with a no_application_protocol alert). Requests on a connection whose
 // handshake failed are not retried elsewhere: each counts once.
+// Flow steps (Sent::flow): the rendered target, header lines and body go as
+// :path, HTTP/2 fields (see BuildH2FlowBlock: lower-cased, hop-by-hop fields
+// dropped, Host as :authority) and DATA; the final response's :status and
+// fields are kept in FlowSend::head as "HTTP/2 200\r\nname: value\r\n..."
+// (up to 64 KiB; trailers and 1xx heads are not kept) and its DATA in
+// response_body up to body_limit (body_cut beyond). A step marked invalid, or
+// whose lines are not "token: value", fails with invalid_request, unsent.
+// A flow step's Sent::connection is its user's own connection: the step goes
+// on connection slot `connection` and nothing else ever does, as a browser
+// user opens its own. A shared stream budget would be cheaper, but it would
+// hide what each user costs the server (a handshake, per-connection state and
+// limits), which is what a journey test is for, and it would make the
+// HTTP/1.1 and HTTP/2 runs of one plan incomparable. The worker therefore
+// makes a flow scenario's transport with streams_per_connection 1: one
+// connection slot per VU (or open-model flow slot), and the plan's
+// max_streams_per_connection does not apply. A user's connection whose
+// server sent GOAWAY is replaced when its stream ends.
+// Nothing is allocated per flow send beyond nghttp2's own (it copies the
+// header block; the buffers it is built in are reused).
 // Not thread-safe: owned by one worker, called on its loop's thread.
 #ifndef STAMPEDE_AGENT_H2_TRANSPORT_H_
 #define STAMPEDE_AGENT_H2_TRANSPORT_H_
@@ -38,6 +57,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/h2/request.h"
 #include "agent/net/dialer.h"
 #include "agent/net/event_loop.h"
 #include "agent/net/tls.h"
@@ -133,6 +153,12 @@ class H2Transport : public Transport {
   // A connection to `endpoint` with room: one already open, or a free slot
   // opened now. nullptr with kNone: none has room now.
   Connection* Pick(int endpoint, common::ErrorId* error);
+  // Pick for a flow user's stream: its own connection `slot`, opened (or
+  // replaced, when idle, if it goes elsewhere or is draining) for `endpoint`.
+  // nullptr with kNone: wait (its previous stream is still on it).
+  Connection* PickOwn(uint32_t slot, int endpoint, common::ErrorId* error);
+  // PickOwn for a pinned stream, else Pick.
+  Connection* Place(const Stream* s, common::ErrorId* error);
   common::ErrorId Open(Connection* c, int endpoint);
   common::ErrorId Submit(Connection* c, Stream* s);
   size_t Room(const Connection* c) const;
@@ -207,6 +233,8 @@ class H2Transport : public Transport {
   // Made at Create with a CA file, else at the first https:// Prepare.
   std::unique_ptr<tls::ClientContext> tls_context_;
   std::unique_ptr<uint8_t[]> read_buffer_;  // shared: nghttp2 keeps no input
+  // A flow step's header block, built in Submit and copied by nghttp2.
+  H2FlowBlock flow_block_;
 };
 
 }  // namespace stampede::agent

@@ -133,15 +133,18 @@ absl::StatusOr<std::unique_ptr<Transport>> Worker::MakeTransport(
       return Configured(WsTransport::Create(loop_.get(), this, max_connections,
                                             scenario.ws, scenario.tls),
                         scenario, spec_.allow_list, resolver_.get());
-    case ScenarioSpec::Engine::kH2:
-      // HTTP/2: max_connections is the number of streams in flight.
-      return Configured(
-          H2Transport::Create(loop_.get(), this, max_connections,
-                              scenario.max_streams_per_connection > 0
-                                  ? scenario.max_streams_per_connection
-                                  : H2Transport::kDefaultStreamsPerConnection,
-                              scenario.tls),
-          scenario, spec_.allow_list, resolver_.get());
+    case ScenarioSpec::Engine::kH2: {
+      // HTTP/2: max_connections is the number of streams in flight. A flow's
+      // user has its own connection (see H2Transport): one stream on each.
+      const size_t per_connection =
+          scenario.flow != nullptr ? 1
+          : scenario.max_streams_per_connection > 0
+              ? scenario.max_streams_per_connection
+              : H2Transport::kDefaultStreamsPerConnection;
+      return Configured(H2Transport::Create(loop_.get(), this, max_connections,
+                                            per_connection, scenario.tls),
+                        scenario, spec_.allow_list, resolver_.get());
+    }
     case ScenarioSpec::Engine::kHttp1:
       return Configured(Http1Transport::Create(loop_.get(), this,
                                                max_connections, scenario.tls),

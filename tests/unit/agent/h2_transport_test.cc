@@ -12,15 +12,19 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "agent/h2/request.h"
 #include "agent/h2/transport.h"
+#include "agent/load/flow.h"
 #include "agent/net/event_loop.h"
 #include "tests/integration/process.h"
+#include "tests/unit/agent/flow_harness.h"
 #include "tests/unit/agent/transport_harness.h"
 
 namespace stampede::agent {
@@ -491,6 +495,289 @@ TEST_F(NginxTest, DestroyingWithStreamsInFlightIsClean) {
   for (int i = 0; i < 8; ++i) client.Send(r);
   client.transport.reset();
   EXPECT_TRUE(client.recorder.done.empty());
+}
+
+// --- Flows ---
+
+// A flow step as its instance renders it: the head always kept, the body up
+// to `body_limit`.
+FlowSend Step(const std::string& target, const std::string& headers = "",
+              const std::string& body = "", size_t body_limit = 4096) {
+  FlowSend f;
+  f.target = target;
+  f.headers = headers;
+  f.body = body;
+  f.keep_head = true;
+  f.body_limit = body_limit;
+  return f;
+}
+
+// Sent by user `user` on its own connection, as the worker sends a step.
+Sent FlowSent(const PreparedRequest& request, FlowSend* flow, uint32_t user) {
+  const int64_t now = EventLoop::MonoNowNs();
+  Sent sent{&request, now, now, user};
+  sent.connection = user;
+  sent.flow = flow;
+  return sent;
+}
+
+std::string Value(const nghttp2_nv& nv) {
+  return std::string(reinterpret_cast<const char*>(nv.value), nv.valuelen);
+}
+
+std::vector<std::pair<std::string, std::string>> Fields(
+    const H2FlowBlock& block) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const nghttp2_nv& nv : block.nva) {
+    out.emplace_back(
+        std::string(reinterpret_cast<const char*>(nv.name), nv.namelen),
+        Value(nv));
+  }
+  return out;
+}
+
+TEST(H2FlowBlockTest, RenderedLinesBecomeLowerCaseFieldsWithoutHopByHop) {
+  PreparedRequest r = Request(8080, "/", "POST");
+  H2Request base;
+  ASSERT_EQ(BuildH2Request(r, &base), ErrorId::kNone);
+  FlowSend f = Step("/api/agents/7?x=1",
+                    "User-Agent: stampede/1\r\nConnection: keep-alive\r\n"
+                    "Host: api.example.test\r\nX-Empty;\r\nX-Gone:\r\n"
+                    "TE: gzip\r\nTE: trailers\r\nKeep-Alive: 5\r\n"
+                    "Transfer-Encoding: chunked\r\nContent-Length: 99\r\n"
+                    "Authorization:  Bearer t-1 \r\nCookie: sid=a; b=c\r\n",
+                    "{\"a\":1}");
+  H2FlowBlock block;
+  ASSERT_EQ(BuildH2FlowBlock(base, f, &block), ErrorId::kNone);
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {":method", "POST"},
+      {":scheme", "http"},
+      {":authority", "api.example.test"},
+      {":path", "/api/agents/7?x=1"},
+      {"user-agent", "stampede/1"},
+      {"x-empty", ""},
+      {"te", "trailers"},
+      {"authorization", "Bearer t-1"},
+      {"cookie", "sid=a; b=c"},
+      {"content-length", "7"}};
+  EXPECT_EQ(Fields(block), want);
+  EXPECT_TRUE(block.has_body);
+  // Built again into the same buffers: the second send's own fields only.
+  FlowSend get = Step("/me", "Accept: */*\r\n");
+  PreparedRequest g = Request(8080, "/");
+  H2Request get_base;
+  ASSERT_EQ(BuildH2Request(g, &get_base), ErrorId::kNone);
+  ASSERT_EQ(BuildH2FlowBlock(get_base, get, &block), ErrorId::kNone);
+  const std::vector<std::pair<std::string, std::string>> want_get = {
+      {":method", "GET"},
+      {":scheme", "http"},
+      {":authority", "127.0.0.1:8080"},
+      {":path", "/me"},
+      {"accept", "*/*"}};
+  EXPECT_EQ(Fields(block), want_get);
+  EXPECT_FALSE(block.has_body);
+  // A POST without a body still says so.
+  FlowSend empty = Step("/x");
+  ASSERT_EQ(BuildH2FlowBlock(base, empty, &block), ErrorId::kNone);
+  EXPECT_EQ(Fields(block).back(),
+            std::make_pair(std::string("content-length"), std::string("0")));
+  EXPECT_FALSE(block.has_body);
+}
+
+TEST(H2FlowBlockTest, LineThatIsNotTokenColonValueIsInvalid) {
+  PreparedRequest r = Request(8080, "/");
+  H2Request base;
+  ASSERT_EQ(BuildH2Request(r, &base), ErrorId::kNone);
+  H2FlowBlock block;
+  for (const char* headers :
+       {"Bad Name: x\r\n", "NoColon\r\n", ": x\r\n", "X-A: 1\r\n(): 2\r\n"}) {
+    FlowSend f = Step("/", headers);
+    EXPECT_EQ(BuildH2FlowBlock(base, f, &block), ErrorId::kInvalidRequest)
+        << headers;
+  }
+}
+
+TEST(H2TransportTest, InvalidFlowStepFailsUnsent) {
+  Client client(2, 1);
+  PreparedRequest r = Request(1, "/");  // nothing listens: nothing is dialled
+  client.transport->Prepare(r);
+  FlowSend marked = Step("/a b");
+  marked.invalid = true;  // as FlowInstance::Render marks it
+  FlowSend bad_line = Step("/", "Bad Name: x\r\n");
+  client.transport->Send(FlowSent(r, &marked, 0));
+  client.transport->Send(FlowSent(r, &bad_line, 1));
+  client.RunUntilDone(2);
+  for (const Done& d : client.recorder.done) {
+    EXPECT_EQ(d.outcome.error, ErrorId::kInvalidRequest);
+    EXPECT_EQ(d.outcome.status, 0);
+    EXPECT_EQ(d.outcome.bytes_out, 0);
+  }
+  EXPECT_EQ(client.transport->connections_opened(), 0u);
+  EXPECT_EQ(client.transport->InFlight(), 0u);
+}
+
+// nginx speaking h2c in front of the reference target (HTTP/1.1 upstream),
+// so the stateful routes can be walked over HTTP/2; /authority answers with
+// the host nginx saw.
+class NginxProxyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    target_ = std::make_unique<testing::Target>(testing::MakeTempDir());
+    proxy_port_ = testing::FreePort();
+    nginx_ = std::make_unique<testing::Nginx>(
+        testing::MakeTempDir(),
+        "  server {\n    listen 127.0.0.1:" + std::to_string(proxy_port_) +
+            " http2;\n"
+            "    location = /authority { return 200 \"$host\"; }\n"
+            "    location / {\n      proxy_pass http://127.0.0.1:" +
+            std::to_string(target_->port()) +
+            ";\n      proxy_http_version 1.1;\n"
+            "      proxy_set_header Connection \"\";\n    }\n  }\n");
+  }
+  std::string Origin() const {
+    return "http://127.0.0.1:" + std::to_string(proxy_port_);
+  }
+  std::unique_ptr<testing::Target> target_;
+  int proxy_port_ = 0;
+  std::unique_ptr<testing::Nginx> nginx_;
+};
+
+TEST_F(NginxProxyTest, JourneyRunsOverH2OnTheUsersOwnConnection) {
+  auto flow = CompileFlow(kJourney, Origin());
+  ASSERT_NE(flow->spec, nullptr);
+  Client client(1, 1);
+  for (const PreparedRequest& r : flow->requests) client.transport->Prepare(r);
+  const std::vector<StepResult> steps = WalkFlow(&client, *flow, 0);
+  ExpectJourneyPassed(steps);
+  ASSERT_FALSE(steps.empty());
+  EXPECT_EQ(steps[0].head.substr(0, 12), "HTTP/2 200\r\n") << steps[0].head;
+  std::string_view type;
+  EXPECT_TRUE(FindHeader(steps[0].head, "content-type", &type));
+  EXPECT_EQ(type, "application/json");
+  EXPECT_EQ(client.transport->connections_opened(), 1u);
+  const std::vector<std::string> log = nginx_->LogLines(5);
+  ASSERT_EQ(log.size(), 5u);
+  for (const std::string& line : log) {
+    EXPECT_NE(line.find(" HTTP/2.0 "), std::string::npos) << line;
+    EXPECT_NE(line.find("ua=stampede-flow-test"), std::string::npos) << line;
+    EXPECT_EQ(line.substr(0, line.find(' ')),
+              log[0].substr(0, log[0].find(' ')));
+  }
+}
+
+TEST_F(NginxProxyTest, BodyIsKeptUpToItsLimitAndTheHeadOnlyWhenAsked) {
+  Client client(1, 1);
+  PreparedRequest r;
+  r.url = Origin() + "/";
+  r.method = "POST";
+  client.transport->Prepare(r);
+  FlowSend login =
+      Step("/api/login", "Content-Type: application/json\r\n",
+           R"({"user":"bob","password":"pw-bob"})", /*body_limit=*/9);
+  login.keep_head = false;
+  client.transport->Send(FlowSent(r, &login, 0));
+  client.RunUntilDone(1);
+  EXPECT_EQ(client.recorder.done[0].outcome.error, ErrorId::kNone);
+  EXPECT_EQ(client.recorder.done[0].outcome.status, 200);
+  EXPECT_EQ(login.response_body, R"({"token":)");
+  EXPECT_TRUE(login.body_cut);
+  EXPECT_EQ(login.head, "");
+  // A wrong password: the whole (short) body, nothing cut.
+  FlowSend wrong = Step("/api/login", "Content-Type: application/json\r\n",
+                        R"({"user":"bob","password":"nope"})");
+  client.transport->Send(FlowSent(r, &wrong, 0));
+  client.RunUntilDone(2);
+  EXPECT_EQ(client.recorder.done[1].outcome.status, 401);
+  EXPECT_EQ(wrong.head.substr(0, 12), "HTTP/2 401\r\n");
+  EXPECT_FALSE(wrong.body_cut);
+}
+
+TEST_F(NginxProxyTest, HostLineIsTheAuthority) {
+  Client client(1, 1);
+  PreparedRequest r;
+  r.url = Origin() + "/";
+  r.method = "GET";
+  client.transport->Prepare(r);
+  FlowSend named = Step("/authority", "Host: api.example.test\r\n");
+  FlowSend plain = Step("/authority");
+  client.transport->Send(FlowSent(r, &named, 0));
+  client.RunUntilDone(1);
+  client.transport->Send(FlowSent(r, &plain, 0));
+  client.RunUntilDone(2);
+  EXPECT_EQ(named.response_body, "api.example.test");
+  EXPECT_EQ(plain.response_body, "127.0.0.1");
+}
+
+TEST_F(NginxTest, EachFlowUserHasItsOwnConnection) {
+  // Three users, four steps each, every next step sent from inside the
+  // last one's OnDone (as the worker does).
+  constexpr uint32_t kUsers = 3;
+  constexpr int kSteps = 4;
+  Client client(kUsers, 1);
+  PreparedRequest r = Request(nginx_->port(), "/");
+  client.transport->Prepare(r);
+  std::vector<FlowSend> sends(kUsers);
+  std::vector<int> sent(kUsers, 0);
+  auto next = [&](uint32_t user) {
+    sends[user] =
+        Step("/u" + std::to_string(user) + "/" + std::to_string(sent[user]++));
+    client.transport->Send(FlowSent(r, &sends[user], user));
+  };
+  client.recorder.then = [&](const Sent& s, const Outcome&) {
+    if (sent[s.vu] < kSteps) next(s.vu);
+  };
+  for (uint32_t u = 0; u < kUsers; ++u) next(u);
+  client.RunUntilDone(kUsers * kSteps);
+  for (const Done& d : client.recorder.done) {
+    EXPECT_EQ(d.outcome.error, ErrorId::kNone);
+    EXPECT_EQ(d.outcome.status, 200);
+  }
+  for (const FlowSend& f : sends) {
+    EXPECT_EQ(f.head.substr(0, 12), "HTTP/2 200\r\n");
+    EXPECT_EQ(f.response_body, "ok");
+  }
+  EXPECT_EQ(client.transport->connections_opened(), kUsers);
+  // nginx saw each user's steps on one connection, and no two users share.
+  std::map<std::string, std::set<std::string>> users_by_connection;
+  const std::vector<std::string> log = nginx_->LogLines(kUsers * kSteps);
+  ASSERT_EQ(log.size(), kUsers * kSteps);
+  for (const std::string& line : log) {
+    const size_t uri = line.find(" /u");
+    ASSERT_NE(uri, std::string::npos) << line;
+    users_by_connection[line.substr(0, line.find(' '))].insert(
+        line.substr(uri + 1, 3));
+  }
+  EXPECT_EQ(users_by_connection.size(), kUsers);
+  for (const auto& [connection, users] : users_by_connection)
+    EXPECT_EQ(users.size(), 1u) << connection;
+}
+
+TEST_F(NginxTest, FlowUserReconnectsAfterGoaway) {
+  // GOAWAY after every third stream: the user's connection is replaced and
+  // no step is lost.
+  nginx_.reset();
+  Start("keepalive_requests 3;");
+  Client client(1, 1);
+  PreparedRequest r = Request(nginx_->port(), "/");
+  client.transport->Prepare(r);
+  FlowSend f;
+  int sent = 0;
+  auto next = [&] {
+    f = Step("/step/" + std::to_string(sent++));
+    client.transport->Send(FlowSent(r, &f, 0));
+  };
+  client.recorder.then = [&](const Sent&, const Outcome&) {
+    if (sent < 10) next();
+  };
+  next();
+  client.RunUntilDone(10);
+  for (const Done& d : client.recorder.done) {
+    EXPECT_EQ(d.outcome.error, ErrorId::kNone);
+    EXPECT_EQ(d.outcome.status, 200);
+  }
+  EXPECT_GE(client.transport->connections_opened(), 4u);
+  EXPECT_EQ(nginx_->LogLines(10).size(), 10u);
+  EXPECT_EQ(client.transport->InFlight(), 0u);
 }
 
 }  // namespace
