@@ -2,7 +2,9 @@
 
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 
@@ -11,7 +13,9 @@ namespace {
 
 using common::ErrorId;
 
-size_t DiscardBody(char*, size_t size, size_t n, void*) { return size * n; }
+// A flow step's response head is kept up to this much (the native
+// engines' limit too).
+constexpr size_t kMaxKeptHead = 64 * 1024;
 
 // The host part of `url` (a proxy may leave out its scheme), without
 // brackets; "" when it has none.
@@ -112,7 +116,12 @@ absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(
                      &CurlTransport::OpenSocket);
     curl_easy_setopt(slot->easy, CURLOPT_OPENSOCKETDATA, slot.get());
     curl_easy_setopt(slot->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(slot->easy, CURLOPT_WRITEFUNCTION, &DiscardBody);
+    // Bodies are dropped, and heads ignored, unless a flow step keeps them.
+    curl_easy_setopt(slot->easy, CURLOPT_WRITEFUNCTION, &CurlTransport::OnBody);
+    curl_easy_setopt(slot->easy, CURLOPT_WRITEDATA, slot.get());
+    curl_easy_setopt(slot->easy, CURLOPT_HEADERFUNCTION,
+                     &CurlTransport::OnHeader);
+    curl_easy_setopt(slot->easy, CURLOPT_HEADERDATA, slot.get());
     curl_easy_setopt(slot->easy, CURLOPT_HTTP_VERSION,
                      static_cast<long>(CURL_HTTP_VERSION_1_1));
     curl_easy_setopt(slot->easy, CURLOPT_TCP_NODELAY, 1L);
@@ -127,6 +136,7 @@ absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(
     t->free_.push_back(slot.get());
     t->slots_.push_back(std::move(slot));
   }
+  t->failed_.reserve(max_connections);
   return t;
 }
 
@@ -135,9 +145,9 @@ CurlTransport::CurlTransport(EventLoop* loop, Listener* listener, CURLM* multi)
 
 CurlTransport::~CurlTransport() {
   for (auto& slot : slots_) {
-    if (slot->sent.request != nullptr)
-      curl_multi_remove_handle(multi_, slot->easy);
+    if (slot->added) curl_multi_remove_handle(multi_, slot->easy);
     curl_easy_cleanup(slot->easy);
+    curl_slist_free_all(slot->flow_headers);
   }
   curl_multi_cleanup(
       multi_);  // closes pooled connections through SocketCallback
@@ -205,10 +215,59 @@ void CurlTransport::Configure(Slot* slot, const PreparedRequest& request) {
   slot->configured_for = &request;
 }
 
+void CurlTransport::ConfigureFlow(Slot* slot, const PreparedRequest& request,
+                                  const FlowSend& flow) {
+  Configure(slot, request);
+  // The URL, headers and body below are this send's: the next send of any
+  // request configures the handle afresh.
+  slot->configured_for = nullptr;
+  CURL* easy = slot->easy;
+  // A flow's prepared URL is its origin and "/"; the target brings its own.
+  std::string_view origin = request.url;
+  if (!origin.empty() && origin.back() == '/' && !flow.target.empty() &&
+      flow.target.front() == '/') {
+    origin.remove_suffix(1);
+  }
+  slot->url.assign(origin).append(flow.target);
+  curl_easy_setopt(easy, CURLOPT_URL, slot->url.c_str());  // libcurl copies it
+  curl_slist_free_all(slot->flow_headers);
+  curl_slist* list = nullptr;
+  std::string_view rest = flow.headers;
+  while (!rest.empty()) {
+    const size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest =
+        nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    slot->line.assign(line);
+    list = curl_slist_append(list, slot->line.c_str());
+  }
+  list = curl_slist_append(list, "Expect:");
+  if (!request.keep_alive) list = curl_slist_append(list, "Connection: close");
+  slot->flow_headers = list;
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, list);
+  if (request.method != "GET" && request.method != "HEAD") {
+    // Not copied: the flow instance keeps the body until the step is judged.
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, flow.body.data());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(flow.body.size()));
+  }
+}
+
 void CurlTransport::Send(const Sent& sent) {
   Slot* slot = free_.back();
   free_.pop_back();
-  Configure(slot, *sent.request);
+  if (sent.flow != nullptr && sent.flow->invalid) {
+    slot->sent = sent;
+    failed_.push_back(slot);
+    return;
+  }
+  if (sent.flow != nullptr) {
+    ConfigureFlow(slot, *sent.request, *sent.flow);
+  } else {
+    Configure(slot, *sent.request);
+  }
   if (!local_binds_.empty()) {
     // Requests take the addresses in turn; libcurl reuses a connection only
     // for the same one.
@@ -218,7 +277,9 @@ void CurlTransport::Send(const Sent& sent) {
   slot->sent = sent;
   slot->socket_errno = 0;
   slot->blocked = false;
+  slot->in_head = false;
   CURLMcode rc = curl_multi_add_handle(multi_, slot->easy);
+  slot->added = rc == CURLM_OK;
   if (rc != CURLM_OK) {
     slot->sent.request = nullptr;
     free_.push_back(slot);
@@ -229,6 +290,19 @@ void CurlTransport::Send(const Sent& sent) {
 }
 
 void CurlTransport::OnDeadline() {
+  // The listener may Send (and so fail more) while this runs.
+  for (size_t i = 0; i < failed_.size(); ++i) {
+    Slot* slot = failed_[i];
+    const Sent sent = slot->sent;
+    slot->sent.request = nullptr;
+    free_.push_back(slot);
+    Outcome outcome;
+    outcome.error = ErrorId::kInvalidRequest;
+    listener_->OnDone(sent, outcome, EventLoop::MonoNowNs());
+  }
+  failed_.clear();
+  // Called for the failures alone: libcurl's own timer is not due yet.
+  if (deadline_ns_ == 0 || EventLoop::MonoNowNs() < deadline_ns_) return;
   deadline_ns_ = 0;
   int running = 0;
   curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
@@ -295,6 +369,7 @@ void CurlTransport::Complete(CURLMsg* msg) {
   outcome.bytes_out = request_bytes;
   ReadTimings(slot->easy, &outcome);
   curl_multi_remove_handle(multi_, slot->easy);
+  slot->added = false;
   Sent sent = slot->sent;
   slot->sent.request = nullptr;
   free_.push_back(slot);
@@ -340,6 +415,42 @@ curl_socket_t CurlTransport::OpenSocket(void* slot, curlsocktype,
                             address->protocol);
   if (fd < 0) s->socket_errno = errno;
   return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+size_t CurlTransport::OnHeader(char* data, size_t size, size_t n, void* slot) {
+  auto* s = static_cast<Slot*>(slot);
+  const size_t len = size * n;
+  FlowSend* f = s->sent.flow;
+  if (f == nullptr) return len;
+  const std::string_view line(data, len);
+  if (line.size() >= 5 && line.substr(0, 5) == "HTTP/") {
+    // A new response: only the last one (after any 1xx, auth round or
+    // proxy CONNECT) is the step's.
+    f->head.clear();
+    f->response_body.clear();
+    f->body_cut = false;
+    s->in_head = true;
+  } else if (line == "\r\n" || line == "\n") {
+    s->in_head = false;  // what follows the body is trailers
+    return len;
+  }
+  if (s->in_head && f->keep_head && f->head.size() + len <= kMaxKeptHead)
+    f->head.append(line);
+  return len;
+}
+
+size_t CurlTransport::OnBody(char* data, size_t size, size_t n, void* slot) {
+  auto* s = static_cast<Slot*>(slot);
+  const size_t len = size * n;
+  FlowSend* f = s->sent.flow;
+  if (f == nullptr || f->body_limit == 0) return len;
+  const size_t room = f->body_limit > f->response_body.size()
+                          ? f->body_limit - f->response_body.size()
+                          : 0;
+  const size_t take = std::min(room, len);
+  f->response_body.append(data, take);
+  if (take < len) f->body_cut = true;
+  return len;
 }
 
 int CurlTransport::TimerCallback(CURLM*, long timeout_ms, void* self) {
