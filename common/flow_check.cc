@@ -132,19 +132,6 @@ class FlowChecker {
       Add(path + ".flow",
           "flows are HTTP requests; a WebSocket scenario has none");
     }
-    if (!scenario_.proxy().empty() || scenario_.has_auth()) {
-      Add(path + ".flow",
-          "flows run on the native HTTP/1.1 engine, which has no proxy or "
-          "auth: send credentials as a header or from a login step");
-    }
-    if (scenario_.http_version() == "2") {
-      Add(path + ".http_version",
-          "flows run on HTTP/1.1 in this version; remove http_version: \"2\"");
-    }
-    if (scenario_.transport() == "curl") {
-      Add(path + ".transport",
-          "flows run on the native HTTP/1.1 engine; remove transport: curl");
-    }
     if (!scenario_.on_check_fail().empty() &&
         scenario_.on_check_fail() != "continue" &&
         scenario_.on_check_fail() != "abort_flow") {

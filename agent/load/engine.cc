@@ -76,19 +76,8 @@ absl::Status ChooseEngine(ScenarioSpec* scenario, const AlpnAsker& ask) {
     Set(scenario, Engine::kWebSocket, "websocket: in the plan");
     return absl::OkStatus();
   }
-  if (scenario->flow != nullptr) {
-    // A flow renders each request and reads its response back; only the
-    // native HTTP/1.1 engine does so in this version.
-    if (scenario->http_version == "2" || scenario->transport == "curl" ||
-        NotNative(*scenario) != nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "scenario ", scenario->name,
-          ": flows run on the native HTTP/1.1 engine only (no http_version "
-          "\"2\", transport: curl, proxy or auth)"));
-    }
-    Set(scenario, Engine::kHttp1, "flow: flows run on native HTTP/1.1");
-    return absl::OkStatus();
-  }
+  // A flow is chosen for like any scenario: every HTTP engine renders its
+  // steps and keeps their responses.
   const std::string& version = scenario->http_version;
   if (version == "2") {
     if (const std::string why = H2Refusal(*scenario); !why.empty()) {

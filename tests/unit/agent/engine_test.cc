@@ -158,6 +158,53 @@ TEST(ChooseEngineTest, Http2AsAskedOrRefused) {
   EXPECT_EQ(s.engine, Engine::kWebSocket);
 }
 
+TEST(ChooseEngineTest, FlowsGoToEveryHttpEngineForTheUsualReasons) {
+  // A flow's prepared requests carry its origins only (the steps render
+  // their targets) and templates in their headers.
+  auto flow = [](const std::string& origin) {
+    ScenarioSpec s = Scenario({origin});
+    s.requests[0].headers = {"Authorization: Bearer {{token}}"};
+    s.flow = std::make_unique<FlowSpec>();
+    return s;
+  };
+  FakeAsker h2{std::string("h2")};
+  ScenarioSpec s = flow("https://api.test/");
+  ASSERT_TRUE(ChooseEngine(&s, h2.Fn()).ok());
+  EXPECT_EQ(s.engine, Engine::kH2);
+  EXPECT_EQ(s.engine_why,
+            "http_version auto: api.test chose h2 by ALPN from h2, http/1.1");
+
+  FakeAsker old{std::string("http/1.1")};
+  s = flow("https://api.test/");
+  ASSERT_TRUE(ChooseEngine(&s, old.Fn()).ok());
+  EXPECT_EQ(s.engine, Engine::kHttp1);
+
+  s = flow("http://api.test/");
+  s.http_version = "2";
+  ASSERT_TRUE(ChooseEngine(&s, h2.Fn()).ok());
+  EXPECT_EQ(s.engine, Engine::kH2);
+  EXPECT_EQ(s.engine_why, "http_version \"2\" in the plan");
+
+  s = flow("http://api.test/");
+  s.transport = "curl";
+  ASSERT_TRUE(ChooseEngine(&s, h2.Fn()).ok());
+  EXPECT_EQ(s.engine, Engine::kCurl);
+  EXPECT_EQ(s.engine_why, "transport: curl in the plan");
+
+  s = flow("http://api.test/");
+  s.requests[0].auth_scheme = "digest";
+  ASSERT_TRUE(ChooseEngine(&s, h2.Fn()).ok());
+  EXPECT_EQ(s.engine, Engine::kCurl);
+  EXPECT_EQ(s.engine_why,
+            "GET http://api.test/ has a proxy or auth, which only libcurl "
+            "carries");
+  EXPECT_TRUE(ServedByCurl(s));
+
+  s = flow("http://api.test/");
+  ASSERT_TRUE(ChooseEngine(&s, h2.Fn()).ok());
+  EXPECT_EQ(s.engine, Engine::kHttp1);
+}
+
 // --- The probe, against nginx ---
 
 class AlpnProbeTest : public ::testing::Test {

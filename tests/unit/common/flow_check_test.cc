@@ -310,22 +310,23 @@ TEST(FlowCheckTest, StepShapesAndNames) {
 TEST(FlowCheckTest, WhatAFlowScenarioRulesOut) {
   EXPECT_EQ(Issues("      - { name: a, path: /a }\n",
                    "    requests: [ { path: /r } ]\n"
-                   "    http_version: \"2\"\n"
                    "    on_check_fail: stop\n"),
             (Want{"f.yaml:6:7: scenarios[0].flow: a scenario has either "
                   "requests or a flow, not both",
-                  "f.yaml:8:19: scenarios[0].http_version: flows run on "
-                  "HTTP/1.1 in this version; remove http_version: \"2\"",
-                  "f.yaml:9:20: scenarios[0].on_check_fail: unknown value "
+                  "f.yaml:8:20: scenarios[0].on_check_fail: unknown value "
                   "\"stop\"; use continue or abort_flow"}));
+}
+
+TEST(FlowCheckTest, FlowsRunOnEveryHttpEngine) {
+  // HTTP/2, and libcurl (forced, or for a proxy and HTTP authentication).
+  EXPECT_EQ(
+      Issues("      - { name: a, path: /a }\n", "    http_version: \"2\"\n"),
+      Want{});
   EXPECT_EQ(Issues("      - { name: a, path: /a }\n",
                    "    transport: curl\n"
-                   "    proxy: http://proxy.test:3128\n"),
-            (Want{"f.yaml:6:7: scenarios[0].flow: flows run on the native "
-                  "HTTP/1.1 engine, which has no proxy or auth: send "
-                  "credentials as a header or from a login step",
-                  "f.yaml:7:16: scenarios[0].transport: flows run on the "
-                  "native HTTP/1.1 engine; remove transport: curl"}));
+                   "    proxy: http://proxy.test:3128\n"
+                   "    auth: { username: u, password: p, scheme: digest }\n"),
+            Want{});
 }
 
 TEST(FlowCheckTest, TheExampleFlowIsValid) {
