@@ -5,6 +5,7 @@
 // a failed capture.
 #include <map>
 #include <regex>
+#include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -129,6 +130,71 @@ TEST_F(FlowsEndToEnd, LoginThenCreateGetDeleteByCapturedIdSendsNoStray4xx) {
   // A VU is a user: its own connection, kept for all its requests (the
   // one more is the /stats request that asked).
   EXPECT_EQ(Connections(stats), 9 + 1) << stats;
+}
+
+TEST_F(FlowsEndToEnd, TheJourneyRunsOnLibcurlToo) {
+  RunOutcome run = RunWith(
+      absl::StrReplaceAll(
+          kLoginCreateGetDelete,
+          {{"  - name: agents\n", "  - name: agents\n    transport: curl\n"}}),
+      2);
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const std::string stats = target_->Stats();
+  EXPECT_EQ(StateCount(stats, "unauthorized"), 0) << stats;
+  EXPECT_EQ(StateCount(stats, "not_found"), 0) << stats;
+  EXPECT_EQ(StateCount(stats, "conflict"), 0) << stats;
+  EXPECT_GT(StateCount(stats, "agents_created"), 9);
+  const v1::ScenarioResult& sc = run.result.scenarios(0);
+  EXPECT_EQ(sc.engine(), "curl");
+  EXPECT_EQ(sc.summary().errors(), 0) << run.log;
+  EXPECT_GT(sc.flows().completed(), 0);
+  EXPECT_EQ(sc.flows().aborted(), 0);
+  EXPECT_EQ(CountMap(stats, "logins_by_user").size(), 9u) << stats;
+}
+
+TEST_F(FlowsEndToEnd, TheJourneyRunsOnHttp2WithAConnectionPerUser) {
+  // nginx speaks h2c to the agents and HTTP/1.1 to the reference target;
+  // it would end each connection after 1000 streams (GOAWAY), more than a
+  // user's connection should need here.
+  const int h2_port = FreePort();
+  Nginx nginx(
+      MakeTempDir(),
+      absl::StrCat(
+          "  keepalive_requests 1000000;\n  server {\n    listen 127.0.0.1:",
+          h2_port,
+          " http2;\n    location / { proxy_pass "
+          "http://127.0.0.1:",
+          target_->port(),
+          "; proxy_http_version 1.1; proxy_set_header "
+          "Connection \"\"; }\n  }\n"));
+  RunOutcome run =
+      RunWith(absl::StrReplaceAll(
+                  kLoginCreateGetDelete,
+                  {{"  - name: agents\n",
+                    "  - name: agents\n    http_version: \"2\"\n"},
+                   {"127.0.0.1:$PORT", absl::StrCat("127.0.0.1:", h2_port)}}),
+              3);
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const std::string stats = target_->Stats();
+  EXPECT_EQ(StateCount(stats, "unauthorized"), 0) << stats;
+  EXPECT_EQ(StateCount(stats, "not_found"), 0) << stats;
+  EXPECT_EQ(StateCount(stats, "conflict"), 0) << stats;
+  EXPECT_GT(StateCount(stats, "agents_created"), 9);
+  const v1::ScenarioResult& sc = run.result.scenarios(0);
+  EXPECT_EQ(sc.engine(), "h2");
+  EXPECT_EQ(sc.summary().errors(), 0) << run.log;
+  EXPECT_GT(sc.flows().completed(), 0);
+  EXPECT_EQ(sc.flows().aborted(), 0);
+  EXPECT_EQ(CountMap(stats, "logins_by_user").size(), 9u) << stats;
+  // Each of the 9 users had its own HTTP/2 connection for all its steps.
+  std::set<std::string> connections;
+  for (const std::string& line : nginx.LogLines()) {
+    EXPECT_NE(line.find(" HTTP/2.0 "), std::string::npos) << line;
+    connections.insert(line.substr(0, line.find(' ')));
+  }
+  EXPECT_EQ(connections.size(), 9u);
 }
 
 TEST_F(FlowsEndToEnd, EachVusTurnsLandOnItsOwnSession) {
