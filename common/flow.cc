@@ -1,6 +1,7 @@
 #include "common/flow.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "absl/strings/str_cat.h"
 
@@ -56,6 +57,26 @@ void ForEachFlowRequest(
         break;
     }
   }
+}
+
+std::vector<std::string> CheckNames(const v1::Check& check) {
+  std::vector<std::string> out;
+  if (!check.status().empty()) out.push_back("status");
+  if (!check.body_contains().empty()) out.push_back("body_contains");
+  std::vector<std::string> json;
+  for (const auto& [path, value] : check.json()) json.push_back(path);
+  std::sort(json.begin(), json.end());
+  for (const std::string& path : json) out.push_back("json " + path);
+  std::vector<std::string> headers;
+  for (const auto& [name, value] : check.header()) {
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(c));
+    headers.push_back(lower);
+  }
+  std::sort(headers.begin(), headers.end());
+  for (const std::string& name : headers) out.push_back("header " + name);
+  if (check.has_latency_lt()) out.push_back("latency_lt");
+  return out;
 }
 
 std::vector<std::string> SetupCaptureNames(const v1::TestPlan& plan) {

@@ -40,6 +40,11 @@ void ForEachFlowRequest(
     const std::string& path,
     const std::function<void(const v1::FlowStep&, const std::string&)>& f);
 
+// A step's checks in the order agents judge and count them: "status",
+// "body_contains", "json PATH" (by path), "header NAME" (by lower-case
+// name), "latency_lt".
+std::vector<std::string> CheckNames(const v1::Check& check);
+
 // The names the plan's setup steps capture, sorted: {{setup.NAME}} is
 // TemplateSource::kSetup with the name's index here, on every side.
 std::vector<std::string> SetupCaptureNames(const v1::TestPlan& plan);

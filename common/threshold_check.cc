@@ -13,17 +13,17 @@ namespace stampede::common {
 void ThresholdChecker::Check(const v1::Threshold& threshold,
                              const std::string& path) {
   const std::string& metric = threshold.metric();
-  const bool known_metric =
-      IsLatencyMetric(metric) || metric == "error_rate" || metric == "rps";
+  const bool known_metric = IsLatencyMetric(metric) || metric == "error_rate" ||
+                            metric == "rps" || metric == "checks";
   if (metric.empty()) {
     Add(path + ".metric",
         "a threshold needs a metric: latency, service_time, ttfb, ttlb, "
-        "connect, ws_rtt, error_rate or rps");
+        "connect, ws_rtt, error_rate, rps or checks");
   } else if (!known_metric) {
     Add(path + ".metric",
         absl::StrCat("unknown metric ", Quote(metric),
                      "; use latency, service_time, ttfb, ttlb, connect, "
-                     "ws_rtt, error_rate or rps"));
+                     "ws_rtt, error_rate, rps or checks"));
   }
   if (threshold.has_grace() &&
       ToDuration(threshold.grace()) < absl::ZeroDuration()) {
@@ -97,7 +97,7 @@ void ThresholdChecker::CheckValue(const std::string& metric,
   if (IsLatencyMetric(metric)) {
     absl::StatusOr<absl::Duration> d = ParseDuration(value);
     if (!d.ok()) Add(path, std::string(d.status().message()));
-  } else if (metric == "error_rate") {
+  } else if (metric == "error_rate" || metric == "checks") {
     absl::StatusOr<double> f = ParseFraction(value);
     if (!f.ok()) Add(path, std::string(f.status().message()));
   } else if (metric == "rps") {

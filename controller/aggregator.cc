@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/flow.h"
 
 namespace stampede::controller {
 
@@ -28,12 +29,27 @@ void Cell::Merge(const Cell& other) {
   bytes_out += other.bytes_out;
   for (const auto& [code, n] : other.statuses) statuses[code] += n;
   for (const auto& [id, n] : other.error_ids) error_ids[id] += n;
+  checks_passed += other.checks_passed;
+  checks_failed += other.checks_failed;
+  for (const auto& [name, n] : other.checks_failed_by)
+    checks_failed_by[name] += n;
 }
 
 Aggregator::Aggregator(const v1::TestPlan& plan, size_t agents, bool keep_stats)
     : agents_(agents), keep_stats_(keep_stats) {
-  for (const v1::Scenario& s : plan.scenarios())
+  for (const v1::Scenario& s : plan.scenarios()) {
     cells_.emplace_back(s.requests_size());
+    auto& names = check_names_.emplace_back(s.requests_size());
+    size_t r = 0;
+    common::ForEachFlowRequest(
+        s.flow(), "", [&](const v1::FlowStep& step, const std::string&) {
+          if (r >= names.size()) return;
+          for (const std::string& check : common::CheckNames(step.check()))
+            names[r].push_back(
+                absl::StrCat(common::FlowStepName(step), ": ", check));
+          ++r;
+        });
+  }
   flows_.resize(plan.scenarios_size());
   data_.resize(plan.data_size());
 }
@@ -64,7 +80,10 @@ absl::Status CheckCounts(const v1::RequestStats& s) {
   bool implausible = bad(s.requests()) || bad(s.errors()) ||
                      bad(s.bytes_in() >> 16) || bad(s.bytes_out() >> 16) ||
                      s.bytes_in() < 0 || s.bytes_out() < 0 || bad(s.events()) ||
-                     bad(s.messages_in()) || bad(s.messages_out());
+                     bad(s.messages_in()) || bad(s.messages_out()) ||
+                     bad(s.checks_passed()) || bad(s.checks_failed()) ||
+                     s.check_failures_size() > 64;
+  for (int64_t n : s.check_failures()) implausible |= bad(n);
   for (const auto& [code, n] : s.status_counts()) implausible |= bad(n);
   for (const auto& [id, n] : s.error_counts()) implausible |= bad(n);
   for (const auto& [code, n] : s.close_codes()) implausible |= bad(n);
@@ -74,7 +93,16 @@ absl::Status CheckCounts(const v1::RequestStats& s) {
                    ": a negative or implausibly large count"));
 }
 
-void AddCounts(const v1::RequestStats& s, Cell* c) {
+void AddCounts(const v1::RequestStats& s,
+               const std::vector<std::string>& check_names, Cell* c) {
+  c->checks_passed += s.checks_passed();
+  c->checks_failed += s.checks_failed();
+  for (int i = 0; i < s.check_failures_size(); ++i) {
+    if (s.check_failures(i) == 0) continue;
+    c->checks_failed_by[static_cast<size_t>(i) < check_names.size()
+                            ? check_names[i]
+                            : std::string("(other)")] += s.check_failures(i);
+  }
   c->requests += s.requests();
   c->errors += s.errors();
   c->bytes_in += s.bytes_in();
@@ -190,7 +218,7 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
     const auto targets = CellHistograms(&cell);
     for (size_t h = 0; h < kHistograms; ++h)
       targets[h]->MergeBuckets(decoded_[i * kHistograms + h]);
-    AddCounts(s, &cell);
+    AddCounts(s, check_names_[s.scenario()][s.request()], &cell);
     for (const auto& [index, n] : decoded_[i * kHistograms + kLatency])
       totals.latency_buckets[index] += n;
     totals.requests += s.requests();

@@ -37,6 +37,10 @@ struct Cell {
   int64_t bytes_out = 0;
   std::map<int, int64_t> statuses;
   std::map<std::string, int64_t> error_ids;
+  // Flow steps' checks: judged, failed, and failed by "STEP: check".
+  int64_t checks_passed = 0;
+  int64_t checks_failed = 0;
+  std::map<std::string, int64_t> checks_failed_by;
 
   void Merge(const Cell& other);
 };
@@ -115,6 +119,8 @@ class Aggregator {
 
  private:
   std::vector<std::vector<Cell>> cells_;
+  // [scenario][request]: "STEP: check" for each check of a flow step.
+  std::vector<std::vector<std::vector<std::string>>> check_names_;
   std::vector<v1::FlowStats> flows_;
   std::vector<v1::DataUse> data_;
   std::vector<AgentTotals> agents_;

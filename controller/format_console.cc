@@ -224,6 +224,21 @@ std::string FormatSummary(const v1::RunResult& r) {
       absl::StrAppend(&flows, ", ", f.data_exhausted(),
                       " not started: data used up");
     flows += "\n";
+    const v1::Summary& cs = sc.summary();
+    if (cs.checks_passed() + cs.checks_failed() > 0) {
+      absl::StrAppend(
+          &flows, "      checks: ", cs.checks_passed(), " passed, ",
+          cs.checks_failed(), " failed",
+          absl::StrFormat(" (%.2f%% passed)",
+                          100.0 * static_cast<double>(cs.checks_passed()) /
+                              static_cast<double>(cs.checks_passed() +
+                                                  cs.checks_failed())));
+      std::map<std::string, int64_t> by(cs.checks_failed_by().begin(),
+                                        cs.checks_failed_by().end());
+      for (const auto& [name, n] : by)
+        absl::StrAppend(&flows, "\n        ", name, ": ", n, " failed");
+      flows += "\n";
+    }
   }
   if (!flows.empty()) out += "\n  flows:\n" + flows;
 

@@ -146,6 +146,15 @@ void WriteSummary(JsonWriter& w, std::string_view key, const v1::Summary& s) {
   for (const auto& [id, n] : errors) w.Int(id, n);
   w.End();
   w.Int("bytes_in", s.bytes_in()).Int("bytes_out", s.bytes_out());
+  if (s.checks_passed() + s.checks_failed() > 0) {
+    w.Int("checks_passed", s.checks_passed())
+        .Int("checks_failed", s.checks_failed());
+    std::map<std::string, int64_t> by(s.checks_failed_by().begin(),
+                                      s.checks_failed_by().end());
+    w.BeginObject("checks_failed_by");
+    for (const auto& [name, n] : by) w.Int(name, n);
+    w.End();
+  }
   if (s.has_phases_ms()) {
     const v1::PhaseTimings& p = s.phases_ms();
     w.BeginObject("phases_ms").Int("new_connections", p.new_connections());

@@ -34,6 +34,12 @@ LiveThresholds::Slice LiveThresholds::SliceOf(const v1::Threshold& t,
   common::Histogram* h = MetricHistogram(t, &scratch);
   for (const v1::RequestStats& s : view.stats) {
     if (!Matches(plan_, t, s.scenario(), s.request())) continue;
+    if (t.metric() == "checks") {
+      // A window of checks: judged ones as "requests", failed as "errors".
+      slice.requests += s.checks_passed() + s.checks_failed();
+      slice.errors += s.checks_failed();
+      continue;
+    }
     slice.requests += s.requests();
     slice.errors += s.errors();
     if (h == nullptr) continue;
@@ -56,6 +62,10 @@ Cell LiveThresholds::WindowCell(const v1::Threshold& t,
   for (const Slice& slice : state.window) {
     cell.requests += slice.requests;
     cell.errors += slice.errors;
+    if (t.metric() == "checks") {
+      cell.checks_passed += slice.requests - slice.errors;
+      cell.checks_failed += slice.errors;
+    }
     if (h != nullptr && !slice.histogram.empty())
       h->MergeEncoded(slice.histogram).IgnoreError();
   }
@@ -91,6 +101,8 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
       common::Histogram* h = MetricHistogram(t, &merged);
       merged.requests = 0;
       merged.errors = 0;
+      merged.checks_passed = 0;
+      merged.checks_failed = 0;
       if (h != nullptr) h->Reset();
       for (size_t s = 0; s < cells.size(); ++s) {
         for (size_t r = 0; r < cells[s].size(); ++r) {
@@ -98,6 +110,8 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
           const Cell& c = cells[s][r];
           merged.requests += c.requests;
           merged.errors += c.errors;
+          merged.checks_passed += c.checks_passed;
+          merged.checks_failed += c.checks_failed;
           if (h != nullptr) h->Merge(*MetricHistogram(t, c));
         }
       }

@@ -112,6 +112,10 @@ v1::Summary SummaryOf(const Cell& cell, double duration_s) {
                                      : 0);
   s.set_rps(duration_s > 0 ? static_cast<double>(cell.requests) / duration_s
                            : 0);
+  s.set_checks_passed(cell.checks_passed);
+  s.set_checks_failed(cell.checks_failed);
+  for (const auto& [name, n] : cell.checks_failed_by)
+    (*s.mutable_checks_failed_by())[name] = n;
   FillLatency(cell.latency, s.mutable_latency_ms());
   FillLatency(cell.service_time, s.mutable_service_time_ms());
   if (cell.dns.Count() + cell.connect.Count() + cell.tls.Count() +

@@ -38,7 +38,7 @@ double Bound(const v1::Threshold& t, const std::string& text) {
     auto d = common::ParseDuration(text);
     return d.ok() ? absl::ToDoubleMilliseconds(*d) : 0;
   }
-  if (t.metric() == "error_rate") {
+  if (t.metric() == "error_rate" || t.metric() == "checks") {
     auto f = common::ParseFraction(text);
     return f.ok() ? *f : 0;
   }
@@ -125,6 +125,14 @@ v1::ThresholdResult Judge(const v1::Threshold& t, const Cell& merged,
     actual = us / 1000.0;
     actual_text = absl::StrCat(common::FormatMillis(actual), "ms");
     data = h->Count() > 0;
+  } else if (t.metric() == "checks") {
+    // The pass rate of the flow steps' checks; none judged cannot pass.
+    const int64_t judged = merged.checks_passed + merged.checks_failed;
+    actual = judged > 0 ? static_cast<double>(merged.checks_passed) /
+                              static_cast<double>(judged)
+                        : 0;
+    actual_text = absl::StrFormat("%.3f%%", actual * 100);
+    data = judged > 0;
   } else if (t.metric() == "error_rate") {
     actual = merged.requests > 0 ? static_cast<double>(merged.errors) /
                                        static_cast<double>(merged.requests)

@@ -528,25 +528,37 @@ StepVerdict FlowInstance::Judge(const FlowStepSpec& step,
     }
     if (!found) v.capture_failed = true;
   }
-  bool ok = true;
+  // Every check is judged (and counted) on its own, in CheckNames order.
+  uint32_t bit = 0;
+  auto judge = [&v, &bit](bool passed) {
+    if (passed) {
+      ++v.checks_passed;
+    } else if (bit < 32) {
+      v.failed_checks |= uint32_t{1} << bit;
+    }
+    ++bit;
+  };
   if (!step.statuses.empty()) {
-    ok =
-        std::find(step.statuses.begin(), step.statuses.end(),
-                  static_cast<uint32_t>(outcome.status)) != step.statuses.end();
+    judge(std::find(step.statuses.begin(), step.statuses.end(),
+                    static_cast<uint32_t>(outcome.status)) !=
+          step.statuses.end());
   }
-  if (ok && !step.body_contains.empty()) {
-    ok = send_.response_body.find(step.body_contains) != std::string::npos;
+  if (!step.body_contains.empty()) {
+    judge(answered &&
+          send_.response_body.find(step.body_contains) != std::string::npos);
   }
   for (const auto& [path, expected] : step.json_checks) {
-    if (!ok) break;
-    ok = path.Find(send_.response_body, &scratch_) && scratch_ == expected;
+    judge(answered && path.Find(send_.response_body, &scratch_) &&
+          scratch_ == expected);
   }
   for (const auto& [name, expected] : step.header_checks) {
-    if (!ok) break;
     std::string_view value;
-    ok = FindHeader(send_.head, name, &value) && value == expected;
+    judge(answered && FindHeader(send_.head, name, &value) &&
+          value == expected);
   }
-  if (ok && step.latency_lt_ns > 0) ok = latency_ns < step.latency_lt_ns;
+  if (step.latency_lt_ns > 0)
+    judge(answered && latency_ns < step.latency_lt_ns);
+  const bool ok = v.failed_checks == 0 && bit <= 32;
   v.check_failed = !ok;
   return v;
 }

@@ -104,6 +104,9 @@ struct FlowSpec {
 struct StepVerdict {
   bool capture_failed = false;
   bool check_failed = false;
+  uint32_t checks_passed = 0;
+  // Bit i: the step's check i (common::CheckNames order) failed.
+  uint32_t failed_checks = 0;
 };
 
 class FlowInstance {

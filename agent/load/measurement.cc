@@ -26,6 +26,10 @@ void RequestMetrics::Merge(const RequestMetrics& other) {
   }
   requests += other.requests;
   errors += other.errors;
+  checks_passed += other.checks_passed;
+  checks_failed += other.checks_failed;
+  for (size_t i = 0; i < kCountedChecks; ++i)
+    check_failures[i] += other.check_failures[i];
   bytes_in += other.bytes_in;
   bytes_out += other.bytes_out;
   for (size_t i = 0; i < statuses.size(); ++i) {
@@ -51,6 +55,8 @@ void RequestMetrics::Reset() {
   websocket = false;
   closes.fill({});
   requests = errors = bytes_in = bytes_out = 0;
+  checks_passed = checks_failed = 0;
+  check_failures.fill(0);
   statuses.fill(0);
   unexpected_statuses.fill(0);
   transport_errors.fill(0);
@@ -157,6 +163,15 @@ void Window::ToProto(v1::Interval* out) const {
       if (m.ws_session.Count() > 0)
         stats->set_ws_session(m.ws_session.Encode());
       stats->set_events(m.events);
+      if (m.checks_passed + m.checks_failed > 0) {
+        stats->set_checks_passed(m.checks_passed);
+        stats->set_checks_failed(m.checks_failed);
+        size_t last = 0;
+        for (size_t i = 0; i < m.check_failures.size(); ++i)
+          if (m.check_failures[i] > 0) last = i + 1;
+        for (size_t i = 0; i < last; ++i)
+          stats->add_check_failures(m.check_failures[i]);
+      }
       stats->set_messages_out(m.messages_out);
       stats->set_messages_in(m.messages_in);
       for (const RequestMetrics::CloseCount& c : m.closes) {

@@ -46,6 +46,12 @@ struct RequestMetrics {
   bool websocket = false;
   int64_t requests = 0;
   int64_t errors = 0;
+  // Flow steps: checks judged, and failures per check of the step (its
+  // number in common::CheckNames order; the last counts any beyond).
+  static constexpr size_t kCountedChecks = 16;
+  int64_t checks_passed = 0;
+  int64_t checks_failed = 0;
+  std::array<int64_t, kCountedChecks> check_failures{};
   int64_t bytes_in = 0;
   int64_t bytes_out = 0;
   std::array<int64_t, 600> statuses{};

@@ -18,6 +18,28 @@ namespace {
 
 using Model = ScenarioSpec::Model;
 
+// Errors that mean the user never reached the target (or lost its
+// connection): its VU backs off before the next try.
+bool IsConnectFailure(common::ErrorId e) {
+  using common::ErrorId;
+  switch (e) {
+    case ErrorId::kDnsFailure:
+    case ErrorId::kTcpRefused:
+    case ErrorId::kTcpReset:
+    case ErrorId::kTcpTimeout:
+    case ErrorId::kTlsError:
+    case ErrorId::kTlsHandshake:
+    case ErrorId::kTlsCertificate:
+    case ErrorId::kBlockedTarget:
+    case ErrorId::kLocalEmfile:
+    case ErrorId::kLocalEaddrnotavail:
+    case ErrorId::kLocalOther:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // How often a closed scenario re-reads its VU level while nothing else wakes
 // the loop.
 constexpr int64_t kVuLevelPollNs = 10'000'000;
@@ -552,6 +574,12 @@ void Worker::JudgeStep(const Sent& sent, const Outcome& outcome,
   clock_gettime(CLOCK_REALTIME, &wall);
   const StepVerdict v =
       flow.Judge(step, outcome, done_ns - sent.intended_ns, wall.tv_sec);
+  m.checks_passed += v.checks_passed;
+  for (uint32_t bits = v.failed_checks, i = 0; bits != 0; bits >>= 1, ++i) {
+    if ((bits & 1) == 0) continue;
+    ++m.checks_failed;
+    ++m.check_failures[std::min<size_t>(i, RequestMetrics::kCountedChecks - 1)];
+  }
   // A request that failed on its own counts once, under its own error.
   if (!failed && (v.capture_failed || v.check_failed)) {
     ++m.errors;
@@ -590,6 +618,17 @@ void Worker::AfterIteration(size_t s, uint32_t m, int64_t done_ns) {
   pool.vus[m].busy = false;
   if (m >= pool.active) return;  // ramped down while in flight
   int64_t think = ThinkNs(spec_.scenarios[s]);
+  if (const uint32_t failures = pool.vus[m].connect_failures; failures > 0) {
+    // A user that could not connect waits before it tries again, longer
+    // each time (capped), with a little jitter so that VUs spread out: a
+    // closed port is not hammered, nor are requests and rps inflated.
+    int64_t backoff = kConnectBackoffFirstNs;
+    for (uint32_t i = 1; i < failures && backoff < kConnectBackoffMaxNs; ++i)
+      backoff *= 2;
+    backoff = std::min(backoff, kConnectBackoffMaxNs);
+    backoff += std::uniform_int_distribution<int64_t>(0, backoff / 5)(rng_);
+    think = std::max(think, backoff);
+  }
   if (think <= 0) {
     StartIteration(s, m, done_ns);
     return;
@@ -603,6 +642,11 @@ void Worker::AfterIteration(size_t s, uint32_t m, int64_t done_ns) {
 void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
   RequestMetrics& m =
       window_->requests[sent.request->scenario][sent.request->request];
+  if (sent.vu != Sent::kNoVu && !outcome.session_open) {
+    uint32_t& failures =
+        pools_[sent.request->scenario].vus[sent.vu].connect_failures;
+    failures = IsConnectFailure(outcome.error) ? failures + 1 : 0;
+  }
   m.transport_errors[static_cast<size_t>(outcome.error)] += 1;
   if (!common::IsLocalError(outcome.error)) {
     // Local failures are the generator's, not the target's: counted above,

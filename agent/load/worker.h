@@ -39,6 +39,11 @@ class Worker : private Transport::Listener {
   // Arrivals that may wait for a connection at once; beyond that they are
   // skipped.
   static constexpr size_t kWaitLineCapacity = 1 << 18;
+  // A closed-model VU whose request could not connect waits this long before
+  // its next iteration, doubling with each failure in a row up to the cap
+  // (plus up to 20% jitter).
+  static constexpr int64_t kConnectBackoffFirstNs = 100'000'000;
+  static constexpr int64_t kConnectBackoffMaxNs = 5'000'000'000;
   // How long Init waits for the plan's names to resolve.
   static constexpr int64_t kFirstLookupWaitNs = 5'000'000'000;
 
@@ -72,6 +77,9 @@ class Worker : private Transport::Listener {
     uint64_t iterations = 0;
     bool busy = false;     // a request in flight or a think time pending
     bool in_flow = false;  // a flow iteration is under way (its think too)
+    // Requests in a row that failed to connect (refused, reset, DNS, TLS,
+    // local limits): the VU backs off before its next iteration.
+    uint32_t connect_failures = 0;
   };
   struct VuPool {                 // closed model, per scenario
     std::vector<Vu> vus;          // this worker's slice, by m

@@ -201,6 +201,43 @@ thresholds:
       << run.log;
 }
 
+// A port nothing listens on: bound, then closed.
+int ClosedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// Users that cannot connect back off (100 ms, doubling, capped at 5 s):
+// 10 VUs against a closed port for 3 s try a handful of times each, not tens
+// of thousands, so requests and rps say what users did.
+TEST_F(EndToEnd, VusThatCannotConnectBackOff) {
+  const std::string plan =
+      absl::StrReplaceAll(R"(
+name: refused
+defaults: { base_url: "http://127.0.0.1:CLOSED" }
+scenarios:
+  - name: closed
+    load: { vus: { stages: [ { to: 10, over: 0s }, { hold: 3s } ] } }
+    requests: [ { path: / } ]
+)",
+                          {{"CLOSED", absl::StrCat(ClosedPort())}});
+  RunOutcome run = Run(plan);
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::Summary& s = run.result.summary();
+  // 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s: at most 6 tries per VU in 3 s.
+  EXPECT_GE(s.requests(), 10);
+  EXPECT_LE(s.requests(), 10 * 7) << run.log;
+  EXPECT_EQ(s.errors(), s.requests());
+  EXPECT_EQ(s.error_ids().at("tcp_refused"), s.requests());
+}
+
 // Rate limiting as part of the test: 429 is expected, so only the 503s and
 // the 302 (not in the list) are errors.
 TEST_F(EndToEnd, ExpectedStatusesAreNotErrors) {

@@ -379,6 +379,58 @@ TEST_F(FlowsEndToEnd, AFailingSetupStopsTheRunBeforeAnyLoad) {
   EXPECT_EQ(run.result.scenarios(0).summary().requests(), 0);
 }
 
+TEST_F(FlowsEndToEnd, ChecksAreCountedOneByOneAndJudgedByTheirThreshold) {
+  RunOutcome run = RunWith(R"(
+name: checks
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    load: { vus: { stages: [ { to: 2, over: 0s }, { hold: 20s } ],
+                   iterations_per_vu: 5 } }
+    flow:
+      - name: home
+        path: /ok
+        check: { status: [200], body_contains: "no such text" }
+thresholds:
+  - { metric: checks, gte: 99% }
+  - { metric: checks, request: home, gte: 50% }
+)",
+                           2);
+  EXPECT_EQ(run.exit_code, 3) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::Summary& s = run.result.scenarios(0).requests(0).summary();
+  EXPECT_EQ(s.checks_passed(), 10);  // the status, 10 times
+  EXPECT_EQ(s.checks_failed(), 10);  // the body, 10 times
+  EXPECT_EQ(s.checks_failed_by().at("home: body_contains"), 10);
+  EXPECT_EQ(s.checks_failed_by().count("home: status"), 0u);
+  EXPECT_EQ(s.error_ids().at("check_failed"), 10);
+  ASSERT_EQ(run.result.thresholds_size(), 2);
+  EXPECT_FALSE(run.result.thresholds(0).passed());
+  EXPECT_DOUBLE_EQ(run.result.thresholds(0).actual(), 0.5);
+  EXPECT_TRUE(run.result.thresholds(1).passed());
+  EXPECT_NE(run.log.find("home: body_contains: 10 failed"), std::string::npos)
+      << run.log;
+}
+
+TEST_F(FlowsEndToEnd, AChecksThresholdWithNothingToJudgeFails) {
+  RunOutcome run = RunWith(R"(
+name: no-checks
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    load: { vus: { stages: [ { to: 1, over: 0s }, { hold: 20s } ],
+                   iterations_per_vu: 2 } }
+    flow:
+      - { name: home, path: /ok }
+thresholds:
+  - { metric: checks, gte: 99% }
+)",
+                           1);
+  EXPECT_EQ(run.exit_code, 3) << run.log;
+  ASSERT_EQ(run.result.thresholds_size(), 1);
+  EXPECT_FALSE(run.result.thresholds(0).passed());
+}
+
 TEST_F(FlowsEndToEnd, ValidateNamesAnUndefinedVariableAtItsPlace) {
   const std::string plan = PlanFile(R"(name: bad
 defaults: { base_url: "http://127.0.0.1:$PORT" }
