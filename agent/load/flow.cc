@@ -454,6 +454,14 @@ void FlowInstance::Render(const FlowStepSpec& step, uint64_t agent,
         std::string::npos) {
       send_.invalid = true;
     }
+    // A header whose value renders empty is not sent, as the other engines
+    // (and the plan's requests) leave out an empty "Name:".
+    size_t end = send_.headers.size();
+    while (end > from && send_.headers[end - 1] == ' ') --end;
+    if (end > from && send_.headers[end - 1] == ':') {
+      send_.headers.resize(from);
+      continue;
+    }
     send_.headers.append("\r\n");
   }
   if (cookies_.size() > 0) {

@@ -257,7 +257,11 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
       p.method = request.method().empty() ? "GET" : request.method();
       p.body = request.body();
       for (const auto& [name, value] : scenario.headers()) {
-        if (!request.headers().contains(name))
+        // The request's own header wins, whatever its letter case.
+        if (std::none_of(request.headers().begin(), request.headers().end(),
+                         [&](const auto& own) {
+                           return absl::EqualsIgnoreCase(own.first, name);
+                         }))
           p.headers.push_back(absl::StrCat(name, ": ", value));
       }
       for (const auto& [name, value] : request.headers()) {
