@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/errors.h"
@@ -51,6 +52,20 @@ struct FlowSend {
   std::string response_body;
   bool body_cut = false;  // the body was longer than body_limit
 };
+
+// Calls `f(line)` with each line of a FlowSend's rendered `headers`, its line
+// end removed; empty lines are skipped.
+template <typename F>
+void ForEachHeaderLine(std::string_view headers, F f) {
+  while (!headers.empty()) {
+    const size_t nl = headers.find('\n');
+    std::string_view line = headers.substr(0, nl);
+    headers = nl == std::string_view::npos ? std::string_view()
+                                           : headers.substr(nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty()) f(line);
+  }
+}
 
 // A request on its way: what the worker needs back when it completes.
 struct Sent {

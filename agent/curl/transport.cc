@@ -232,17 +232,10 @@ void CurlTransport::ConfigureFlow(Slot* slot, const PreparedRequest& request,
   curl_easy_setopt(easy, CURLOPT_URL, slot->url.c_str());  // libcurl copies it
   curl_slist_free_all(slot->flow_headers);
   curl_slist* list = nullptr;
-  std::string_view rest = flow.headers;
-  while (!rest.empty()) {
-    const size_t nl = rest.find('\n');
-    std::string_view line = rest.substr(0, nl);
-    rest =
-        nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
+  ForEachHeaderLine(flow.headers, [&](std::string_view line) {
     slot->line.assign(line);
     list = curl_slist_append(list, slot->line.c_str());
-  }
+  });
   list = curl_slist_append(list, "Expect:");
   if (!request.keep_alive) list = curl_slist_append(list, "Connection: close");
   slot->flow_headers = list;

@@ -133,27 +133,28 @@ ErrorId BuildH2FlowBlock(const H2Request& base, const FlowSend& flow,
   out->nva.push_back(Nv(":scheme", base.fields[1].second));
   out->nva.push_back(Nv(":authority", base.fields[2].second));
   out->nva.push_back(Nv(":path", flow.target));
-  std::string_view rest = flow.headers;
-  while (!rest.empty()) {
-    const size_t nl = rest.find('\n');
-    std::string_view line = rest.substr(0, nl);
-    rest =
-        nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
+  ErrorId error = ErrorId::kNone;
+  ForEachHeaderLine(flow.headers, [&](std::string_view line) {
+    if (error != ErrorId::kNone) return;
     const size_t colon = line.find(':');
     std::string_view name, value;
     bool empty = false;
     if (colon == std::string_view::npos) {
-      if (line.back() != ';') return ErrorId::kInvalidRequest;
+      if (line.back() != ';') {
+        error = ErrorId::kInvalidRequest;
+        return;
+      }
       name = line.substr(0, line.size() - 1);
       empty = true;
     } else {
       name = line.substr(0, colon);
       value = net::TrimSpace(line.substr(colon + 1));
     }
-    if (!net::IsToken(name)) return ErrorId::kInvalidRequest;
-    if (!empty && value.empty()) continue;
+    if (!net::IsToken(name)) {
+      error = ErrorId::kInvalidRequest;
+      return;
+    }
+    if (!empty && value.empty()) return;
     const size_t at = out->names.size();
     for (char c : name)
       out->names.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32)
@@ -163,10 +164,11 @@ ErrorId BuildH2FlowBlock(const H2Request& base, const FlowSend& flow,
       out->nva[2] = Nv(":authority", value);
     } else if (!ConnectionSpecific(lower, value) && lower != "content-length") {
       out->nva.push_back(Nv(lower, value));
-      continue;
+      return;
     }
     out->names.resize(at);
-  }
+  });
+  if (error != ErrorId::kNone) return error;
   const bool bodyless = method == "GET" || method == "HEAD";
   if (!bodyless) {
     const int n =
