@@ -31,7 +31,8 @@ absl::StatusOr<std::vector<DataSetSpec>> DataSetsFromPrepare(
     out.wrap = set.on_exhausted() == "wrap";
     out.columns.assign(slice.columns().begin(), slice.columns().end());
     out.total_rows = slice.total_rows();
-    out.seed = common::DataSeed(prepare.run_id());
+    out.seed = prepare.plan().seed() != 0 ? prepare.plan().seed()
+                                          : common::DataSeed(prepare.run_id());
     if (out.columns.empty() || out.total_rows > common::kMaxRows) {
       return absl::InvalidArgumentError(
           absl::StrCat("data set ", out.name, ": ", out.columns.size(),

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -130,6 +131,9 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
   }
   auto spec = std::make_unique<RunSpec>();
   spec->run_id = prepare.run_id();
+  spec->seed = prepare.plan().seed() != 0
+                   ? prepare.plan().seed()
+                   : std::hash<std::string>{}(prepare.run_id());
   spec->share_index = prepare.share().index();
   spec->share_count = prepare.share().count();
   spec->share_weights.assign(prepare.share().weights().begin(),

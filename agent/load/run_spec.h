@@ -103,6 +103,9 @@ struct ScenarioSpec {
 
 struct RunSpec {
   std::string run_id;
+  // The plan's seed, else one from the run id: what every random choice
+  // starts from.
+  uint64_t seed = 0;
   uint32_t share_index = 0;
   uint32_t share_count = 1;
   std::vector<uint32_t> share_weights;  // one per agent; empty: equal

@@ -94,7 +94,7 @@ SetupOutcome RunSetupSteps(const RunSpec& spec, absl::Duration limit) {
                              });
   const int64_t give_up =
       EventLoop::MonoNowNs() + absl::ToInt64Nanoseconds(limit);
-  std::mt19937_64 rng(std::hash<std::string>{}(spec.run_id));
+  std::mt19937_64 rng(spec.seed);
   FlowInstance flow(scenario.flow.get());
   flow.Begin(0, 0);
   while (true) {

@@ -68,8 +68,8 @@ Worker::Worker(const RunSpec& spec, int index, int workers, WindowSink* sink)
       sink_(sink),
       slice_(spec.ShareWeights(), spec.share_index,
              static_cast<uint32_t>(index), static_cast<uint32_t>(workers)),
-      rng_(std::hash<std::string>{}(spec.run_id) ^
-           (uint64_t{spec.share_index} << 32) ^ static_cast<uint64_t>(index)) {}
+      rng_(spec.seed ^ (uint64_t{spec.share_index} << 32) ^
+           static_cast<uint64_t>(index)) {}
 
 Worker::~Worker() {
   if (thread_.joinable()) {

@@ -431,6 +431,44 @@ thresholds:
   EXPECT_FALSE(run.result.thresholds(0).passed());
 }
 
+// With a seed, a run's random choices replay: the same ids again, so the
+// second run's creates all meet the first run's agents (409); without one,
+// each run draws anew.
+TEST_F(FlowsEndToEnd, ASeedReplaysTheRandomValues) {
+  const std::string plan = R"(
+name: seeded
+SEED
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    load: { vus: { stages: [ { to: 2, over: 0s }, { hold: 20s } ],
+                   iterations_per_vu: 3 } }
+    flow:
+      - name: login
+        method: POST
+        path: /api/login
+        body: '{"user":"u{{vu}}","password":"pw-u{{vu}}"}'
+        capture: { token: { json: $.token } }
+      - name: create
+        method: POST
+        path: /api/agents
+        headers: { Authorization: "Bearer {{token}}" }
+        body: '{"id":"r-{{random_string(12)}}","name":"n"}'
+)";
+  const std::string seeded = absl::StrReplaceAll(plan, {{"SEED", "seed: 42"}});
+  RunOutcome first = RunWith(seeded, 1);
+  ASSERT_EQ(first.exit_code, 0) << first.log;
+  EXPECT_EQ(first.result.summary().errors(), 0) << first.log;
+  EXPECT_EQ(StateCount(target_->Stats(), "agents_created"), 6);
+  EXPECT_EQ(StateCount(target_->Stats(), "conflict"), 0);
+  RunOutcome second = RunWith(seeded, 1);
+  ASSERT_TRUE(second.has_result) << second.log;
+  EXPECT_EQ(StateCount(target_->Stats(), "conflict"), 6);
+  RunOutcome unseeded = RunWith(absl::StrReplaceAll(plan, {{"SEED", ""}}), 1);
+  ASSERT_EQ(unseeded.exit_code, 0) << unseeded.log;
+  EXPECT_EQ(StateCount(target_->Stats(), "conflict"), 0);
+}
+
 TEST_F(FlowsEndToEnd, ValidateNamesAnUndefinedVariableAtItsPlace) {
   const std::string plan = PlanFile(R"(name: bad
 defaults: { base_url: "http://127.0.0.1:$PORT" }
