@@ -41,6 +41,8 @@ struct FlowSend {
   std::string target;   // the rendered path and query ("/items/42?x=1")
   std::string headers;  // rendered "Name: value\r\n" lines, all of the step's
   std::string body;     // rendered body
+  // A redirect's method (GET after a 303, say); empty: the step's own.
+  std::string method;
   // A rendered path with a space or control byte, or a header value with a
   // line break (a captured value, say): never sent (invalid_request).
   bool invalid = false;

@@ -128,7 +128,8 @@ ErrorId BuildH2FlowBlock(const H2Request& base, const FlowSend& flow,
   // The names are never longer than the lines that hold them: with this
   // much room, appending never moves what earlier entries point at.
   out->names.reserve(flow.headers.size());
-  const std::string& method = base.fields[0].second;
+  const std::string& method =
+      flow.method.empty() ? base.fields[0].second : flow.method;
   out->nva.push_back(Nv(":method", method));
   out->nva.push_back(Nv(":scheme", base.fields[1].second));
   out->nva.push_back(Nv(":authority", base.fields[2].second));

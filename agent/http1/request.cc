@@ -64,6 +64,7 @@ std::optional<std::string> Serialize(const PreparedRequest& request,
 void SerializeFlow(std::string_view method, std::string_view authority,
                    bool keep_alive, const FlowSend& flow, std::string* out) {
   out->clear();
+  if (!flow.method.empty()) method = flow.method;
   out->append(method).append(" ").append(flow.target).append(" HTTP/1.1\r\n");
   bool host_given = false;
   for (size_t at = 0; at < flow.headers.size();) {

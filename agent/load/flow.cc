@@ -172,6 +172,8 @@ class Compiler {
           absl::StrCat("flow step ", index, ": bad URL ", request.url));
     }
     spec.host = Lower(url->host);
+    spec.authority = Lower(url->authority);
+    spec.method = request.method.empty() ? "GET" : request.method;
     spec.https = url->https;
     auto target = Compile(slash == std::string_view::npos
                               ? std::string("/")
@@ -286,6 +288,8 @@ absl::StatusOr<std::unique_ptr<FlowSpec>> FlowSpec::Compile(
   spec->setup_names = std::move(setup_names);
   spec->setup_values = setup_values;
   spec->abort_on_check_fail = scenario.on_check_fail() == "abort_flow";
+  if (scenario.has_max_redirects())
+    spec->max_redirects = scenario.max_redirects();
   spec->keep_cookies = scenario.keep_cookies();
   if (scenario.max_flows() > 0) spec->max_flows = scenario.max_flows();
   Compiler compiler(scenario, requests, spec.get(), &data_columns);
@@ -472,6 +476,8 @@ void FlowInstance::Render(const FlowStepSpec& step, uint64_t agent,
     }
   }
   send_.body.clear();
+  send_.method.clear();
+  redirects_ = 0;
   step.body.Render(c, &send_.body);
   send_.keep_head = step.keep_head;
   send_.body_limit = step.body_limit;
@@ -480,11 +486,7 @@ void FlowInstance::Render(const FlowStepSpec& step, uint64_t agent,
   send_.body_cut = false;
 }
 
-StepVerdict FlowInstance::Judge(const FlowStepSpec& step,
-                                const Outcome& outcome, int64_t latency_ns,
-                                int64_t now_unix_s) {
-  StepVerdict v;
-  // Cookies first: a cookie capture reads the jar after this response.
+void FlowInstance::StoreCookies(const FlowStepSpec& step, int64_t now_unix_s) {
   if (!send_.head.empty()) {
     size_t at = send_.head.find('\n');
     std::string_view head = send_.head;
@@ -505,6 +507,70 @@ StepVerdict FlowInstance::Judge(const FlowStepSpec& step,
       at = end;
     }
   }
+}
+
+bool FlowInstance::FollowRedirect(const FlowStepSpec& step,
+                                  const Outcome& outcome,
+                                  uint32_t max_redirects, int64_t now_unix_s) {
+  const int status = outcome.status;
+  if (status != 301 && status != 302 && status != 303 && status != 307 &&
+      status != 308) {
+    return false;
+  }
+  std::string_view location;
+  if (redirects_ >= max_redirects ||
+      !FindHeader(send_.head, "location", &location) || location.empty()) {
+    return false;
+  }
+  // Same origin only: a path, or a URL whose scheme and host are the step's.
+  if (location.front() != '/' || (location.size() > 1 && location[1] == '/')) {
+    const std::string_view scheme = step.https ? "https://" : "http://";
+    if (location.substr(0, scheme.size()) != scheme) return false;
+    std::string_view rest = location.substr(scheme.size());
+    const size_t slash = rest.find('/');
+    std::string authority(rest.substr(0, slash));
+    absl::AsciiStrToLower(&authority);
+    if (authority != step.authority) return false;
+    location = slash == std::string_view::npos ? std::string_view("/")
+                                               : rest.substr(slash);
+  }
+  StoreCookies(step, now_unix_s);
+  ++redirects_;
+  scratch_.assign(location.data(), location.size());
+  send_.target.swap(scratch_);
+  if (status == 303 ||
+      ((status == 301 || status == 302) &&
+       (send_.method.empty() ? step.method : send_.method) == "POST")) {
+    send_.method = "GET";
+    send_.body.clear();
+  }
+  // The Cookie line again, for the new path and what this response set.
+  const size_t cookie = send_.headers.find("Cookie: ");
+  if (cookie != std::string::npos &&
+      (cookie == 0 || send_.headers[cookie - 1] == '\n')) {
+    const size_t end = send_.headers.find('\n', cookie);
+    send_.headers.erase(cookie, end == std::string::npos ? std::string::npos
+                                                         : end + 1 - cookie);
+  }
+  if (cookies_.size() > 0) {
+    scratch_.clear();
+    if (cookies_.AppendCookieHeader(step.host, send_.target, step.https,
+                                    now_unix_s, &scratch_) > 0) {
+      send_.headers.append("Cookie: ").append(scratch_).append("\r\n");
+    }
+  }
+  send_.head.clear();
+  send_.response_body.clear();
+  send_.body_cut = false;
+  return true;
+}
+
+StepVerdict FlowInstance::Judge(const FlowStepSpec& step,
+                                const Outcome& outcome, int64_t latency_ns,
+                                int64_t now_unix_s) {
+  StepVerdict v;
+  // Cookies first: a cookie capture reads the jar after this response.
+  StoreCookies(step, now_unix_s);
   const bool answered = outcome.status > 0;
   for (const FlowCapture& c : step.captures) {
     std::string& out = variables_[c.variable];

@@ -37,8 +37,10 @@ struct FlowCapture {
 };
 
 struct FlowStepSpec {
-  uint32_t request = 0;  // its PreparedRequest (and metrics) in the scenario
-  std::string host;      // for cookies: the URL's host, lower case
+  uint32_t request = 0;   // its PreparedRequest (and metrics) in the scenario
+  std::string host;       // for cookies: the URL's host, lower case
+  std::string authority;  // host[:port] as written, lower case (redirects)
+  std::string method;     // the step's own
   bool https = false;
   common::Template target;  // path and query
   // Each renders one "Name: value" line (without the line end).
@@ -73,6 +75,7 @@ struct FlowSpec {
   std::vector<FlowOp> ops;
   uint32_t variables = 0;
   bool abort_on_check_fail = false;
+  uint32_t max_redirects = 10;  // followed per step (0: none)
   bool keep_cookies = false;
   uint32_t max_flows = common::kDefaultMaxFlows;  // open model, per agent
   // The plan's data sets: how many, and which of them (ascending) the
@@ -136,6 +139,15 @@ class FlowInstance {
   // latency_lt checks.
   StepVerdict Judge(const FlowStepSpec& step, const Outcome& outcome,
                     int64_t latency_ns, int64_t now_unix_s);
+  // The response to the step sent last is a redirect this user follows (a
+  // 301/302/303/307/308 with a Location on the same origin, fewer than
+  // `max_redirects` so far): sets send() up for the next hop (the new
+  // target; GET without a body after a 303, or a 301/302 to a POST; the
+  // Cookie line again from the jar, after this response's Set-Cookie) and
+  // returns true.
+  bool FollowRedirect(const FlowStepSpec& step, const Outcome& outcome,
+                      uint32_t max_redirects, int64_t now_unix_s);
+
   // Ends the flow here (a failed capture, or abort_flow): Next is kDone;
   // returns how many request steps of this iteration were left unsent
   // (counting each pass of a repeat).
@@ -174,9 +186,13 @@ class FlowInstance {
   bool aborted_ = false;
   std::vector<std::string> variables_;
   std::vector<const std::vector<std::string>*> data_;  // [data set]
+  uint32_t redirects_ = 0;  // hops of the step sent last
   FlowSend send_;
   CookieJar cookies_;
   std::string scratch_;
+
+  // Stores the Set-Cookie values of the response head in send() into the jar.
+  void StoreCookies(const FlowStepSpec& step, int64_t now_unix_s);
 };
 
 // The value of the first header `lower_name` in a raw response head ("HTTP/1.1

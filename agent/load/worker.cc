@@ -562,6 +562,32 @@ int64_t Worker::TickOpenFlows(size_t s, int64_t now_ns) {
   return slots.thinking.empty() ? INT64_MAX : slots.thinking.front().first;
 }
 
+bool Worker::FollowRedirect(const Sent& sent, const Outcome& outcome,
+                            int64_t done_ns) {
+  const size_t s = sent.request->scenario;
+  const ScenarioSpec& scenario = spec_.scenarios[s];
+  // libcurl sends its own method again: only the native engines follow.
+  if (scenario.engine == ScenarioSpec::Engine::kCurl) return false;
+  FlowInstance& flow = sent.vu != Sent::kNoVu
+                           ? pools_[s].flows[sent.vu]
+                           : flow_slots_[s].instances[sent.instance];
+  const FlowStepSpec& step = scenario.flow->steps[sent.request->request];
+  timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  if (!flow.FollowRedirect(step, outcome, scenario.flow->max_redirects,
+                           wall.tv_sec)) {
+    return false;
+  }
+  // The next hop goes out now, on the user's own connection; its latency
+  // counts from here (the hop before was timed on its own).
+  Sent next = sent;
+  next.intended_ns = done_ns;
+  next.sent_ns = done_ns;
+  window_->schedule_lag.Record(0);
+  transports_[s]->Send(next);
+  return true;
+}
+
 void Worker::JudgeStep(const Sent& sent, const Outcome& outcome,
                        int64_t done_ns, bool failed, RequestMetrics& m) {
   const size_t s = sent.request->scenario;
@@ -676,7 +702,12 @@ void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
     if (failed) ++m.errors;
     m.bytes_in += outcome.bytes_in;
     m.bytes_out += outcome.bytes_out;
-    if (sent.flow != nullptr) JudgeStep(sent, outcome, done_ns, failed, m);
+    if (sent.flow != nullptr) {
+      if (!failed || (outcome.status >= 300 && outcome.status < 400)) {
+        if (FollowRedirect(sent, outcome, done_ns)) return;
+      }
+      JudgeStep(sent, outcome, done_ns, failed, m);
+    }
   } else if (sent.flow != nullptr) {
     // The generator's own failure: the user cannot go on either.
     FlowInstance& flow =

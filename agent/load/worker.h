@@ -131,6 +131,10 @@ class Worker : private Transport::Listener {
   void SendStep(size_t scenario, FlowInstance& flow, const FlowStepSpec& step,
                 int64_t intended_ns, int64_t now_ns, uint32_t vu,
                 uint32_t instance);
+  // A flow step's response is a redirect its user follows: the next hop is
+  // sent (and the step goes on) instead of judging it.
+  bool FollowRedirect(const Sent& sent, const Outcome& outcome,
+                      int64_t done_ns);
   // Judges a flow step's response and counts what the user would notice.
   void JudgeStep(const Sent& sent, const Outcome& outcome, int64_t done_ns,
                  bool failed, RequestMetrics& m);

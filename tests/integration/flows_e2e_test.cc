@@ -469,6 +469,44 @@ scenarios:
   EXPECT_EQ(StateCount(target_->Stats(), "conflict"), 0);
 }
 
+// Redirects are followed per step, each hop a request of the step, up to
+// max_redirects (default 10); with 0 the 3xx is the step's answer.
+TEST_F(FlowsEndToEnd, RedirectsAreFollowedPerStepAndEachHopIsTimed) {
+  RunOutcome run = RunWith(R"(
+name: redirects
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: follow
+    load: { vus: { stages: [ { to: 1, over: 0s }, { hold: 20s } ],
+                   iterations_per_vu: 2 } }
+    flow:
+      - name: chain
+        path: /redirect/3
+        check: { status: [200] }
+  - name: stay
+    max_redirects: 0
+    load: { vus: { stages: [ { to: 1, over: 0s }, { hold: 20s } ],
+                   iterations_per_vu: 2 } }
+    flow:
+      - name: first hop
+        path: /redirect/3
+        check: { status: [302] }
+)",
+                           1);
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  // /redirect/3, 2, 1, 0, then /ok: five hops per iteration.
+  const v1::Summary& chain = run.result.scenarios(0).requests(0).summary();
+  EXPECT_EQ(chain.requests(), 10);
+  EXPECT_EQ(chain.statuses().at("302"), 8);
+  EXPECT_EQ(chain.statuses().at("200"), 2);
+  EXPECT_EQ(chain.checks_passed(), 2);  // judged on the final answer only
+  EXPECT_EQ(chain.errors(), 0);
+  const v1::Summary& stay = run.result.scenarios(1).requests(0).summary();
+  EXPECT_EQ(stay.requests(), 2);
+  EXPECT_EQ(stay.checks_passed(), 2);
+  EXPECT_EQ(run.result.scenarios(0).flows().completed(), 2);
+}
+
 TEST_F(FlowsEndToEnd, ValidateNamesAnUndefinedVariableAtItsPlace) {
   const std::string plan = PlanFile(R"(name: bad
 defaults: { base_url: "http://127.0.0.1:$PORT" }
