@@ -90,6 +90,33 @@ std::string FormatMarkdown(const v1::RunResult& r) {
                     "---: | --- |\n",
                     ws_rows);
   }
+  std::string flow_rows;
+  for (const v1::ScenarioResult& sc : r.scenarios()) {
+    const v1::FlowResult& f = sc.flows();
+    if (!f.flow()) continue;
+    const v1::Summary& cs = sc.summary();
+    absl::StrAppend(&flow_rows, "| ", MdEscape(sc.name()), " | ", f.started(),
+                    " | ", f.completed(), " | ", f.aborted(), " | ",
+                    f.dropped(), " | ", f.skipped_steps(), " | ",
+                    cs.checks_passed(), " | ", cs.checks_failed(), " |\n");
+  }
+  if (!flow_rows.empty()) {
+    absl::StrAppend(
+        &out,
+        "\n## Flows\n\n| scenario | started | completed | aborted | "
+        "dropped | steps not sent | checks passed | checks failed "
+        "|\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        flow_rows);
+  }
+  if (r.setup().ran()) {
+    absl::StrAppend(
+        &out, "\n## Setup\n\n",
+        r.setup().passed()
+            ? absl::StrCat("Passed on ", r.setup().agent(), ".\n")
+            : absl::StrCat("**Failed** on ", r.setup().agent(), " at step `",
+                           MdEscape(r.setup().failed_step()),
+                           "`: ", MdEscape(r.setup().error()), ".\n"));
+  }
   if (r.thresholds_size() > 0) {
     out +=
         "\n## Thresholds\n\n| threshold | actual | verdict |\n| --- | ---: | "
