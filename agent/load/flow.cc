@@ -75,11 +75,10 @@ std::string Lower(std::string_view s) {
 
 class Compiler {
  public:
-  Compiler(const v1::Scenario& scenario,
-           const std::vector<PreparedRequest>& requests, FlowSpec* out,
+  Compiler(const std::vector<PreparedRequest>& requests, FlowSpec* out,
            const std::vector<std::pair<std::string, std::vector<std::string>>>*
                data_columns)
-      : scenario_(scenario), requests_(requests), out_(*out) {
+      : requests_(requests), out_(*out) {
     scope_.data = data_columns;
     scope_.used = &out->data_sets;
     scope_.setup = &out->setup_names;
@@ -269,7 +268,6 @@ class Compiler {
     return absl::OkStatus();
   }
 
-  const v1::Scenario& scenario_;
   const std::vector<PreparedRequest>& requests_;
   FlowSpec& out_;
   Scope scope_;
@@ -292,7 +290,7 @@ absl::StatusOr<std::unique_ptr<FlowSpec>> FlowSpec::Compile(
     spec->max_redirects = scenario.max_redirects();
   spec->keep_cookies = scenario.keep_cookies();
   if (scenario.max_flows() > 0) spec->max_flows = scenario.max_flows();
-  Compiler compiler(scenario, requests, spec.get(), &data_columns);
+  Compiler compiler(requests, spec.get(), &data_columns);
   if (absl::Status s = compiler.Steps(scenario.flow()); !s.ok()) return s;
   spec->variable_names = compiler.VariableNames();
   if (spec->steps.empty())
