@@ -262,9 +262,11 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
       p.body = request.body();
       for (const auto& [name, value] : scenario.headers()) {
         // The request's own header wins, whatever its letter case.
+        const std::string& scenario_header = name;
         if (std::none_of(request.headers().begin(), request.headers().end(),
                          [&](const auto& own) {
-                           return absl::EqualsIgnoreCase(own.first, name);
+                           return absl::EqualsIgnoreCase(own.first,
+                                                         scenario_header);
                          }))
           p.headers.push_back(absl::StrCat(name, ": ", value));
       }
