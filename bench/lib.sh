@@ -61,7 +61,7 @@ run_one_agent() {
   done
   wait "$apid" || true
   wait "$cpid" || true
-  [ -n "$spid" ] && wait "$spid"
+  [ -n "$spid" ] && { wait "$spid" || true; }
   echo "$t $hwm"
 }
 
@@ -81,26 +81,29 @@ s = json.load(sys.stdin); print(s["requests"], s["by_peer"].get("127.0.0.1", 0))
 # tool that forks counts its children: each one's last sample), and the target's
 # requests counter. Lets a bench count a generator's CPU from the moment its load reached the
 # target (leaving out start-up: Node loading Artillery's modules is ~1 CPU-second).
-sample_until_exit() {
+sample_until_exit() (
+  # A subshell without errexit: a process that ends between two reads is not an error.
+  set +e
   local pid=$1 file=$2
   : > "$file"
   local -A last=()
   while kill -0 "$pid" 2>/dev/null; do
-    local pids="$pid" frontier="$pid" next p s total=0
+    local pids="$pid" frontier="$pid" next p s v total=0
     while [ -n "$frontier" ]; do
       next=""
-      for p in $frontier; do next+=" $(cat "/proc/$p/task/"*/children 2>/dev/null)"; done
+      for p in $frontier; do next+=" $(cat "/proc/$p/task/"*/children 2>/dev/null || true)"; done
       next=$(echo $next)
       pids+=" $next"
       frontier=$next
     done
     for p in $pids; do
       s=$(cat "/proc/$p/stat" 2>/dev/null || true)
-      [ -n "$s" ] && last[$p]=$(echo "$s" | sed 's/.*) //' | awk '{print $12 + $13}')
+      v=$(echo "$s" | sed 's/.*) //' | awk '{print $12 + $13}')
+      [[ "$v" =~ ^[0-9]+$ ]] && last[$p]=$v
     done
     for p in "${!last[@]}"; do total=$((total + last[$p])); done
     echo "$(date +%s.%N) $total $(ctl_curl "http://127.0.0.1:$port/stats" |
       grep -o '"requests":[0-9]*' | head -1 | cut -d: -f2)" >> "$file"
     sleep 0.1
   done
-}
+)
