@@ -562,15 +562,19 @@ int64_t Worker::TickOpenFlows(size_t s, int64_t now_ns) {
   return slots.thinking.empty() ? INT64_MAX : slots.thinking.front().first;
 }
 
+FlowInstance& Worker::FlowOf(const Sent& sent) {
+  const size_t s = sent.request->scenario;
+  return sent.vu != Sent::kNoVu ? pools_[s].flows[sent.vu]
+                                : flow_slots_[s].instances[sent.instance];
+}
+
 bool Worker::FollowRedirect(const Sent& sent, const Outcome& outcome,
                             int64_t done_ns) {
   const size_t s = sent.request->scenario;
   const ScenarioSpec& scenario = spec_.scenarios[s];
   // libcurl sends its own method again: only the native engines follow.
   if (scenario.engine == ScenarioSpec::Engine::kCurl) return false;
-  FlowInstance& flow = sent.vu != Sent::kNoVu
-                           ? pools_[s].flows[sent.vu]
-                           : flow_slots_[s].instances[sent.instance];
+  FlowInstance& flow = FlowOf(sent);
   const FlowStepSpec& step = scenario.flow->steps[sent.request->request];
   timespec wall;
   clock_gettime(CLOCK_REALTIME, &wall);
@@ -592,9 +596,7 @@ void Worker::JudgeStep(const Sent& sent, const Outcome& outcome,
                        int64_t done_ns, bool failed, RequestMetrics& m) {
   const size_t s = sent.request->scenario;
   const ScenarioSpec& scenario = spec_.scenarios[s];
-  FlowInstance& flow = sent.vu != Sent::kNoVu
-                           ? pools_[s].flows[sent.vu]
-                           : flow_slots_[s].instances[sent.instance];
+  FlowInstance& flow = FlowOf(sent);
   const FlowStepSpec& step = scenario.flow->steps[sent.request->request];
   timespec wall;
   clock_gettime(CLOCK_REALTIME, &wall);
@@ -710,10 +712,7 @@ void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
     }
   } else if (sent.flow != nullptr) {
     // The generator's own failure: the user cannot go on either.
-    FlowInstance& flow =
-        sent.vu != Sent::kNoVu
-            ? pools_[sent.request->scenario].flows[sent.vu]
-            : flow_slots_[sent.request->scenario].instances[sent.instance];
+    FlowInstance& flow = FlowOf(sent);
     window_->flows[sent.request->scenario].skipped_steps += flow.Abort();
     ++window_->flows[sent.request->scenario].aborted;
   }

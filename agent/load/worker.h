@@ -131,6 +131,8 @@ class Worker : private Transport::Listener {
   void SendStep(size_t scenario, FlowInstance& flow, const FlowStepSpec& step,
                 int64_t intended_ns, int64_t now_ns, uint32_t vu,
                 uint32_t instance);
+  // The flow instance that sent a flow step: its VU's, or its open slot's.
+  FlowInstance& FlowOf(const Sent& sent);
   // A flow step's response is a redirect its user follows: the next hop is
   // sent (and the step goes on) instead of judging it.
   bool FollowRedirect(const Sent& sent, const Outcome& outcome,
