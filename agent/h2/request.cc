@@ -1,5 +1,6 @@
 #include "agent/h2/request.h"
 
+#include <charconv>
 #include <cstdio>
 #include <optional>
 #include <string_view>
@@ -172,9 +173,13 @@ ErrorId BuildH2FlowBlock(const H2Request& base, const FlowSend& flow,
   if (error != ErrorId::kNone) return error;
   const bool bodyless = method == "GET" || method == "HEAD";
   if (!bodyless) {
-    const int n =
-        snprintf(out->length, sizeof(out->length), "%zu", flow.body.size());
-    out->nva.push_back(Nv("content-length", std::string_view(out->length, n)));
+    const char* end =
+        std::to_chars(out->length, out->length + sizeof(out->length),
+                      flow.body.size())
+            .ptr;
+    out->nva.push_back(Nv(
+        "content-length",
+        std::string_view(out->length, static_cast<size_t>(end - out->length))));
   }
   out->has_body = !bodyless && !flow.body.empty();
   return ErrorId::kNone;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 
@@ -84,8 +85,11 @@ void SerializeFlow(std::string_view method, std::string_view authority,
   const bool bodyless = method == "GET" || method == "HEAD";
   if (!bodyless) {
     char digits[24];
-    const int n = snprintf(digits, sizeof(digits), "%zu", flow.body.size());
-    out->append("Content-Length: ").append(digits, n).append("\r\n");
+    const char* end =
+        std::to_chars(digits, digits + sizeof(digits), flow.body.size()).ptr;
+    out->append("Content-Length: ")
+        .append(digits, static_cast<size_t>(end - digits))
+        .append("\r\n");
   }
   out->append("\r\n");
   if (!bodyless) out->append(flow.body);
