@@ -155,6 +155,11 @@ class Transport {
   // the scenario's stages ended). Requests end by themselves: no-ops.
   virtual void EndSession(uint32_t vu) {}
   virtual void EndAllSessions() {}
+  // The user of connection slot `connection` (Sent::connection) is gone (an
+  // open-model flow ended): its connection closes, so that the next user of
+  // the slot connects anew as a new user does. Safe from inside OnDone.
+  // No-op where users do not own connections (libcurl).
+  virtual void EndUser(uint32_t connection) {}
 };
 
 }  // namespace stampede::agent

@@ -384,11 +384,20 @@ class FlowChecker {
                          " is not an HTTP status (100-599)"));
       }
     }
-    std::vector<std::string> json;
-    for (const auto& [expr, value] : check.json()) json.push_back(expr);
+    // Expected values are templates, with the names the step's request sees.
+    CheckTemplate(check.body_contains(), path + ".body_contains");
+    std::vector<std::pair<std::string, std::string>> json(check.json().begin(),
+                                                          check.json().end());
     std::sort(json.begin(), json.end());
-    for (const std::string& expr : json)
+    for (const auto& [expr, value] : json) {
       CheckJsonPath(expr, absl::StrCat(path, ".json.", expr));
+      CheckTemplate(value, absl::StrCat(path, ".json.", expr));
+    }
+    std::vector<std::pair<std::string, std::string>> headers(
+        check.header().begin(), check.header().end());
+    std::sort(headers.begin(), headers.end());
+    for (const auto& [name, value] : headers)
+      CheckTemplate(value, absl::StrCat(path, ".header.", name));
     if (check.has_latency_lt() &&
         ToDuration(check.latency_lt()) <= absl::ZeroDuration()) {
       Add(path + ".latency_lt", "must be longer than 0s");

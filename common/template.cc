@@ -291,10 +291,19 @@ std::vector<std::string> Template::Names() const {
 }
 
 void Template::Render(const TemplateContext& context, std::string* out) const {
+  RenderChecked(context, out, nullptr);
+}
+
+bool Template::RenderChecked(const TemplateContext& context, std::string* out,
+                             bool (*rejected)(unsigned char)) const {
+  bool found = false;
   for (const Segment& s : segments_) {
     if (!s.slot) {
       out->append(text_, s.offset, s.size);
-    } else if (s.filter == Filter::kNone) {
+      continue;
+    }
+    const size_t from = out->size();
+    if (s.filter == Filter::kNone) {
       AppendValue(s, context, out);
     } else {
       // Filters need the value first; a thread-local scratch keeps its
@@ -308,7 +317,16 @@ void Template::Render(const TemplateContext& context, std::string* out) const {
         AppendJsonEscaped(scratch, out);
       }
     }
+    if (rejected != nullptr && !found) {
+      for (size_t i = from; i < out->size(); ++i) {
+        if (rejected(static_cast<unsigned char>((*out)[i]))) {
+          found = true;
+          break;
+        }
+      }
+    }
   }
+  return found;
 }
 
 void Template::AppendValue(const Segment& s, const TemplateContext& c,

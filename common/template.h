@@ -104,6 +104,11 @@ class Template {
   std::string literal() const;
   // Appends the rendered text to *out.
   void Render(const TemplateContext& context, std::string* out) const;
+  // As Render; returns whether what a slot appended (after its filter) has a
+  // byte `rejected` says no to. Literal runs are not looked at: judge
+  // literal() once instead.
+  bool RenderChecked(const TemplateContext& context, std::string* out,
+                     bool (*rejected)(unsigned char)) const;
   // Every name used, as written inside the braces (for messages).
   std::vector<std::string> Names() const;
 

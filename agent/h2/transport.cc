@@ -260,6 +260,18 @@ H2Transport::Connection* H2Transport::PickOwn(uint32_t slot, int endpoint,
   return Room(c) > 0 ? c : nullptr;
 }
 
+void H2Transport::EndUser(uint32_t connection) {
+  if (connection >= connections_.size()) return;
+  Connection* c = connections_[connection].get();
+  if (c->state == Connection::State::kClosed || !c->owned) return;
+  // Closed by Settle once nothing is on it (never from inside nghttp2's
+  // callbacks for it: then the Settle that ends the event does it); the
+  // slot's next user opens a new one either way (PickOwn).
+  c->draining = true;
+  drained_ = true;
+  if (!c->in_io) Settle(false);
+}
+
 H2Transport::Connection* H2Transport::Place(const Stream* s, ErrorId* error) {
   return Pinned(s->sent)
              ? PickOwn(s->sent.connection, s->target->endpoint, error)
@@ -502,6 +514,10 @@ void H2Transport::Settle(bool flush) {
         Connection* c = slot.get();
         if (c->state != Connection::State::kClosed && c->draining &&
             c->active == 0) {
+          if (c->in_io) {  // inside nghttp2 for it: the event's Settle
+            drained_ = true;
+            continue;
+          }
           CloseConnection(c, /*clean=*/true);
           pump_ = waiting_head_ != nullptr;
         }

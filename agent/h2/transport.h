@@ -92,6 +92,7 @@ class H2Transport : public Transport {
   // fails every Send instead.
   void Prepare(const PreparedRequest& request) override;
   bool HasCapacity() const override { return in_flight_ < max_streams_; }
+  void EndUser(uint32_t connection) override;
   void Send(const Sent& sent) override;
   size_t InFlight() const override { return in_flight_; }
   int64_t DeadlineNs() const override;

@@ -204,6 +204,16 @@ Http1Transport::Connection* Http1Transport::Acquire(int endpoint) {
   return c;
 }
 
+void Http1Transport::EndUser(uint32_t connection) {
+  if (connection >= connections_.size()) return;
+  Connection* c = connections_[connection].get();
+  // Only a connection at rest: one in use is its user's still.
+  if (c->state != Connection::State::kIdle) return;
+  RemoveIdle(c);
+  CloseSocket(c, /*clean=*/true);
+  closed_.push_back(c);
+}
+
 Http1Transport::Connection* Http1Transport::AcquireSlot(int endpoint,
                                                         uint32_t slot) {
   if (slot >= connections_.size()) return nullptr;

@@ -55,6 +55,7 @@ class Http1Transport : public Transport {
   size_t InFlight() const override { return busy_; }
   int64_t DeadlineNs() const override;
   void OnDeadline() override;
+  void EndUser(uint32_t connection) override;
 
   // Binds new connections to these source addresses in turn (IP literals).
   absl::Status SetLocalAddresses(const std::vector<std::string>& addresses) {

@@ -67,6 +67,17 @@ class Scope final : public common::TemplateScope {
   }
 };
 
+// What a path and query may not carry as they are sent.
+bool BadInTarget(unsigned char c) { return c <= ' ' || c == 0x7f; }
+// What a header line may not carry.
+bool BadInHeader(unsigned char c) { return c == '\r' || c == '\n' || c == 0; }
+
+bool AnyOf(std::string_view text, bool (*bad)(unsigned char)) {
+  return std::any_of(text.begin(), text.end(), [bad](char c) {
+    return bad(static_cast<unsigned char>(c));
+  });
+}
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   absl::AsciiStrToLower(&out);
@@ -180,6 +191,7 @@ class Compiler {
                           "path");
     if (!target.ok()) return target.status();
     spec.target = std::move(*target);
+    spec.literal_invalid = AnyOf(spec.target.literal(), BadInTarget);
     // The step's own headers are templates; the scenario's (and the default
     // User-Agent) are sent as written.
     for (const std::string& h : request.headers) {
@@ -196,6 +208,8 @@ class Compiler {
       } else {
         spec.headers.push_back(Template::Text(h));
       }
+      if (AnyOf(spec.headers.back().literal(), BadInHeader))
+        spec.literal_invalid = true;
     }
     auto body = Compile(request.body, "body");
     if (!body.ok()) return body.status();
@@ -203,19 +217,29 @@ class Compiler {
     if (step.has_check()) {
       const v1::Check& c = step.check();
       spec.statuses.assign(c.status().begin(), c.status().end());
-      spec.body_contains = c.body_contains();
+      if (!c.body_contains().empty()) {
+        auto t = Compile(c.body_contains(), "check body_contains");
+        if (!t.ok()) return t.status();
+        spec.body_contains.emplace(std::move(*t));
+      }
       for (const auto& [expr, value] : c.json()) {
         auto path = common::JsonPath::Parse(expr);
         if (!path.ok()) return path.status();
-        spec.json_checks.emplace_back(std::move(*path), value);
+        auto t = Compile(value, absl::StrCat("check json ", expr));
+        if (!t.ok()) return t.status();
+        spec.json_checks.emplace_back(std::move(*path), std::move(*t));
       }
       std::sort(spec.json_checks.begin(), spec.json_checks.end(),
                 [](const auto& a, const auto& b) {
                   return a.first.text() < b.first.text();
                 });
-      for (const auto& [name, value] : c.header())
-        spec.header_checks.emplace_back(Lower(name), value);
-      std::sort(spec.header_checks.begin(), spec.header_checks.end());
+      for (const auto& [name, value] : c.header()) {
+        auto t = Compile(value, absl::StrCat("check header ", name));
+        if (!t.ok()) return t.status();
+        spec.header_checks.emplace_back(Lower(name), std::move(*t));
+      }
+      std::sort(spec.header_checks.begin(), spec.header_checks.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
       if (c.has_latency_lt()) spec.latency_lt_ns = Ns(c.latency_lt());
     }
     std::vector<std::pair<std::string, v1::Capture>> captures(
@@ -250,7 +274,7 @@ class Compiler {
       spec.captures.push_back(std::move(capture));
     }
     const bool body_needed =
-        !spec.body_contains.empty() || !spec.json_checks.empty() ||
+        spec.body_contains.has_value() || !spec.json_checks.empty() ||
         std::any_of(spec.captures.begin(), spec.captures.end(),
                     [](const FlowCapture& c) {
                       return c.kind == FlowCapture::Kind::kJson ||
@@ -427,8 +451,7 @@ uint64_t FlowInstance::Abort() {
   return left;
 }
 
-void FlowInstance::Render(const FlowStepSpec& step, uint64_t agent,
-                          int64_t now_unix_ms, std::mt19937_64* rng) {
+common::TemplateContext FlowInstance::Context() const {
   common::TemplateContext c;
   c.variables = &variables_;
   c.data = &data_;
@@ -436,26 +459,26 @@ void FlowInstance::Render(const FlowStepSpec& step, uint64_t agent,
   c.vu = vu_;
   c.iteration = iteration_;
   c.index = depth_ > 0 ? loops_[depth_ - 1].index : 0;
-  c.agent = agent;
-  c.now_ms = now_unix_ms;
-  c.rng = rng;
-  send_.invalid = false;
+  c.agent = agent_;
+  c.now_ms = now_ms_;
+  c.rng = rng_;
+  return c;
+}
+
+void FlowInstance::Render(const FlowStepSpec& step, uint64_t agent,
+                          int64_t now_unix_ms, std::mt19937_64* rng) {
+  agent_ = agent;
+  now_ms_ = now_unix_ms;
+  rng_ = rng;
+  const common::TemplateContext c = Context();
+  send_.invalid = step.literal_invalid;
   send_.target.clear();
-  step.target.Render(c, &send_.target);
-  for (char ch : send_.target) {
-    if (static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f) {
-      send_.invalid = true;
-      break;
-    }
-  }
+  if (step.target.RenderChecked(c, &send_.target, BadInTarget))
+    send_.invalid = true;
   send_.headers.clear();
   for (const Template& h : step.headers) {
     const size_t from = send_.headers.size();
-    h.Render(c, &send_.headers);
-    if (send_.headers.find_first_of(std::string_view("\r\n\0", 3), from) !=
-        std::string::npos) {
-      send_.invalid = true;
-    }
+    if (h.RenderChecked(c, &send_.headers, BadInHeader)) send_.invalid = true;
     // A header whose value renders empty is not sent, as the other engines
     // (and the plan's requests) leave out an empty "Name:".
     size_t end = send_.headers.size();
@@ -615,18 +638,26 @@ StepVerdict FlowInstance::Judge(const FlowStepSpec& step,
                     static_cast<uint32_t>(outcome.status)) !=
           step.statuses.end());
   }
-  if (!step.body_contains.empty()) {
-    judge(answered &&
-          send_.response_body.find(step.body_contains) != std::string::npos);
+  // The expected values render with what the request saw (Render's context;
+  // captures of this step are in already, but no check names them).
+  const common::TemplateContext c = Context();
+  auto expect = [this, &c](const Template& t) -> std::string_view {
+    expected_.clear();
+    t.Render(c, &expected_);
+    return expected_;
+  };
+  if (step.body_contains) {
+    judge(answered && send_.response_body.find(expect(*step.body_contains)) !=
+                          std::string::npos);
   }
   for (const auto& [path, expected] : step.json_checks) {
     judge(answered && path.Find(send_.response_body, &scratch_) &&
-          scratch_ == expected);
+          scratch_ == expect(expected));
   }
   for (const auto& [name, expected] : step.header_checks) {
     std::string_view value;
     judge(answered && FindHeader(send_.head, name, &value) &&
-          value == expected);
+          value == expect(expected));
   }
   if (step.latency_lt_ns > 0)
     judge(answered && latency_ns < step.latency_lt_ns);

@@ -47,12 +47,16 @@ struct FlowStepSpec {
   std::vector<common::Template> headers;
   common::Template body;
   std::vector<FlowCapture> captures;
-  // Checks.
+  // A literal part of the target or of a header that may not be sent as it
+  // is (judged once here; Render judges only what the slots fill in).
+  bool literal_invalid = false;
+  // Checks; their expected values are templates, with the names the step's
+  // request sees (not its own captures).
   std::vector<uint32_t> statuses;  // empty: not checked
-  std::string body_contains;
-  std::vector<std::pair<common::JsonPath, std::string>> json_checks;
-  std::vector<std::pair<std::string, std::string>> header_checks;  // lower
-  int64_t latency_lt_ns = 0;                                       // 0: none
+  std::optional<common::Template> body_contains;
+  std::vector<std::pair<common::JsonPath, common::Template>> json_checks;
+  std::vector<std::pair<std::string, common::Template>> header_checks;  // lower
+  int64_t latency_lt_ns = 0;  // 0: none
   // What the response must leave behind.
   bool keep_head = false;
   size_t body_limit = 0;
@@ -190,6 +194,13 @@ class FlowInstance {
   FlowSend send_;
   CookieJar cookies_;
   std::string scratch_;
+  std::string expected_;  // a check's rendered value
+  // What the step sent last was rendered with (its checks render alike).
+  uint64_t agent_ = 0;
+  int64_t now_ms_ = 0;
+  std::mt19937_64* rng_ = nullptr;
+
+  common::TemplateContext Context() const;
 
   // Stores the Set-Cookie values of the response head in send() into the jar.
   void StoreCookies(const FlowStepSpec& step, int64_t now_unix_s);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <functional>
 
@@ -173,6 +174,7 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
     *spec->plan.mutable_dns() = plan.dns();
     *spec->plan.mutable_hosts() = plan.hosts();
   }
+  uint64_t next_user = 0;  // the first {{vu}} number of the next scenario
   for (int s = 0; s < plan.scenarios_size(); ++s) {
     const v1::Scenario& scenario = plan.scenarios(s);
     if (!scenario.load().has_arrival_rate() && !scenario.load().has_vus()) {
@@ -320,6 +322,10 @@ absl::StatusOr<std::unique_ptr<RunSpec>> RunSpec::FromPrepare(
         if (slash != std::string::npos) p.url.resize(slash + 1);
       }
     }
+    out.first_user = next_user;
+    next_user += out.model == ScenarioSpec::Model::kClosed
+                     ? static_cast<uint64_t>(std::ceil(out.max_vus))
+                     : out.schedule->TotalArrivals();
     spec->scenarios.push_back(std::move(out));
   }
   return spec;

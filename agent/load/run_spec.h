@@ -82,6 +82,11 @@ struct ScenarioSpec {
   // requests-only scenario.
   std::unique_ptr<FlowSpec> flow;
 
+  // {{vu}} of this scenario's user j (plan-wide, from 0) is first_user + j
+  // + 1: the scenarios before it in the plan take the numbers below, each as
+  // many as it can have users (its highest VU level, or every arrival of its
+  // schedule), so a number is unique in the whole run.
+  uint64_t first_user = 0;
   // Open model: the highest rate any stage reaches (plan-wide, per second).
   double peak_rate = 0;
   // A user mix: the shared load (`schedule`) and this scenario's share of

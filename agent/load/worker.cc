@@ -348,7 +348,8 @@ void Worker::Arrive(size_t s, int64_t now_ns) {
     if (!TakeRows(s, pacers_[s].m, &slots.instances[i])) return;
     slots.free.pop_back();
     // The arrival's number is unique in the whole run: it is its user.
-    slots.instances[i].Begin(slice_.At(pacers_[s].m) + 1, 0);
+    slots.instances[i].Begin(
+        spec_.scenarios[s].first_user + slice_.At(pacers_[s].m) + 1, 0);
     ++window_->flows[s].started;
     ContinueOpenFlow(s, i, pacers_[s].next_ns, now_ns);
     return;
@@ -470,8 +471,9 @@ void Worker::StartIteration(size_t s, uint32_t m, int64_t now_ns) {
   ++vu.iterations;
   vu.busy = true;
   if (scenario.flow != nullptr) {
-    // The VU's number is unique in the whole run (VU j of the plan is j+1).
-    pool.flows[m].Begin(slice_.At(m) + 1, vu.iterations - 1);
+    // The VU's number is unique in the whole run (ScenarioSpec::first_user).
+    pool.flows[m].Begin(scenario.first_user + slice_.At(m) + 1,
+                        vu.iterations - 1);
     vu.in_flow = true;
     ++window_->flows[s].started;
     ContinueFlow(s, m, now_ns);
@@ -544,6 +546,9 @@ void Worker::ContinueOpenFlow(size_t s, uint32_t i, int64_t intended_ns,
         return;
       case FlowInstance::Action::Kind::kDone:
         if (!flow.aborted()) ++window_->flows[s].completed;
+        // The user is gone: the next arrival on this slot is a new user,
+        // with a connection of its own to make.
+        transports_[s]->EndUser(i);
         slots.free.push_back(i);
         return;
     }

@@ -301,8 +301,7 @@ thresholds:
   EXPECT_EQ(sc.flows().completed(), 6);
 }
 
-TEST_F(FlowsEndToEnd, OpenModelStartsOneFlowPerArrival) {
-  RunOutcome run = RunWith(R"(
+constexpr char kOpenFlows[] = R"(
 name: open-flows
 defaults: { base_url: "http://127.0.0.1:$PORT" }
 scenarios:
@@ -312,15 +311,52 @@ scenarios:
       - { name: first, path: /ok }
       - think: { constant: 50ms }
       - { name: second, path: /ok }
-)",
-                           2);
-  ASSERT_EQ(run.exit_code, 0) << run.log;
+)";
+
+// The arrivals' flows, each whole; and each arrival is a new user, which
+// connects for its first step and keeps that connection for its second.
+void ExpectOneUserPerArrival(const RunOutcome& run) {
   const v1::ScenarioResult& sc = run.result.scenarios(0);
   EXPECT_EQ(sc.flows().started(), 40);
   EXPECT_EQ(sc.flows().completed(), 40);
   EXPECT_EQ(sc.flows().dropped(), 0);
+  EXPECT_EQ(sc.summary().errors(), 0) << run.log;
+  ASSERT_EQ(sc.requests_size(), 2);
   EXPECT_EQ(sc.requests(0).summary().requests(), 40);
   EXPECT_EQ(sc.requests(1).summary().requests(), 40);
+  EXPECT_EQ(sc.requests(0).summary().phases_ms().new_connections(), 40);
+  EXPECT_EQ(sc.requests(1).summary().phases_ms().new_connections(), 0);
+}
+
+TEST_F(FlowsEndToEnd, OpenModelStartsOneFlowPerArrivalEachANewUser) {
+  RunOutcome run = RunWith(kOpenFlows, 2);
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  ExpectOneUserPerArrival(run);
+  // The target saw 40 users (and the /stats request that asked), although
+  // the flow slots that carried them were used again and again.
+  EXPECT_EQ(Connections(target_->Stats()), 40 + 1);
+}
+
+TEST_F(FlowsEndToEnd, OpenModelUsersEachHaveTheirOwnHttp2Connection) {
+  Nginx nginx(MakeTempDir());  // h2c; /ok is answered 200 "ok"
+  RunOutcome run = RunWith(
+      absl::StrReplaceAll(
+          kOpenFlows,
+          {{"  - name: visits\n",
+            "  - name: visits\n    http_version: \"2\"\n"},
+           {"127.0.0.1:$PORT", absl::StrCat("127.0.0.1:", nginx.port())}}),
+      2);
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  EXPECT_EQ(run.result.scenarios(0).engine(), "h2");
+  ExpectOneUserPerArrival(run);
+  std::map<std::string, int> steps_by_connection;
+  for (const std::string& line : nginx.LogLines(80)) {
+    EXPECT_NE(line.find(" HTTP/2.0 "), std::string::npos) << line;
+    ++steps_by_connection[line.substr(0, line.find(' '))];
+  }
+  EXPECT_EQ(steps_by_connection.size(), 40u);
+  for (const auto& [connection, steps] : steps_by_connection)
+    EXPECT_EQ(steps, 2) << connection;
 }
 
 constexpr char kSetupThenUsers[] = R"(

@@ -381,12 +381,45 @@ TEST_F(FlowTest, ChecksJudgeTheResponse) {
     // A step that checks its body keeps it; one that checks only its head
     // does not.
     EXPECT_EQ(flow.send()->body_limit > 0,
-              !a->body_contains.empty() || !a->json_checks.empty());
+              a->body_contains.has_value() || !a->json_checks.empty());
     const StepVerdict v =
         Answer(flow, *a, c.status, "HTTP/1.1 200 OK\r\n" + c.head, c.body,
                c.latency_ms * 1'000'000);
     EXPECT_EQ(v.check_failed, c.failed);
     EXPECT_FALSE(v.capture_failed);
+  }
+}
+
+// An expected value is a template: it compares with what an earlier step
+// captured, and with built-ins, rendered as the request was.
+TEST_F(FlowTest, CheckValuesAreTemplates) {
+  std::unique_ptr<RunSpec> spec = Spec(
+      "      - { name: a, path: /a, capture: { id: { json: $.id } } }\n"
+      "      - name: b\n"
+      "        path: /b/{{id}}\n"
+      "        check:\n"
+      "          json: { $.id: \"{{id}}\", $.vu: \"{{vu}}\" }\n"
+      "          header: { X-Of: \"user-{{vu}}\" }\n"
+      "          body_contains: \"\\\\{{id}}\"\n");
+  ASSERT_NE(spec, nullptr);
+  for (const bool same : {true, false}) {
+    SCOPED_TRACE(same ? "the captured values" : "other values");
+    FlowInstance flow(&FlowOf(*spec));
+    flow.Begin(7, 0);
+    const FlowStepSpec* a = NextSend(flow);
+    ASSERT_NE(a, nullptr);
+    Answer(flow, *a, 200, "HTTP/1.1 200 OK\r\n", "{\"id\":\"x-42\"}");
+    const FlowStepSpec* b = NextSend(flow);
+    ASSERT_NE(b, nullptr);
+    const StepVerdict v =
+        Answer(flow, *b, 200,
+               same ? "HTTP/1.1 200 OK\r\nX-Of: user-7\r\n"
+                    : "HTTP/1.1 200 OK\r\nX-Of: user-8\r\n",
+               same ? "{\"id\":\"x-42\",\"vu\":7,\"t\":\"{{id}}\"}"
+                    : "{\"id\":\"x-43\",\"vu\":7,\"t\":\"x-42\"}");
+    EXPECT_EQ(v.check_failed, !same);
+    // json $.id, json $.vu, header X-Of, body_contains: in CheckNames order.
+    EXPECT_EQ(v.checks_passed, same ? 4u : 1u);
   }
 }
 

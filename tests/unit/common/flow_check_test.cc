@@ -97,6 +97,44 @@ TEST(FlowCheckTest, UndefinedNameInALiteralBlockBodyIsAtItsLineAndColumn) {
                               kUndefined)});
 }
 
+// A check's expected values are templates too: a name nothing defines is at
+// its column, and the step's own captures are not yet defined there.
+TEST(FlowCheckTest, UndefinedNameInACheckValueIsAtItsColumn) {
+  EXPECT_EQ(
+      Issues("      - name: a\n"
+             "        path: /a\n"
+             "        check: { json: { $.id: \"{{nope}}\" } }\n"),
+      Want{absl::StrCat("f.yaml:8:33: scenarios[0].flow[0].check.json.$.id: ",
+                        kUndefined)});
+  EXPECT_EQ(
+      Issues("      - name: a\n"
+             "        path: /a\n"
+             "        check: { header: { X-Id: \"{{nope}}\" }, body_contains: "
+             "\"{{nope}}\" }\n"),
+      (Want{
+          absl::StrCat("f.yaml:8:35: scenarios[0].flow[0].check.header.X-Id: ",
+                       kUndefined),
+          absl::StrCat(
+              "f.yaml:8:64: scenarios[0].flow[0].check.body_contains: ",
+              kUndefined)}));
+  EXPECT_EQ(
+      Issues("      - name: a\n"
+             "        path: /a\n"
+             "        capture: { nope: { json: $.id } }\n"
+             "        check: { json: { $.id: \"{{nope}}\" } }\n"),
+      Want{absl::StrCat("f.yaml:9:33: scenarios[0].flow[0].check.json.$.id: ",
+                        kUndefined)});
+  // What an earlier step captured is defined; \{{ is literal.
+  EXPECT_EQ(Issues("      - name: a\n"
+                   "        path: /a\n"
+                   "        capture: { id: { json: $.id } }\n"
+                   "      - name: b\n"
+                   "        path: /b\n"
+                   "        check: { json: { $.id: \"{{id}}\", $.t: "
+                   "\"\\\\{{x}}\" } }\n"),
+            Want{});
+}
+
 // JSON bodies are usually written indented: the lines' extra indentation is
 // part of the value, and the column must count it once.
 TEST(FlowCheckTest, UndefinedNameInAnIndentedLiteralBlockIsAtItsColumn) {
