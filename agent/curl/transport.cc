@@ -240,7 +240,12 @@ void CurlTransport::ConfigureFlow(Slot* slot, const PreparedRequest& request,
   if (!request.keep_alive) list = curl_slist_append(list, "Connection: close");
   slot->flow_headers = list;
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, list);
-  if (request.method != "GET" && request.method != "HEAD") {
+  if (flow.method == "GET") {
+    // A redirect's next hop as a GET (after a 303, or a 301/302 to a POST).
+    curl_easy_setopt(easy, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, nullptr);
+  } else if (request.method != "GET" && request.method != "HEAD") {
     // Not copied: the flow instance keeps the body until the step is judged.
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, flow.body.data());
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,

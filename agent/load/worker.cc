@@ -577,8 +577,6 @@ bool Worker::FollowRedirect(const Sent& sent, const Outcome& outcome,
                             int64_t done_ns) {
   const size_t s = sent.request->scenario;
   const ScenarioSpec& scenario = spec_.scenarios[s];
-  // libcurl sends its own method again: only the native engines follow.
-  if (scenario.engine == ScenarioSpec::Engine::kCurl) return false;
   FlowInstance& flow = FlowOf(sent);
   const FlowStepSpec& step = scenario.flow->steps[sent.request->request];
   timespec wall;

@@ -519,6 +519,16 @@ scenarios:
       - name: chain
         path: /redirect/3
         check: { status: [200] }
+  - name: curl
+    transport: curl
+    load: { vus: { stages: [ { to: 1, over: 0s }, { hold: 20s } ],
+                   iterations_per_vu: 2 } }
+    flow:
+      - name: chain on libcurl
+        method: POST
+        path: /redirect/3
+        body: x
+        check: { status: [200] }
   - name: stay
     max_redirects: 0
     load: { vus: { stages: [ { to: 1, over: 0s }, { hold: 20s } ],
@@ -537,7 +547,14 @@ scenarios:
   EXPECT_EQ(chain.statuses().at("200"), 2);
   EXPECT_EQ(chain.checks_passed(), 2);  // judged on the final answer only
   EXPECT_EQ(chain.errors(), 0);
-  const v1::Summary& stay = run.result.scenarios(1).requests(0).summary();
+  // libcurl follows alike; a 302 turns the POST into a GET, without a body.
+  const v1::ScenarioResult& curl = run.result.scenarios(1);
+  EXPECT_EQ(curl.engine(), "curl");
+  EXPECT_EQ(curl.requests(0).summary().requests(), 10) << run.log;
+  EXPECT_EQ(curl.requests(0).summary().statuses().at("200"), 2);
+  EXPECT_EQ(curl.requests(0).summary().checks_passed(), 2);
+  EXPECT_EQ(curl.requests(0).summary().errors(), 0);
+  const v1::Summary& stay = run.result.scenarios(2).requests(0).summary();
   EXPECT_EQ(stay.requests(), 2);
   EXPECT_EQ(stay.checks_passed(), 2);
   EXPECT_EQ(run.result.scenarios(0).flows().completed(), 2);
