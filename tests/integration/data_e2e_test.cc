@@ -3,7 +3,6 @@
 // file) log each user in as the split says; the reference target counts
 // logins per user (tests/target/state.h: user U with password "pw-" + U).
 #include <map>
-#include <regex>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -13,22 +12,6 @@
 
 namespace stampede::testing {
 namespace {
-
-// /stats' state.logins_by_user.
-std::map<std::string, long long> LoginsByUser(const std::string& stats) {
-  std::map<std::string, long long> out;
-  std::smatch m;
-  if (!std::regex_search(stats, m,
-                         std::regex("\"logins_by_user\":\\{([^}]*)\\}")))
-    return out;
-  const std::string inner = m[1].str();
-  std::regex entry("\"([^\"]+)\":([0-9]+)");
-  for (auto it = std::sregex_iterator(inner.begin(), inner.end(), entry);
-       it != std::sregex_iterator(); ++it) {
-    out[(*it)[1].str()] = std::stoll((*it)[2].str());
-  }
-  return out;
-}
 
 class DataEndToEnd : public EndToEnd {
  protected:
@@ -79,7 +62,8 @@ TEST_F(DataEndToEnd, UniqueRowsOverThreeAgentsLogInEveryUserExactlyOnce) {
   ASSERT_EQ(run.exit_code, 0) << run.log;
   ASSERT_TRUE(run.has_result) << run.log;
   const std::string stats = target_->Stats();
-  const std::map<std::string, long long> logins = LoginsByUser(stats);
+  const std::map<std::string, long long> logins =
+      CountMap(stats, "logins_by_user");
   ASSERT_EQ(logins.size(), 61u) << stats;
   for (int i = 1; i <= 61; ++i) {
     auto it = logins.find(absl::StrCat("user", i));
@@ -126,7 +110,7 @@ TEST_F(DataEndToEnd, UniquePerVuGivesEachVuItsOwnRowAndCountsTheRest) {
   ASSERT_EQ(run.exit_code, 0) << run.log;
   ASSERT_TRUE(run.has_result) << run.log;
   const std::map<std::string, long long> logins =
-      LoginsByUser(target_->Stats());
+      CountMap(target_->Stats(), "logins_by_user");
   ASSERT_EQ(logins.size(), 5u);
   // Each VU keeps its user for both its iterations.
   for (const auto& [user, n] : logins) EXPECT_EQ(n, 2) << user;
@@ -161,7 +145,7 @@ TEST_F(DataEndToEnd, CircularDataWrapsAroundTheFileAcrossAgents) {
   RunOutcome run = RunWith(kCircular, 3);
   ASSERT_EQ(run.exit_code, 0) << run.log;
   const std::map<std::string, long long> logins =
-      LoginsByUser(target_->Stats());
+      CountMap(target_->Stats(), "logins_by_user");
   EXPECT_EQ(logins,
             (std::map<std::string, long long>{
                 {"user1", 2}, {"user2", 2}, {"user3", 1}, {"user4", 1}}));

@@ -4,11 +4,13 @@
 #ifndef STAMPEDE_TESTS_INTEGRATION_E2E_FIXTURE_H_
 #define STAMPEDE_TESTS_INTEGRATION_E2E_FIXTURE_H_
 
+#include <map>
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "stampede/v1/result.pb.h"
@@ -36,6 +38,49 @@ inline RunOutcome CollectRun(int exit_code, const std::string& log_file,
                                         text, &out.result, strict)
                                         .ok();
   return out;
+}
+
+// The reference target's /stats (tests/target/state.h) read as a user would
+// read its counters. `stats` is the JSON text; a count absent is -1.
+inline google::protobuf::Struct ParseStats(const std::string& stats) {
+  google::protobuf::Struct out;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(stats, &out).ok())
+      << stats;
+  return out;
+}
+
+// The stateful routes' counter `key` (state.KEY), e.g. "not_found".
+inline long long StateCount(const std::string& stats, const std::string& key) {
+  const google::protobuf::Struct parsed = ParseStats(stats);
+  auto state = parsed.fields().find("state");
+  if (state == parsed.fields().end()) return -1;
+  auto it = state->second.struct_value().fields().find(key);
+  return it == state->second.struct_value().fields().end()
+             ? -1
+             : static_cast<long long>(it->second.number_value());
+}
+
+// A map of counts under "state", e.g. logins_by_user or turns_by_session.
+inline std::map<std::string, long long> CountMap(const std::string& stats,
+                                                 const std::string& key) {
+  std::map<std::string, long long> out;
+  const google::protobuf::Struct parsed = ParseStats(stats);
+  auto state = parsed.fields().find("state");
+  if (state == parsed.fields().end()) return out;
+  auto it = state->second.struct_value().fields().find(key);
+  if (it == state->second.struct_value().fields().end()) return out;
+  for (const auto& [name, value] : it->second.struct_value().fields())
+    out[name] = static_cast<long long>(value.number_value());
+  return out;
+}
+
+// The connections the target accepted since its counts were reset.
+inline long long Connections(const std::string& stats) {
+  const google::protobuf::Struct parsed = ParseStats(stats);
+  auto it = parsed.fields().find("connections");
+  return it == parsed.fields().end()
+             ? -1
+             : static_cast<long long>(it->second.number_value());
 }
 
 class EndToEnd : public ::testing::Test {

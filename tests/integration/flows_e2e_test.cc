@@ -4,7 +4,6 @@
 // did not mean, each VU on its own session and connection, nothing sent after
 // a failed capture.
 #include <map>
-#include <regex>
 #include <set>
 #include <string>
 
@@ -16,40 +15,6 @@
 
 namespace stampede::testing {
 namespace {
-
-// A count in /stats' "state" object (the first `key` after "state").
-long long StateCount(const std::string& stats, const std::string& key) {
-  const size_t at = stats.find("\"state\":");
-  if (at == std::string::npos) return -1;
-  std::smatch m;
-  const std::string rest = stats.substr(at);
-  if (!std::regex_search(rest, m, std::regex("\"" + key + "\":([0-9]+)")))
-    return -1;
-  return std::stoll(m[1].str());
-}
-
-// A flat map of counts inside /stats, e.g. "turns_by_session".
-std::map<std::string, long long> CountMap(const std::string& stats,
-                                          const std::string& key) {
-  std::map<std::string, long long> out;
-  std::smatch m;
-  if (!std::regex_search(stats, m, std::regex("\"" + key + "\":\\{([^}]*)\\}")))
-    return out;
-  const std::string inner = m[1].str();
-  std::regex entry("\"([^\"]+)\":([0-9]+)");
-  for (auto it = std::sregex_iterator(inner.begin(), inner.end(), entry);
-       it != std::sregex_iterator(); ++it) {
-    out[(*it)[1].str()] = std::stoll((*it)[2].str());
-  }
-  return out;
-}
-
-long long Connections(const std::string& stats) {
-  std::smatch m;
-  if (!std::regex_search(stats, m, std::regex("\"connections\":([0-9]+)")))
-    return -1;
-  return std::stoll(m[1].str());
-}
 
 int64_t ErrorId(const v1::Summary& s, const std::string& id) {
   auto it = s.error_ids().find(id);
