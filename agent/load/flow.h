@@ -62,6 +62,13 @@ struct FlowStepSpec {
   size_t body_limit = 0;
 };
 
+// What a rendered path and query may not carry as they are sent.
+inline bool BadInTarget(unsigned char c) { return c <= ' ' || c == 0x7f; }
+// What a rendered header line may not carry.
+inline bool BadInHeader(unsigned char c) {
+  return c == '\r' || c == '\n' || c == 0;
+}
+
 struct FlowOp {
   enum class Kind : uint8_t { kRequest, kThink, kRepeat, kEnd };
   enum class Think : uint8_t { kConstant, kUniform, kExponential };
