@@ -42,6 +42,19 @@ inline bool IsLatencyMetric(absl::string_view metric) {
          metric == "connect" || metric == "ws_rtt" || metric == "ttlb";
 }
 
+// Metrics judged as a share of something, written as a fraction (1%, 0.01).
+inline bool IsShareMetric(absl::string_view metric) {
+  return metric == "error_rate" || metric == "status_rate" ||
+         metric == "checks";
+}
+
+// "429" (100-599) or a class "4xx" (1xx-5xx).
+inline bool IsStatusOrClass(absl::string_view s) {
+  if (s.size() != 3 || s[0] < '1' || s[0] > '5') return false;
+  if (s[1] == 'x' && s[2] == 'x') return true;
+  return s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9';
+}
+
 // What is wrong with `url` as a plan's URL, in words that follow the field's
 // name ("must start with http:// or https://"); "" when nothing is. With
 // `websocket`, ws:// and wss:// are accepted too. In url_check.cc.

@@ -13,17 +13,54 @@ namespace stampede::common {
 void ThresholdChecker::Check(const v1::Threshold& threshold,
                              const std::string& path) {
   const std::string& metric = threshold.metric();
-  const bool known_metric = IsLatencyMetric(metric) || metric == "error_rate" ||
-                            metric == "rps" || metric == "checks";
+  const bool known_metric =
+      IsLatencyMetric(metric) || IsShareMetric(metric) || metric == "rps";
   if (metric.empty()) {
     Add(path + ".metric",
         "a threshold needs a metric: latency, service_time, ttfb, ttlb, "
-        "connect, ws_rtt, error_rate, rps or checks");
+        "connect, ws_rtt, error_rate, status_rate, rps or checks");
   } else if (!known_metric) {
     Add(path + ".metric",
         absl::StrCat("unknown metric ", Quote(metric),
                      "; use latency, service_time, ttfb, ttlb, connect, "
-                     "ws_rtt, error_rate, rps or checks"));
+                     "ws_rtt, error_rate, status_rate, rps or checks"));
+  }
+  if (!threshold.severity().empty() && threshold.severity() != "fail" &&
+      threshold.severity() != "warn") {
+    Add(path + ".severity",
+        absl::StrCat("unknown severity ", Quote(threshold.severity()),
+                     "; use fail (the default: failing it fails the run) or "
+                     "warn (reported, never fails the run)"));
+  } else if (threshold.severity() == "warn" && threshold.abort()) {
+    Add(path + ".abort",
+        "a warn threshold never stops the run: drop abort, or make it a fail "
+        "threshold");
+  }
+  if (metric == "status_rate") {
+    if (!IsStatusOrClass(threshold.status())) {
+      Add(path + ".status",
+          threshold.status().empty()
+              ? "a status_rate threshold needs status: a status (429) or a "
+                "class (4xx)"
+              : absl::StrCat("status ", Quote(threshold.status()),
+                             " is not an HTTP status (100-599) or a class "
+                             "(1xx-5xx)"));
+    }
+  } else if (!threshold.status().empty() || Written(path + ".status")) {
+    Add(path + ".status", "status applies only to status_rate");
+  }
+  if (!threshold.error().empty() && metric != "error_rate") {
+    Add(path + ".error", "error applies only to error_rate");
+  } else if (!threshold.error().empty() &&
+             !std::all_of(threshold.error().begin(), threshold.error().end(),
+                          [](char c) {
+                            return (c >= 'a' && c <= 'z') ||
+                                   (c >= '0' && c <= '9') || c == '_';
+                          })) {
+    Add(path + ".error",
+        absl::StrCat("error ", Quote(threshold.error()),
+                     " is not an error id (lower case, digits and _, e.g. "
+                     "http_503, tcp_refused)"));
   }
   if (threshold.has_grace() &&
       ToDuration(threshold.grace()) < absl::ZeroDuration()) {
@@ -97,7 +134,7 @@ void ThresholdChecker::CheckValue(const std::string& metric,
   if (IsLatencyMetric(metric)) {
     absl::StatusOr<absl::Duration> d = ParseDuration(value);
     if (!d.ok()) Add(path, std::string(d.status().message()));
-  } else if (metric == "error_rate" || metric == "checks") {
+  } else if (IsShareMetric(metric)) {
     absl::StatusOr<double> f = ParseFraction(value);
     if (!f.ok()) Add(path, std::string(f.status().message()));
   } else if (metric == "rps") {

@@ -44,6 +44,9 @@ std::string EngineTitle(const std::string& engine);
 // at 12s, aborted the run".
 std::string ThresholdNote(const v1::ThresholdResult& threshold);
 
+// PASS, FAIL, or WARN (a warn threshold that failed: the run still passes).
+std::string ThresholdVerdict(const v1::ThresholdResult& threshold);
+
 // One live line: elapsed, target and achieved rate, p50/p95/p99, error %,
 // agents reporting.
 std::string FormatLiveLine(const v1::IntervalResult& interval, double p95_ms,

@@ -168,6 +168,11 @@ std::string ThresholdNote(const v1::ThresholdResult& t) {
                       t.aborted() ? ", aborted the run" : "");
 }
 
+std::string ThresholdVerdict(const v1::ThresholdResult& t) {
+  if (t.passed()) return "PASS";
+  return t.severity() == "warn" ? "WARN" : "FAIL";
+}
+
 std::string FormatSummary(const v1::RunResult& r) {
   std::string out;
   const v1::Summary& s = r.summary();
@@ -273,9 +278,9 @@ std::string FormatSummary(const v1::RunResult& r) {
     out += "\n  thresholds:\n";
     for (const v1::ThresholdResult& t : r.thresholds()) {
       const std::string note = ThresholdNote(t);
-      absl::StrAppend(&out, "    ", t.passed() ? "PASS" : "FAIL", "  ",
-                      t.expression(), "  (actual ", t.actual_text(),
-                      note.empty() ? "" : "; ", note, ")\n");
+      absl::StrAppend(&out, "    ", ThresholdVerdict(t), "  ", t.expression(),
+                      "  (actual ", t.actual_text(), note.empty() ? "" : "; ",
+                      note, ")\n");
     }
   }
   out += "\n  agents:";

@@ -261,6 +261,7 @@ std::string FormatJson(const v1::RunResult& r) {
         .String("actual_text", t.actual_text())
         .Number("failed_at_s", t.failed_at_s())
         .Bool("aborted", t.aborted())
+        .String("severity", t.severity())
         .End();
   }
   w.End();

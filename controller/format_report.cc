@@ -123,10 +123,10 @@ std::string FormatMarkdown(const v1::RunResult& r) {
         "--- |\n";
     for (const v1::ThresholdResult& t : r.thresholds()) {
       const std::string note = ThresholdNote(t);
-      absl::StrAppend(&out, "| `", MdEscape(t.expression()), "` | ",
-                      t.actual_text(), " | ", t.passed() ? "PASS" : "**FAIL**",
-                      note.empty() ? "" : " (", note, note.empty() ? "" : ")",
-                      " |\n");
+      absl::StrAppend(
+          &out, "| `", MdEscape(t.expression()), "` | ", t.actual_text(), " | ",
+          t.passed() ? "PASS" : absl::StrCat("**", ThresholdVerdict(t), "**"),
+          note.empty() ? "" : " (", note, note.empty() ? "" : ")", " |\n");
     }
   }
   std::string issues;
@@ -160,7 +160,7 @@ std::string FormatMarkdown(const v1::RunResult& r) {
 std::string FormatJunit(const v1::RunResult& r) {
   int failures = 0;
   for (const v1::ThresholdResult& t : r.thresholds())
-    failures += t.passed() ? 0 : 1;
+    failures += t.passed() || t.severity() == "warn" ? 0 : 1;
   const std::string suite =
       XmlEscape(r.plan_name().empty() ? "stampede" : r.plan_name());
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
@@ -174,6 +174,12 @@ std::string FormatJunit(const v1::RunResult& r) {
                     ".thresholds\" name=\"", XmlEscape(t.expression()), "\"");
     if (t.passed()) {
       out += "/>\n";
+    } else if (t.severity() == "warn") {
+      // A warning is not a failure of the suite; it says what it saw.
+      absl::StrAppend(
+          &out, ">\n      <system-out>warning: ", XmlEscape(t.expression()),
+          " was not met: actual ", XmlEscape(t.actual_text()),
+          "</system-out>\n    </testcase>\n");
     } else {
       absl::StrAppend(
           &out, ">\n      <failure message=\"actual ",

@@ -41,7 +41,15 @@ LiveThresholds::Slice LiveThresholds::SliceOf(const v1::Threshold& t,
       continue;
     }
     slice.requests += s.requests();
-    slice.errors += s.errors();
+    if (t.metric() == "status_rate") {
+      for (const auto& [status, n] : s.status_counts())
+        if (StatusCounted(t, status)) slice.errors += n;
+    } else if (t.metric() == "error_rate" && !t.error().empty()) {
+      auto it = s.error_counts().find(t.error());
+      if (it != s.error_counts().end()) slice.errors += it->second;
+    } else {
+      slice.errors += s.errors();
+    }
     if (h == nullptr) continue;
     const std::string& bytes = t.metric() == "latency"        ? s.latency()
                                : t.metric() == "service_time" ? s.service_time()
@@ -59,15 +67,18 @@ Cell LiveThresholds::WindowCell(const v1::Threshold& t,
                                 const State& state) const {
   Cell cell;
   common::Histogram* h = MetricHistogram(t, &cell);
+  int64_t counted = 0;  // a share metric's: the errors, statuses or checks
   for (const Slice& slice : state.window) {
     cell.requests += slice.requests;
-    cell.errors += slice.errors;
-    if (t.metric() == "checks") {
-      cell.checks_passed += slice.requests - slice.errors;
-      cell.checks_failed += slice.errors;
-    }
+    counted += slice.errors;
     if (h != nullptr && !slice.histogram.empty())
       h->MergeEncoded(slice.histogram).IgnoreError();
+  }
+  if (t.metric() == "checks") {
+    cell.checks_passed = cell.requests - counted;
+    cell.checks_failed = counted;
+  } else {
+    SetCountedShare(t, counted, &cell);
   }
   return cell;
 }
@@ -103,6 +114,9 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
       merged.errors = 0;
       merged.checks_passed = 0;
       merged.checks_failed = 0;
+      merged.statuses.clear();
+      merged.error_ids.clear();
+      const bool shares = t.metric() == "status_rate" || !t.error().empty();
       if (h != nullptr) h->Reset();
       for (size_t s = 0; s < cells.size(); ++s) {
         for (size_t r = 0; r < cells[s].size(); ++r) {
@@ -112,6 +126,11 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
           merged.errors += c.errors;
           merged.checks_passed += c.checks_passed;
           merged.checks_failed += c.checks_failed;
+          if (shares) {
+            for (const auto& [status, n] : c.statuses)
+              merged.statuses[status] += n;
+            for (const auto& [id, n] : c.error_ids) merged.error_ids[id] += n;
+          }
           if (h != nullptr) h->Merge(*MetricHistogram(t, c));
         }
       }

@@ -229,8 +229,13 @@ v1::RunResult BuildResult(const RunFacts& facts) {
   std::vector<v1::ThresholdResult> thresholds =
       EvaluateThresholds(plan, cells, facts.duration_s);
   if (facts.live != nullptr) facts.live->Finish(&thresholds);
+  int warnings = 0;
   for (v1::ThresholdResult& t : thresholds) {
-    thresholds_passed = thresholds_passed && t.passed();
+    if (t.severity() == "warn") {
+      warnings += t.passed() ? 0 : 1;
+    } else {
+      thresholds_passed = thresholds_passed && t.passed();
+    }
     *result.add_thresholds() = std::move(t);
   }
 
@@ -320,6 +325,14 @@ v1::RunResult BuildResult(const RunFacts& facts) {
   } else {
     result.set_status("passed");
     result.set_exit_code(kExitPassed);
+  }
+  if (warnings > 0) {
+    const std::string note =
+        absl::StrCat(warnings, " warn threshold", warnings > 1 ? "s" : "",
+                     " not met (warnings do not fail the run)");
+    result.set_message(result.message().empty()
+                           ? note
+                           : absl::StrCat(result.message(), "; ", note));
   }
   return result;
 }

@@ -410,8 +410,11 @@ void Controller::EmitIntervals(bool force_all) {
     for (const LiveThresholds::Change& c :
          live_->OnInterval(*view, aggregator_->cells())) {
       Print(absl::StrCat(
-          "  threshold ", c.failing ? "FAILING" : "passing again", " at ",
-          absl::StrFormat("%g", c.t_s), "s: ", c.result.expression(),
+          "  threshold ",
+          !c.failing                      ? "passing again"
+          : c.result.severity() == "warn" ? "WARNING (warn: the run goes on)"
+                                          : "FAILING",
+          " at ", absl::StrFormat("%g", c.t_s), "s: ", c.result.expression(),
           " (actual ", c.result.actual_text(), ")\n"));
     }
     if (live_->aborted_by() && !aborted_ && !force_all) {

@@ -1,6 +1,7 @@
 #include "controller/thresholds.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -38,7 +39,8 @@ double Bound(const v1::Threshold& t, const std::string& text) {
     auto d = common::ParseDuration(text);
     return d.ok() ? absl::ToDoubleMilliseconds(*d) : 0;
   }
-  if (t.metric() == "error_rate" || t.metric() == "checks") {
+  if (t.metric() == "error_rate" || t.metric() == "status_rate" ||
+      t.metric() == "checks") {
     auto f = common::ParseFraction(text);
     return f.ok() ? *f : 0;
   }
@@ -66,12 +68,14 @@ std::string ThresholdExpression(const v1::Threshold& t) {
   }
   absl::StrAppend(&out, t.metric());
   std::string filter;
-  if (!t.scenario().empty())
-    absl::StrAppend(&filter, "scenario=", t.scenario());
-  if (!t.request().empty()) {
-    absl::StrAppend(&filter, filter.empty() ? "" : ",",
-                    "request=", t.request());
-  }
+  auto add = [&filter](const char* name, const std::string& value) {
+    if (value.empty()) return;
+    absl::StrAppend(&filter, filter.empty() ? "" : ",", name, "=", value);
+  };
+  add("status", t.status());
+  add("error", t.error());
+  add("scenario", t.scenario());
+  add("request", t.request());
   if (!filter.empty()) absl::StrAppend(&out, "{", filter, "}");
   Comparison c = ComparisonOf(t);
   absl::StrAppend(&out, " ", c.op, " ", *c.value);
@@ -84,7 +88,46 @@ std::string ThresholdExpression(const v1::Threshold& t) {
   if (t.has_for_()) absl::StrAppend(&out, " for ", duration(t.for_()));
   if (t.has_grace()) absl::StrAppend(&out, " grace ", duration(t.grace()));
   if (t.abort()) absl::StrAppend(&out, " abort");
+  if (t.severity() == "warn") absl::StrAppend(&out, " warn");
   return out;
+}
+
+bool IsWarning(const v1::Threshold& t) { return t.severity() == "warn"; }
+
+bool StatusCounted(const v1::Threshold& t, int status) {
+  const std::string& want = t.status();
+  if (want.size() != 3) return false;
+  if (want[1] == 'x') return status / 100 == want[0] - '0';
+  return status == std::atoi(want.c_str());
+}
+
+int64_t CountedShare(const v1::Threshold& t, const Cell& cell) {
+  if (t.metric() == "status_rate") {
+    int64_t n = 0;
+    for (const auto& [status, count] : cell.statuses)
+      if (StatusCounted(t, status)) n += count;
+    return n;
+  }
+  if (t.metric() == "error_rate" && !t.error().empty()) {
+    auto it = cell.error_ids.find(t.error());
+    return it == cell.error_ids.end() ? 0 : it->second;
+  }
+  return cell.errors;
+}
+
+void SetCountedShare(const v1::Threshold& t, int64_t n, Cell* cell) {
+  if (t.metric() == "status_rate") {
+    const std::string& want = t.status();
+    const int code =
+        want[1] == 'x' ? (want[0] - '0') * 100 : std::atoi(want.c_str());
+    cell->statuses.clear();
+    cell->statuses[code] = n;
+  } else if (t.metric() == "error_rate" && !t.error().empty()) {
+    cell->error_ids.clear();
+    cell->error_ids[t.error()] = n;
+  } else {
+    cell->errors = n;
+  }
 }
 
 bool Matches(const v1::TestPlan& plan, const v1::Threshold& t, size_t s,
@@ -133,10 +176,11 @@ v1::ThresholdResult Judge(const v1::Threshold& t, const Cell& merged,
                         : 0;
     actual_text = absl::StrFormat("%.3f%%", actual * 100);
     data = judged > 0;
-  } else if (t.metric() == "error_rate") {
-    actual = merged.requests > 0 ? static_cast<double>(merged.errors) /
-                                       static_cast<double>(merged.requests)
-                                 : 0;
+  } else if (t.metric() == "error_rate" || t.metric() == "status_rate") {
+    actual = merged.requests > 0
+                 ? static_cast<double>(CountedShare(t, merged)) /
+                       static_cast<double>(merged.requests)
+                 : 0;
     actual_text = absl::StrFormat("%.3f%%", actual * 100);
   } else {
     actual =
@@ -149,6 +193,7 @@ v1::ThresholdResult Judge(const v1::Threshold& t, const Cell& merged,
   out.set_actual(actual);
   out.set_actual_text(actual_text);
   out.set_passed(data && Compare(actual, c.op, Bound(t, *c.value)));
+  out.set_severity(IsWarning(t) ? "warn" : "fail");
   if (has_data != nullptr) *has_data = data;
   return out;
 }

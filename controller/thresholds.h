@@ -15,6 +15,18 @@ namespace stampede::controller {
 // "p(95) latency{scenario=browse} < 500ms", as reports show it.
 std::string ThresholdExpression(const v1::Threshold& threshold);
 
+// severity: warn (reported, never fails the run).
+bool IsWarning(const v1::Threshold& t);
+
+// What a share metric counts in `cell`, of its requests: error_rate's errors
+// (of the one error id, with `error`), status_rate's responses with the
+// status or class. SetCountedShare makes a cell (a window's, rebuilt from
+// counts) say `n` for it.
+int64_t CountedShare(const v1::Threshold& t, const Cell& cell);
+// Whether a status_rate threshold counts a response with HTTP `status`.
+bool StatusCounted(const v1::Threshold& t, int status);
+void SetCountedShare(const v1::Threshold& t, int64_t n, Cell* cell);
+
 // Whether the threshold's scenario/request filter takes plan request (s, r).
 bool Matches(const v1::TestPlan& plan, const v1::Threshold& t, size_t s,
              size_t r);

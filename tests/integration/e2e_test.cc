@@ -201,6 +201,64 @@ thresholds:
       << run.log;
 }
 
+// "429s are expected, but not more than 5 %", and a "note, don't stop" rule:
+// shares of a status and of an error id are threshold metrics, and a warn
+// threshold that fails (live, too) is in every output while the run passes.
+TEST_F(EndToEnd, StatusSharesAndWarnThresholdsAreJudgedWithoutFailingTheRun) {
+  RunOutcome run =
+      Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    load: { arrival_rate: { stages: [ {to: 100/s, over: 0s}, {hold: 3s} ] } }
+    expected_statuses: [200, 429]
+    requests:
+      - { name: ok, path: /, weight: 9 }
+      - { name: limited, path: /status/429, weight: 1 }
+thresholds:
+  - { metric: status_rate, status: 429, lt: 15% }
+  - { metric: status_rate, status: 4xx, lt: 5%, for: 1s, severity: warn }
+  - { metric: error_rate, error: http_429, lt: 1% }
+)",
+          absl::StrCat("--out md=", dir_, "/report.md --out junit=", dir_,
+                       "/junit.xml"));
+  EXPECT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  EXPECT_EQ(r.status(), "passed");
+  EXPECT_EQ(r.message(),
+            "1 warn threshold not met (warnings do not fail the run)");
+  ASSERT_EQ(r.thresholds_size(), 3);
+  // 1 of every 10 requests was a 429: 10 %.
+  EXPECT_TRUE(r.thresholds(0).passed()) << r.thresholds(0).actual_text();
+  EXPECT_DOUBLE_EQ(r.thresholds(0).actual(), 0.1);
+  EXPECT_EQ(r.thresholds(0).severity(), "fail");
+  EXPECT_FALSE(r.thresholds(1).passed());
+  EXPECT_EQ(r.thresholds(1).severity(), "warn");
+  EXPECT_DOUBLE_EQ(r.thresholds(1).failed_at_s(), 1);
+  EXPECT_EQ(r.thresholds(1).expression(),
+            "status_rate{status=4xx} < 5% for 1s warn");
+  // An expected 429 is no error.
+  EXPECT_TRUE(r.thresholds(2).passed());
+  EXPECT_DOUBLE_EQ(r.thresholds(2).actual(), 0);
+  // Live, at the end, and in the report and the JUnit file.
+  EXPECT_NE(run.log.find("threshold WARNING (warn: the run goes on) at 1s: "
+                         "status_rate{status=4xx} < 5% for 1s warn"),
+            std::string::npos)
+      << run.log;
+  EXPECT_NE(run.log.find("WARN  status_rate{status=4xx} < 5% for 1s warn"),
+            std::string::npos)
+      << run.log;
+  EXPECT_NE(ReadFile(dir_ + "/report.md").find("| **WARN** (failed at 1s) |"),
+            std::string::npos);
+  const std::string junit = ReadFile(dir_ + "/junit.xml");
+  EXPECT_NE(junit.find("tests=\"3\" failures=\"0\""), std::string::npos)
+      << junit;
+  EXPECT_NE(junit.find("<system-out>warning: status_rate{status=4xx}"),
+            std::string::npos)
+      << junit;
+}
+
 // A port nothing listens on: bound, then closed.
 int ClosedPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -105,6 +105,15 @@ v1::RunResult SampleResult() {
   t->set_passed(false);
   t->set_actual(2.5);
   t->set_actual_text("2.5ms");
+  t->set_severity("fail");
+  // A warning: it failed, and the run's verdict is the fail threshold's.
+  v1::ThresholdResult* w = r.add_thresholds();
+  w->set_expression("p(99) latency < 10ms for 5s warn");
+  w->set_passed(false);
+  w->set_actual(12.75);
+  w->set_actual_text("12.75ms");
+  w->set_failed_at_s(5);
+  w->set_severity("warn");
   v1::AgentResult* a = r.add_agents();
   a->set_id("local-0");
   a->set_host("h");
@@ -376,7 +385,8 @@ TEST(Format, JunitEscapesAndCountsFailures) {
   ok->set_expression("error_rate < 1%");
   ok->set_passed(true);
   std::string xml = FormatJunit(r);
-  EXPECT_NE(xml.find("tests=\"2\" failures=\"1\""), std::string::npos) << xml;
+  // Three thresholds; the warn one that failed is not a failure.
+  EXPECT_NE(xml.find("tests=\"3\" failures=\"1\""), std::string::npos) << xml;
   EXPECT_NE(xml.find("a&lt;b&amp;c"), std::string::npos) << xml;
   EXPECT_NE(xml.find("name=\"error_rate &lt; 1%\"/>"), std::string::npos)
       << xml;

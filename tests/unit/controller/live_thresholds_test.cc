@@ -73,6 +73,43 @@ TEST_F(LiveThresholdsTest, WindowFailsOnlyWhenAFullWindowCrossesAndRecovers) {
   EXPECT_FALSE(final_results[0].aborted());
 }
 
+// A status share judged on a window: the 429s of its seconds over their
+// requests, whatever the other statuses and errors were.
+TEST_F(LiveThresholdsTest, AStatusShareIsJudgedOnItsWindowAndLive) {
+  for (bool windowed : {false, true}) {
+    SCOPED_TRACE(windowed ? "for: 2s" : "since the start");
+    plan_.clear_thresholds();
+    cells_.assign(1, std::vector<Cell>(1));
+    next_index_ = 0;
+    v1::Threshold* t = plan_.add_thresholds();
+    t->set_metric("status_rate");
+    t->set_status("429");
+    t->set_lt("5%");
+    if (windowed) t->mutable_for_()->set_seconds(2);
+    LiveThresholds live(plan_, absl::Seconds(1));
+    auto second = [&](int64_t ok, int64_t limited) {
+      IntervalView view = Second(ok + limited + 10, 10, 1000);
+      v1::RequestStats& stats = view.stats[0];
+      (*stats.mutable_status_counts())[200] = ok;
+      (*stats.mutable_status_counts())[429] = limited;
+      (*stats.mutable_status_counts())[503] = 10;  // the errors: not 429s
+      cells_[0][0].statuses[200] += ok;
+      cells_[0][0].statuses[429] += limited;
+      cells_[0][0].statuses[503] += 10;
+      return live.OnInterval(view, cells_);
+    };
+    EXPECT_TRUE(second(88, 2).empty());  // 2 %
+    EXPECT_TRUE(second(88, 2).empty());
+    // 12 of 100 429s: the window's share is 14 of 200 (7 %), the run's 16 of
+    // 300 (5.3 %).
+    auto changes = second(78, 12);
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_TRUE(changes[0].failing);
+    EXPECT_NEAR(changes[0].result.actual(), windowed ? 14.0 / 200 : 16.0 / 300,
+                1e-9);
+  }
+}
+
 TEST_F(LiveThresholdsTest, WindowedThresholdPassesWhenNoWindowFailed) {
   v1::Threshold* t = plan_.add_thresholds();
   t->set_metric("error_rate");

@@ -115,5 +115,50 @@ TEST_F(ThresholdsTest, NoDataFailsRatherThanPassing) {
   EXPECT_EQ(r.expression(), "max latency{request=missing} < 1s");
 }
 
+// "429s are expected, but not more than 5 %": a status's (or a class's)
+// share of the requests, and one error id's share.
+TEST_F(ThresholdsTest, StatusAndErrorSharesCountOnlyTheirOwn) {
+  cells_[0][0].statuses = {{200, 900}, {429, 95}, {503, 5}};
+  cells_[1][0].statuses = {{200, 50}, {404, 45}, {0, 5}};
+  cells_[0][0].error_ids = {{"http_503", 5}};
+  cells_[1][0].error_ids = {{"http_404", 45}, {"tcp_refused", 5}};
+  v1::Threshold t;
+  t.set_status("429");
+  t.set_lt("10%");
+  v1::ThresholdResult r = Judge("status_rate", t);
+  EXPECT_TRUE(r.passed());
+  EXPECT_DOUBLE_EQ(r.actual(), 95.0 / 1100.0);
+  EXPECT_EQ(r.expression(), "status_rate{status=429} < 10%");
+  t.set_status("4xx");
+  r = Judge("status_rate", t);
+  EXPECT_FALSE(r.passed());  // 140 of 1100: 12.7 %
+  EXPECT_DOUBLE_EQ(r.actual(), 140.0 / 1100.0);
+  t.set_scenario("buy");
+  EXPECT_DOUBLE_EQ(Judge("status_rate", t).actual(), 45.0 / 100.0);
+
+  v1::Threshold e;
+  e.set_error("tcp_refused");
+  e.set_lte("5%");
+  r = Judge("error_rate", e);
+  EXPECT_TRUE(r.passed());
+  EXPECT_DOUBLE_EQ(r.actual(), 5.0 / 1100.0);
+  EXPECT_EQ(r.expression(), "error_rate{error=tcp_refused} <= 5%");
+  e.set_error("ws_timeout");  // none
+  EXPECT_DOUBLE_EQ(Judge("error_rate", e).actual(), 0);
+}
+
+TEST_F(ThresholdsTest, SeverityIsInTheResultAndTheText) {
+  v1::Threshold t;
+  t.set_p(95);
+  t.set_lt("500ms");
+  EXPECT_EQ(Judge("latency", t).severity(), "fail");
+  t.set_severity("warn");
+  t.mutable_for_()->set_seconds(300);
+  v1::ThresholdResult r = Judge("latency", t);
+  EXPECT_FALSE(r.passed());
+  EXPECT_EQ(r.severity(), "warn");
+  EXPECT_EQ(r.expression(), "p(95) latency < 500ms for 5m warn");
+}
+
 }  // namespace
 }  // namespace stampede::controller
