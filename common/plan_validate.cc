@@ -38,6 +38,8 @@ constexpr uint32_t kMaxStreamsPerConnection = 10'000;
 constexpr absl::Duration kMaxScenarioDuration = absl::Hours(24);
 constexpr uint32_t kMaxVus = 1'000'000;
 constexpr absl::Duration kDefaultTimeout = absl::Seconds(10);
+// The default verdict's bound (NormalizePlan): error_rate < 1%.
+constexpr char kDefaultErrorRateBound[] = "1%";
 constexpr std::string_view kMethods[] = {"GET",   "HEAD",   "POST",   "PUT",
                                          "PATCH", "DELETE", "OPTIONS"};
 
@@ -639,6 +641,21 @@ void NormalizePlan(v1::TestPlan* plan) {
       if (request.weight() == 0) request.set_weight(1);
       if (request.name().empty()) request.set_name(DefaultRequestName(request));
     }
+  }
+  // The default verdict: errors fail a run that judges nothing else about
+  // them, as Locust's exit code does, instead of "passed" over a run that
+  // mostly failed.
+  const bool judges_errors =
+      std::any_of(plan->thresholds().begin(), plan->thresholds().end(),
+                  [](const v1::Threshold& t) {
+                    return t.metric() == "error_rate" && t.error().empty();
+                  });
+  if (!judges_errors &&
+      (!plan->has_default_thresholds() || plan->default_thresholds())) {
+    v1::Threshold* t = plan->add_thresholds();
+    t->set_metric("error_rate");
+    t->set_lt(kDefaultErrorRateBound);
+    t->set_origin("default");
   }
 }
 

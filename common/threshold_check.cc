@@ -25,6 +25,13 @@ void ThresholdChecker::Check(const v1::Threshold& threshold,
                      "; use latency, service_time, ttfb, ttlb, connect, "
                      "ws_rtt, error_rate, status_rate, rps or checks"));
   }
+  // A normalized plan (validated again) carries the default threshold.
+  if (threshold.origin() != "default" &&
+      (!threshold.origin().empty() || Written(path + ".origin"))) {
+    Add(path + ".origin",
+        "origin is set by stampede (\"default\", for its default threshold), "
+        "not by plans");
+  }
   if (!threshold.severity().empty() && threshold.severity() != "fail" &&
       threshold.severity() != "warn") {
     Add(path + ".severity",

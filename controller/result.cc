@@ -326,6 +326,18 @@ v1::RunResult BuildResult(const RunFacts& facts) {
     result.set_status("passed");
     result.set_exit_code(kExitPassed);
   }
+  if (result.status() == "passed" && result.thresholds_size() == 0) {
+    // default_thresholds: false and none of its own: say so, and never let
+    // "passed" stand alone over a run that mostly failed.
+    std::string note = "no thresholds: nothing was judged";
+    if (result.summary().error_rate() > 0) {
+      absl::StrAppend(
+          &note, "; ",
+          absl::StrFormat("%.1f%%", result.summary().error_rate() * 100),
+          " of the requests failed");
+    }
+    result.set_message(note);
+  }
   if (warnings > 0) {
     const std::string note =
         absl::StrCat(warnings, " warn threshold", warnings > 1 ? "s" : "",

@@ -89,6 +89,7 @@ std::string ThresholdExpression(const v1::Threshold& t) {
   if (t.has_grace()) absl::StrAppend(&out, " grace ", duration(t.grace()));
   if (t.abort()) absl::StrAppend(&out, " abort");
   if (t.severity() == "warn") absl::StrAppend(&out, " warn");
+  if (t.origin() == "default") absl::StrAppend(&out, " (default)");
   return out;
 }
 

@@ -133,9 +133,12 @@ thresholds:
   ASSERT_TRUE(run.has_result) << run.log;
   EXPECT_EQ(run.result.status(), "failed");
   EXPECT_EQ(run.result.exit_code(), 3);
-  ASSERT_EQ(run.result.thresholds_size(), 1);
+  // With the default one: the plan judges no error rate of its own.
+  ASSERT_EQ(run.result.thresholds_size(), 2);
   EXPECT_FALSE(run.result.thresholds(0).passed());
   EXPECT_GT(run.result.thresholds(0).actual(), 0.001);
+  EXPECT_EQ(run.result.thresholds(1).expression(), "error_rate < 1% (default)");
+  EXPECT_TRUE(run.result.thresholds(1).passed());
   EXPECT_EQ(run.result.summary().requests(), target_->Served());
 }
 
@@ -228,7 +231,10 @@ thresholds:
   EXPECT_EQ(r.status(), "passed");
   EXPECT_EQ(r.message(),
             "1 warn threshold not met (warnings do not fail the run)");
-  ASSERT_EQ(r.thresholds_size(), 3);
+  // And the default error_rate < 1%: one error id's share judges no error
+  // rate.
+  ASSERT_EQ(r.thresholds_size(), 4);
+  EXPECT_TRUE(r.thresholds(3).passed());
   // 1 of every 10 requests was a 429: 10 %.
   EXPECT_TRUE(r.thresholds(0).passed()) << r.thresholds(0).actual_text();
   EXPECT_DOUBLE_EQ(r.thresholds(0).actual(), 0.1);
@@ -252,11 +258,48 @@ thresholds:
   EXPECT_NE(ReadFile(dir_ + "/report.md").find("| **WARN** (failed at 1s) |"),
             std::string::npos);
   const std::string junit = ReadFile(dir_ + "/junit.xml");
-  EXPECT_NE(junit.find("tests=\"3\" failures=\"0\""), std::string::npos)
+  EXPECT_NE(junit.find("tests=\"4\" failures=\"0\""), std::string::npos)
       << junit;
   EXPECT_NE(junit.find("<system-out>warning: status_rate{status=4xx}"),
             std::string::npos)
       << junit;
+}
+
+// A plan without thresholds is judged by error_rate < 1% (default): a run of
+// 503s fails, and says by what; turned off, it passes and says nothing was
+// judged, and how much failed.
+TEST_F(EndToEnd, APlanWithoutThresholdsFailsOnErrorsByDefault) {
+  constexpr char kPlan[] = R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+DEFAULTS
+scenarios:
+  - name: s
+    load: { arrival_rate: { stages: [ {to: 20/s, over: 0s}, {hold: 1s} ] } }
+    requests:
+      - { name: broken, path: /status/503 }
+)";
+  RunOutcome run = Run(absl::StrReplaceAll(kPlan, {{"DEFAULTS", ""}}));
+  EXPECT_EQ(run.exit_code, 3) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  EXPECT_EQ(run.result.status(), "failed");
+  ASSERT_EQ(run.result.thresholds_size(), 1);
+  EXPECT_EQ(run.result.thresholds(0).expression(), "error_rate < 1% (default)");
+  EXPECT_FALSE(run.result.thresholds(0).passed());
+  EXPECT_NE(run.log.find("FAIL  error_rate < 1% (default)  (actual 100.000%;"),
+            std::string::npos)
+      << run.log;
+
+  run = Run(
+      absl::StrReplaceAll(kPlan, {{"DEFAULTS", "default_thresholds: false"}}));
+  EXPECT_EQ(run.exit_code, 0) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  EXPECT_EQ(run.result.thresholds_size(), 0);
+  EXPECT_EQ(run.result.message(),
+            "no thresholds: nothing was judged; 100.0% of the requests failed");
+  EXPECT_NE(run.log.find("result: passed (exit 0): no thresholds: nothing was "
+                         "judged; 100.0% of the requests failed"),
+            std::string::npos)
+      << run.log;
 }
 
 // A port nothing listens on: bound, then closed.
@@ -695,6 +738,7 @@ TEST_P(EveryTransport, ErrorIdsComeFromRealCauses) {
   close(fd);
 
   RunOutcome run = Run(absl::StrCat(R"(
+default_thresholds: false   # the errors are what is measured
 scenarios:
   - name: refused
     transport: $TRANSPORT
@@ -733,6 +777,7 @@ TEST_P(EveryTransport, HttpsCountsEqualWhatTheTargetServed) {
   const TestCert cert = MakeTestCert(tls_dir);
   Target https(tls_dir, &cert);
   RunOutcome run = Run(absl::StrCat(R"(
+default_thresholds: false   # the errors are what is measured
 scenarios:
   - name: trusted
     transport: $TRANSPORT
@@ -952,7 +997,7 @@ thresholds:
   EXPECT_EQ(r.scenarios(1).summary().requests(), 200);
   EXPECT_DOUBLE_EQ(r.scenarios(1).summary().rps(), 200);
   EXPECT_DOUBLE_EQ(r.scenarios(0).summary().rps(), 100);
-  ASSERT_EQ(r.thresholds_size(), 2);
+  ASSERT_EQ(r.thresholds_size(), 3);  // and the default error_rate < 1%
   EXPECT_TRUE(r.thresholds(0).passed()) << r.thresholds(0).actual_text();
   EXPECT_DOUBLE_EQ(r.thresholds(0).actual(), 200);
   // The whole plan: 400 requests over the 2 s both scenarios cover.
@@ -979,6 +1024,7 @@ class Http2EndToEnd : public EndToEnd {
 TEST_F(Http2EndToEnd, CountsEqualWhatNginxServedOverHttp2) {
   RunOutcome run = RunH2(R"(
 defaults: { base_url: "http://127.0.0.1:$H2PORT" }
+default_thresholds: false   # counts, not a verdict: the 404s are meant
 scenarios:
   - name: h2
     http_version: "2"
@@ -1046,6 +1092,7 @@ TEST_F(Http2EndToEnd, CountsEqualWhatNginxServedOverH2WithTls) {
   nginx_ = std::make_unique<Nginx>(tls_dir, "", &cert);
   RunOutcome run = RunH2(absl::StrCat(R"(
 defaults: { base_url: "https://localhost:$H2PORT" }
+default_thresholds: false   # counts, not a verdict: the 404s are meant
 scenarios:
   - name: h2tls
     http_version: "2"

@@ -405,10 +405,14 @@ thresholds:
   EXPECT_EQ(s.checks_failed_by().at("home: body_contains"), 10);
   EXPECT_EQ(s.checks_failed_by().count("home: status"), 0u);
   EXPECT_EQ(s.error_ids().at("check_failed"), 10);
-  ASSERT_EQ(run.result.thresholds_size(), 2);
+  // The plan's two, and the default error_rate < 1%, which the failed
+  // checks (errors of their step) fail too.
+  ASSERT_EQ(run.result.thresholds_size(), 3);
   EXPECT_FALSE(run.result.thresholds(0).passed());
   EXPECT_DOUBLE_EQ(run.result.thresholds(0).actual(), 0.5);
   EXPECT_TRUE(run.result.thresholds(1).passed());
+  EXPECT_EQ(run.result.thresholds(2).expression(), "error_rate < 1% (default)");
+  EXPECT_FALSE(run.result.thresholds(2).passed());
   EXPECT_NE(run.log.find("home: body_contains: 10 failed"), std::string::npos)
       << run.log;
 }
@@ -428,8 +432,9 @@ thresholds:
 )",
                            1);
   EXPECT_EQ(run.exit_code, 3) << run.log;
-  ASSERT_EQ(run.result.thresholds_size(), 1);
+  ASSERT_EQ(run.result.thresholds_size(), 2);  // and the default, passed
   EXPECT_FALSE(run.result.thresholds(0).passed());
+  EXPECT_TRUE(run.result.thresholds(1).passed());
 }
 
 // With a seed, a run's random choices replay: the same ids again, so the

@@ -182,6 +182,61 @@ TEST(PlanLoaderTest, NormalizeFillsDefaultsWithoutOverriding) {
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(again, plan));
 }
 
+// The default verdict: a plan that judges no error rate gets error_rate < 1%
+// (origin "default") once; one of its own, or default_thresholds: false,
+// leaves the thresholds as written; a plan cannot claim the origin.
+TEST(PlanLoaderTest, APlanThatJudgesNoErrorRateGetsTheDefaultThreshold) {
+  auto normalized = [](const std::string& tail) {
+    std::vector<PlanIssue> issues;
+    absl::StatusOr<LoadedPlan> loaded =
+        ParsePlan("p.yaml",
+                  "scenarios:\n  - name: s\n    base_url: http://a.test\n"
+                  "    load: { vus: { stages: [ { to: 1, over: 1s } ] } }\n"
+                  "    requests: [ { path: / } ]\n" +
+                      tail,
+                  &issues);
+    EXPECT_TRUE(loaded.ok());
+    if (!loaded.ok()) return v1::TestPlan();
+    EXPECT_TRUE(ValidatePlan(*loaded).empty());
+    NormalizePlan(&loaded->plan);
+    return loaded->plan;
+  };
+  v1::TestPlan plan = normalized("");
+  ASSERT_EQ(plan.thresholds_size(), 1);
+  EXPECT_EQ(plan.thresholds(0).metric(), "error_rate");
+  EXPECT_EQ(plan.thresholds(0).lt(), "1%");
+  EXPECT_EQ(plan.thresholds(0).origin(), "default");
+  v1::TestPlan again = plan;
+  NormalizePlan(&again);
+  EXPECT_EQ(again.thresholds_size(), 1);  // once
+  // Latency alone, or one error id's share, judges no error rate.
+  EXPECT_EQ(normalized("thresholds: [ { metric: latency, p: 95, lt: 1s }, "
+                       "{ metric: error_rate, error: http_429, lt: 5% } ]\n")
+                .thresholds_size(),
+            3);
+  plan = normalized(
+      "thresholds: [ { metric: error_rate, scenario: s, lt: 10% } ]\n");
+  ASSERT_EQ(plan.thresholds_size(), 1);
+  EXPECT_EQ(plan.thresholds(0).lt(), "10%");
+  EXPECT_EQ(normalized("default_thresholds: false\n").thresholds_size(), 0);
+  EXPECT_EQ(normalized("default_thresholds: true\n").thresholds_size(), 1);
+
+  std::vector<PlanIssue> issues;
+  absl::StatusOr<LoadedPlan> claimed = ParsePlan(
+      "p.yaml",
+      "scenarios:\n  - name: s\n    base_url: http://a.test\n"
+      "    load: { vus: { stages: [ { to: 1, over: 1s } ] } }\n"
+      "    requests: [ { path: / } ]\n"
+      "thresholds: [ { metric: error_rate, lt: 5%, origin: mine } ]\n",
+      &issues);
+  ASSERT_TRUE(claimed.ok());
+  issues = ValidatePlan(*claimed);
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].ToString(),
+            "p.yaml:6:53: thresholds[0].origin: origin is set by stampede "
+            "(\"default\", for its default threshold), not by plans");
+}
+
 TEST(PlanLoaderTest, ExpandsEnvironmentVariables) {
   setenv("STAMPEDE_TEST_TOKEN", "s3cret", 1);
   setenv("STAMPEDE_TEST_RATE", "75/s", 1);
