@@ -233,6 +233,24 @@ void Histogram::Merge(const Histogram& other) {
   clamped_ += other.clamped_;
 }
 
+void Histogram::Subtract(const Histogram& other) {
+  if (other.total_ == 0 || pages_ == kNoPages || other.pages_ == kNoPages)
+    return;
+  int64_t removed = 0;
+  for (size_t p = 0; p < kPages; ++p) {
+    const int64_t* from = other.pages_[p];
+    int64_t* to = pages_[p];
+    if (from == nullptr || to == nullptr) continue;
+    for (size_t i = 0; i < kPageSize; ++i) {
+      const int64_t n = std::min(to[i], from[i]);
+      to[i] -= n;
+      removed += n;
+    }
+  }
+  total_ -= removed;
+  clamped_ = std::max<int64_t>(0, clamped_ - other.clamped_);
+}
+
 void Histogram::Reset() {
   if (pages_ != kNoPages) {
     for (size_t p = 0; p < kPages; ++p) {

@@ -49,6 +49,9 @@ class Histogram {
   // Adds every bucket of `other` into this one; allocates only the pages that
   // `other` has non-zero counts in.
   void Merge(const Histogram& other);
+  // Takes `other`'s counts out, bucket by bucket (none below zero): what is
+  // left when `other` is a part of this one (failed requests of all).
+  void Subtract(const Histogram& other);
   // Zeroes every count but keeps the pages, so that a histogram reused for the
   // next interval does not allocate them again.
   void Reset();

@@ -803,5 +803,28 @@ TEST(HistogramPagesTest, EncodeEqualsTheDenseReference) {
   }
 }
 
+// The successful responses' latency is all of them minus the failed ones,
+// bucket by bucket; nothing goes below zero.
+TEST(HistogramTest, SubtractTakesAPartOutBucketByBucket) {
+  Histogram all, failed;
+  all.RecordN(1'000, 90);      // 1 ms: the answers
+  all.RecordN(5'000'000, 10);  // 5 s: the time-outs
+  failed.RecordN(5'000'000, 10);
+  Histogram ok = all;
+  ok.Subtract(failed);
+  EXPECT_EQ(ok.Count(), 90);
+  EXPECT_EQ(ok.ValueAtPercentile(99), all.ValueAtPercentile(50));
+  EXPECT_LT(ok.Max(), 2'000);
+  // More than there is: the bucket ends at zero, and so does the count.
+  Histogram more;
+  more.RecordN(1'000, 200);
+  ok.Subtract(more);
+  EXPECT_EQ(ok.Count(), 0);
+  EXPECT_EQ(ok.ValueAtPercentile(50), 0);
+  Histogram empty;
+  empty.Subtract(failed);  // allocates nothing, changes nothing
+  EXPECT_EQ(empty.Count(), 0);
+}
+
 }  // namespace
 }  // namespace stampede::common
