@@ -43,6 +43,18 @@ void ThresholdChecker::Check(const v1::Threshold& threshold,
         "a warn threshold never stops the run: drop abort, or make it a fail "
         "threshold");
   }
+  if (!threshold.responses().empty() || Written(path + ".responses")) {
+    if (metric != "latency") {
+      Add(path + ".responses",
+          "responses applies only to latency (the others judge every "
+          "response they have)");
+    } else if (threshold.responses() != "ok" &&
+               threshold.responses() != "all") {
+      Add(path + ".responses",
+          absl::StrCat("unknown responses ", Quote(threshold.responses()),
+                       "; use ok (the default: successful responses) or all"));
+    }
+  }
   if (metric == "status_rate") {
     if (!IsStatusOrClass(threshold.status())) {
       Add(path + ".status",

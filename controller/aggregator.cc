@@ -11,6 +11,7 @@ namespace stampede::controller {
 
 void Cell::Merge(const Cell& other) {
   latency.Merge(other.latency);
+  latency_failed.Merge(other.latency_failed);
   service_time.Merge(other.service_time);
   dns.Merge(other.dns);
   connect.Merge(other.connect);
@@ -58,17 +59,18 @@ namespace {
 
 // The encoded histograms of `s`, in the order of CellHistograms.
 auto EncodedOf(const v1::RequestStats& s) {
-  return std::array{&s.latency(), &s.service_time(), &s.dns(),
-                    &s.connect(), &s.tls(),          &s.ttfb(),
-                    &s.ttlb(),    &s.ws_rtt(),       &s.ws_session()};
+  return std::array{&s.latency(),       &s.service_time(), &s.dns(),
+                    &s.connect(),       &s.tls(),          &s.ttfb(),
+                    &s.ttlb(),          &s.ws_rtt(),       &s.ws_session(),
+                    &s.latency_failed()};
 }
 constexpr size_t kLatency = 0;  // EncodedOf()[kLatency] is the latency
 auto CellHistograms(Cell* c) {
-  return std::array{&c->latency, &c->service_time, &c->dns,
-                    &c->connect, &c->tls,          &c->ttfb,
-                    &c->ttlb,    &c->ws_rtt,       &c->ws_session};
+  return std::array{&c->latency,    &c->service_time,  &c->dns,  &c->connect,
+                    &c->tls,        &c->ttfb,          &c->ttlb, &c->ws_rtt,
+                    &c->ws_session, &c->latency_failed};
 }
-constexpr size_t kHistograms = 9;
+constexpr size_t kHistograms = 10;
 
 // More than any agent can do in one interval (2^32: four billion requests a
 // second). Capping each count keeps every sum far from overflowing for any

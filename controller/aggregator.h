@@ -24,6 +24,7 @@ namespace stampede::controller {
 // Merged numbers for one (scenario, request), or any union of them.
 struct Cell {
   common::Histogram latency;
+  common::Histogram latency_failed;  // of latency, the requests that failed
   common::Histogram service_time;
   common::Histogram dns, connect, tls, ttfb;   // phases, see RequestStats
   common::Histogram ttlb, ws_rtt, ws_session;  // streaming and WebSocket

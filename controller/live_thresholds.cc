@@ -32,6 +32,7 @@ LiveThresholds::Slice LiveThresholds::SliceOf(const v1::Threshold& t,
   Slice slice;
   Cell scratch;  // only its metric histogram is used
   common::Histogram* h = MetricHistogram(t, &scratch);
+  common::Histogram failed;  // success-only latency: what to take out
   for (const v1::RequestStats& s : view.stats) {
     if (!Matches(plan_, t, s.scenario(), s.request())) continue;
     if (t.metric() == "checks") {
@@ -58,7 +59,10 @@ LiveThresholds::Slice LiveThresholds::SliceOf(const v1::Threshold& t,
                                : t.metric() == "ttlb"         ? s.ttlb()
                                                               : s.connect();
     if (!bytes.empty()) h->MergeEncoded(bytes).IgnoreError();  // checked
+    if (JudgesSuccessOnly(t) && !s.latency_failed().empty())
+      failed.MergeEncoded(s.latency_failed()).IgnoreError();
   }
+  if (h != nullptr && failed.Count() > 0) h->Subtract(failed);
   if (h != nullptr && h->Count() > 0) slice.histogram = h->Encode();
   return slice;
 }
@@ -116,6 +120,8 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
       merged.checks_failed = 0;
       merged.statuses.clear();
       merged.error_ids.clear();
+      merged.latency_failed.Reset();
+      const bool ok_only = JudgesSuccessOnly(t);
       const bool shares = t.metric() == "status_rate" || !t.error().empty();
       if (h != nullptr) h->Reset();
       for (size_t s = 0; s < cells.size(); ++s) {
@@ -132,6 +138,7 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
             for (const auto& [id, n] : c.error_ids) merged.error_ids[id] += n;
           }
           if (h != nullptr) h->Merge(*MetricHistogram(t, c));
+          if (ok_only) merged.latency_failed.Merge(c.latency_failed);
         }
       }
     }

@@ -74,6 +74,8 @@ std::string ThresholdExpression(const v1::Threshold& t) {
   };
   add("status", t.status());
   add("error", t.error());
+  if (t.metric() == "latency" && t.responses() == "all")
+    add("responses", t.responses());
   add("scenario", t.scenario());
   add("request", t.request());
   if (!filter.empty()) absl::StrAppend(&out, "{", filter, "}");
@@ -94,6 +96,10 @@ std::string ThresholdExpression(const v1::Threshold& t) {
 }
 
 bool IsWarning(const v1::Threshold& t) { return t.severity() == "warn"; }
+
+bool JudgesSuccessOnly(const v1::Threshold& t) {
+  return t.metric() == "latency" && t.responses() != "all";
+}
 
 bool StatusCounted(const v1::Threshold& t, int status) {
   const std::string& want = t.status();
@@ -161,7 +167,13 @@ v1::ThresholdResult Judge(const v1::Threshold& t, const Cell& merged,
   std::string actual_text;
   // No data cannot show a latency bound was kept, nor an error-rate one.
   bool data = merged.requests > 0;
+  common::Histogram ok;  // latency of the successful responses
   if (const common::Histogram* h = MetricHistogram(t, merged)) {
+    if (JudgesSuccessOnly(t) && merged.latency_failed.Count() > 0) {
+      ok = *h;
+      ok.Subtract(merged.latency_failed);
+      h = &ok;
+    }
     double us = t.stat() == "mean" ? h->Mean()
                 : t.stat() == "max"
                     ? static_cast<double>(h->Max())

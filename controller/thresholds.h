@@ -18,6 +18,10 @@ std::string ThresholdExpression(const v1::Threshold& threshold);
 // severity: warn (reported, never fails the run).
 bool IsWarning(const v1::Threshold& t);
 
+// A latency threshold judges successful responses only unless responses: all
+// (Cell::latency minus Cell::latency_failed).
+bool JudgesSuccessOnly(const v1::Threshold& t);
+
 // What a share metric counts in `cell`, of its requests: error_rate's errors
 // (of the one error id, with `error`), status_rate's responses with the
 // status or class. SetCountedShare makes a cell (a window's, rebuilt from

@@ -9,6 +9,7 @@ namespace stampede::agent {
 
 void RequestMetrics::Merge(const RequestMetrics& other) {
   latency.Merge(other.latency);
+  latency_failed.Merge(other.latency_failed);
   service_time.Merge(other.service_time);
   dns.Merge(other.dns);
   connect.Merge(other.connect);
@@ -43,6 +44,7 @@ void RequestMetrics::Merge(const RequestMetrics& other) {
 
 void RequestMetrics::Reset() {
   latency.Reset();
+  latency_failed.Reset();
   service_time.Reset();
   dns.Reset();
   connect.Reset();
@@ -153,6 +155,8 @@ void Window::ToProto(v1::Interval* out) const {
       stats->set_scenario(s);
       stats->set_request(r);
       stats->set_latency(m.latency.Encode());
+      if (m.latency_failed.Count() > 0)
+        stats->set_latency_failed(m.latency_failed.Encode());
       stats->set_service_time(m.service_time.Encode());
       if (m.dns.Count() > 0) stats->set_dns(m.dns.Encode());
       if (m.connect.Count() > 0) stats->set_connect(m.connect.Encode());

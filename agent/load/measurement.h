@@ -17,8 +17,9 @@
 namespace stampede::agent {
 
 struct RequestMetrics {
-  common::Histogram latency;       // µs from intended start
-  common::Histogram service_time;  // µs from actual send
+  common::Histogram latency;         // µs from intended start
+  common::Histogram latency_failed;  // of latency, the requests that failed
+  common::Histogram service_time;    // µs from actual send
   // Phases, µs; dns/connect/tls only for requests that opened a connection.
   common::Histogram dns;
   common::Histogram connect;

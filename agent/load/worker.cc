@@ -560,7 +560,10 @@ void Worker::OnDone(const Sent& sent, const Outcome& outcome, int64_t done_ns) {
       }
     }
     const bool failed = outcome.error != common::ErrorId::kNone || unexpected;
-    if (failed) ++m.errors;
+    if (failed) {
+      ++m.errors;
+      m.latency_failed.Record((done_ns - sent.intended_ns) / 1000);
+    }
     m.bytes_in += outcome.bytes_in;
     m.bytes_out += outcome.bytes_out;
     if (sent.flow != nullptr) {

@@ -142,6 +142,7 @@ void Worker::JudgeStep(const Sent& sent, const Outcome& outcome,
   // A request that failed on its own counts once, under its own error.
   if (!failed && (v.capture_failed || v.check_failed)) {
     ++m.errors;
+    m.latency_failed.Record((done_ns - sent.intended_ns) / 1000);
     m.transport_errors[static_cast<size_t>(
         v.capture_failed ? common::ErrorId::kCaptureFailed
                          : common::ErrorId::kCheckFailed)] += 1;

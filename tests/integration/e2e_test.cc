@@ -265,6 +265,34 @@ thresholds:
       << junit;
 }
 
+// "A run of all 404s passes p95 < 3s" no more: latency thresholds judge the
+// successful responses, and there were none; responses: all asks for every
+// one, fast 404s included.
+TEST_F(EndToEnd, AnAll404RunFailsItsLatencyThreshold) {
+  RunOutcome run = Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: s
+    load: { arrival_rate: { stages: [ {to: 20/s, over: 0s}, {hold: 1s} ] } }
+    requests: [ { name: missing, path: /status/404 } ]
+thresholds:
+  - { metric: latency, p: 95, lt: 3s }
+  - { metric: latency, p: 95, lt: 3s, responses: all }
+  - { metric: error_rate, lte: 100% }
+)");
+  EXPECT_EQ(run.exit_code, 3) << run.log;
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  EXPECT_EQ(r.summary().error_ids().at("http_404"), 20);
+  ASSERT_EQ(r.thresholds_size(), 3);
+  EXPECT_FALSE(r.thresholds(0).passed());
+  EXPECT_EQ(r.thresholds(0).actual_text(), "0ms");
+  EXPECT_TRUE(r.thresholds(1).passed());
+  EXPECT_EQ(r.thresholds(1).expression(), "p(95) latency{responses=all} < 3s");
+  EXPECT_GT(r.thresholds(1).actual(), 0);
+  EXPECT_TRUE(r.thresholds(2).passed());
+}
+
 // A plan without thresholds is judged by error_rate < 1% (default): a run of
 // 503s fails, and says by what; turned off, it passes and says nothing was
 // judged, and how much failed.

@@ -147,6 +147,40 @@ TEST_F(ThresholdsTest, StatusAndErrorSharesCountOnlyTheirOwn) {
   EXPECT_DOUBLE_EQ(Judge("error_rate", e).actual(), 0);
 }
 
+// Latency thresholds judge successful responses: failures are error_rate's.
+// A run whose every request failed has no latency to keep a bound with.
+TEST_F(ThresholdsTest, LatencyJudgesSuccessfulResponsesUnlessAskedForAll) {
+  // buy's 50 failed requests were its slow ones (900 ms); its other 50 too.
+  cells_[1][0].latency_failed.RecordN(900'000, 50);
+  v1::Threshold t;
+  t.set_scenario("buy");
+  t.set_p(50);
+  t.set_lt("1s");
+  v1::ThresholdResult r = Judge("latency", t);
+  EXPECT_TRUE(r.passed());
+  EXPECT_NEAR(r.actual(), 900, 1);
+  // browse's 5 errors were fast: taking them out leaves the same 10 ms.
+  cells_[0][0].latency_failed.RecordN(10'000, 5);
+  // Every buy request failed: no successful latency, so no pass.
+  cells_[1][0].latency_failed.RecordN(900'000, 50);
+  r = Judge("latency", t);
+  EXPECT_FALSE(r.passed());
+  EXPECT_EQ(r.actual_text(), "0ms");
+  t.set_responses("all");
+  r = Judge("latency", t);
+  EXPECT_TRUE(r.passed());
+  EXPECT_EQ(r.expression(), "p(50) latency{responses=all,scenario=buy} < 1s");
+  // Over both scenarios, p99 of successes is browse's 10 ms: buy's 900 ms
+  // answers all failed.
+  v1::Threshold both;
+  both.set_p(99);
+  both.set_lt("100ms");
+  r = Judge("latency", both);
+  EXPECT_TRUE(r.passed()) << r.actual_text();
+  both.set_responses("all");
+  EXPECT_FALSE(Judge("latency", both).passed());
+}
+
 TEST_F(ThresholdsTest, SeverityIsInTheResultAndTheText) {
   v1::Threshold t;
   t.set_p(95);
