@@ -163,9 +163,17 @@ std::string StreamTable(const v1::RunResult& r) {
 }  // namespace
 
 std::string ThresholdNote(const v1::ThresholdResult& t) {
-  if (t.failed_at_s() <= 0) return "";
-  return absl::StrCat("failed at ", absl::StrFormat("%g", t.failed_at_s()), "s",
-                      t.aborted() ? ", aborted the run" : "");
+  std::string note;
+  if (t.worst_window_end_s() > 0) {
+    absl::StrAppend(&note, "worst window ending at ",
+                    absl::StrFormat("%g", t.worst_window_end_s()), "s");
+  }
+  if (t.failed_at_s() > 0) {
+    absl::StrAppend(&note, note.empty() ? "" : "; ", "failed at ",
+                    absl::StrFormat("%g", t.failed_at_s()), "s",
+                    t.aborted() ? ", aborted the run" : "");
+  }
+  return note;
 }
 
 std::string ThresholdVerdict(const v1::ThresholdResult& t) {

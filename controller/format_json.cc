@@ -262,6 +262,7 @@ std::string FormatJson(const v1::RunResult& r) {
         .Number("failed_at_s", t.failed_at_s())
         .Bool("aborted", t.aborted())
         .String("severity", t.severity())
+        .Number("worst_window_end_s", t.worst_window_end_s())
         .End();
   }
   w.End();

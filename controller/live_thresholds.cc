@@ -147,6 +147,16 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
     v1::ThresholdResult result = Judge(t, merged, duration_s, &has_data);
     state.judged = true;
     state.actual = result.actual();
+    if (t.has_for_() && has_data) {
+      const bool higher_is_worse = !t.lt().empty() || !t.lte().empty();
+      if (!state.has_worst ||
+          (higher_is_worse ? result.actual() > state.worst.actual()
+                           : result.actual() < state.worst.actual())) {
+        state.has_worst = true;
+        state.worst_at_s = t_s;
+        state.worst = result;
+      }
+    }
     // Live, no data yet is not a failure: nothing has crossed the bound.
     const bool failing = has_data && !result.passed();
     if (failing == state.failing) continue;
@@ -188,13 +198,15 @@ void LiveThresholds::Finish(
       out.set_passed(true);
     if (state.first_failed_s > 0) {
       out.set_failed_at_s(state.first_failed_s);
-      if (windowed) {
-        // A sustained condition: once a full window failed, the run failed,
-        // and the numbers shown are that window's.
-        out.set_passed(false);
-        out.set_actual(state.first_failure.actual());
-        out.set_actual_text(state.first_failure.actual_text());
-      }
+      // A sustained condition: once a full window failed, the run failed.
+      if (windowed) out.set_passed(false);
+    }
+    if (windowed && state.has_worst) {
+      // Judged on windows: the numbers shown are its worst window's, not
+      // the whole run's.
+      out.set_actual(state.worst.actual());
+      out.set_actual_text(state.worst.actual_text());
+      out.set_worst_window_end_s(state.worst_at_s);
     }
     if (aborted_by_ == i) {
       out.set_aborted(true);

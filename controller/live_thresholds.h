@@ -71,6 +71,11 @@ class LiveThresholds {
     double actual = 0;          // as last judged
     double first_failed_s = 0;  // 0: never failed live
     v1::ThresholdResult first_failure;
+    // Windowed: the worst full window judged with data (the highest actual
+    // for lt/lte, the lowest for gt/gte), and when it ended.
+    bool has_worst = false;
+    double worst_at_s = 0;
+    v1::ThresholdResult worst;
     std::deque<Slice> window;  // windowed thresholds: the last `for` slices
   };
 

@@ -255,8 +255,13 @@ thresholds:
   EXPECT_NE(run.log.find("WARN  status_rate{status=4xx} < 5% for 1s warn"),
             std::string::npos)
       << run.log;
-  EXPECT_NE(ReadFile(dir_ + "/report.md").find("| **WARN** (failed at 1s) |"),
-            std::string::npos);
+  const std::string report = ReadFile(dir_ + "/report.md");
+  EXPECT_NE(report.find("| **WARN** (worst window ending at "),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("s; failed at 1s) |"), std::string::npos) << report;
+  EXPECT_GT(r.thresholds(1).worst_window_end_s(), 0);
+  EXPECT_GE(r.thresholds(1).actual(), 0.05);  // its worst window's share
   const std::string junit = ReadFile(dir_ + "/junit.xml");
   EXPECT_NE(junit.find("tests=\"4\" failures=\"0\""), std::string::npos)
       << junit;

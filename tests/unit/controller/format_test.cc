@@ -113,6 +113,7 @@ v1::RunResult SampleResult() {
   w->set_actual(12.75);
   w->set_actual_text("12.75ms");
   w->set_failed_at_s(5);
+  w->set_worst_window_end_s(7);
   w->set_severity("warn");
   v1::AgentResult* a = r.add_agents();
   a->set_id("local-0");

@@ -71,6 +71,36 @@ TEST_F(LiveThresholdsTest, WindowFailsOnlyWhenAFullWindowCrossesAndRecovers) {
   EXPECT_FALSE(final_results[0].passed());
   EXPECT_DOUBLE_EQ(final_results[0].failed_at_s(), 3);
   EXPECT_FALSE(final_results[0].aborted());
+  // The numbers shown are the worst window's, not the run's 1.25 %.
+  EXPECT_NEAR(final_results[0].actual(), 5.0 / 300, 1e-9);
+  EXPECT_EQ(final_results[0].actual_text(), "1.667%");
+  EXPECT_DOUBLE_EQ(final_results[0].worst_window_end_s(), 3);
+}
+
+// A windowed rps floor: its worst window is its slowest, wherever it was.
+TEST_F(LiveThresholdsTest,
+       AWindowedThresholdShowsItsWorstWindowEvenWhenItPasses) {
+  v1::Scenario* s = plan_.mutable_scenarios(0);
+  v1::RateStage* stage =
+      s->mutable_load()->mutable_arrival_rate()->add_stages();
+  stage->mutable_to()->set_per_second(100);
+  stage->mutable_over()->set_seconds(5);
+  v1::Threshold* t = plan_.add_thresholds();
+  t->set_metric("rps");
+  t->set_gte("90/s");
+  t->mutable_for_()->set_seconds(2);
+  LiveThresholds live(plan_, absl::Seconds(1));
+  // Windows: 200, 190, 194 (the slowest ends at 3 s), 200 requests.
+  for (int64_t n : {100, 100, 90, 104, 96})
+    EXPECT_TRUE(live.OnInterval(Second(n, 0, 1000), cells_).empty());
+  std::vector<v1::ThresholdResult> final_results =
+      EvaluateThresholds(plan_, cells_, 5);
+  live.Finish(&final_results);
+  EXPECT_TRUE(final_results[0].passed());
+  EXPECT_DOUBLE_EQ(final_results[0].actual(), 95);  // not the run's 98/s
+  EXPECT_EQ(final_results[0].actual_text(), "95.0/s");
+  EXPECT_DOUBLE_EQ(final_results[0].worst_window_end_s(), 3);
+  EXPECT_EQ(final_results[0].failed_at_s(), 0);
 }
 
 // A status share judged on a window: the 429s of its seconds over their
@@ -125,6 +155,9 @@ TEST_F(LiveThresholdsTest, WindowedThresholdPassesWhenNoWindowFailed) {
   live.Finish(&final_results);
   EXPECT_TRUE(final_results[0].passed());
   EXPECT_EQ(final_results[0].failed_at_s(), 0);
+  // Every window was 0.5 %: the first of the worst is the one shown.
+  EXPECT_DOUBLE_EQ(final_results[0].actual(), 0.005);
+  EXPECT_DOUBLE_EQ(final_results[0].worst_window_end_s(), 2);
 }
 
 TEST_F(LiveThresholdsTest, AbortAfterGraceNamesTheThresholdAndTheTime) {
