@@ -36,21 +36,14 @@ LiveThresholds::Slice LiveThresholds::SliceOf(const v1::Threshold& t,
   for (const v1::RequestStats& s : view.stats) {
     if (!Matches(plan_, t, s.scenario(), s.request())) continue;
     if (t.metric() == "checks") {
-      // A window of checks: judged ones as "requests", failed as "errors".
+      // A window of checks: judged ones as "requests", failed as counted.
       slice.requests += s.checks_passed() + s.checks_failed();
-      slice.errors += s.checks_failed();
+      slice.counted += s.checks_failed();
       continue;
     }
     slice.requests += s.requests();
-    if (t.metric() == "status_rate") {
-      for (const auto& [status, n] : s.status_counts())
-        if (StatusCounted(t, status)) slice.errors += n;
-    } else if (t.metric() == "error_rate" && !t.error().empty()) {
-      auto it = s.error_counts().find(t.error());
-      if (it != s.error_counts().end()) slice.errors += it->second;
-    } else {
-      slice.errors += s.errors();
-    }
+    slice.counted +=
+        CountedShare(t, s.errors(), s.status_counts(), s.error_counts());
     if (h == nullptr) continue;
     const std::string& bytes = t.metric() == "latency"        ? s.latency()
                                : t.metric() == "service_time" ? s.service_time()
@@ -71,19 +64,14 @@ Cell LiveThresholds::WindowCell(const v1::Threshold& t,
                                 const State& state) const {
   Cell cell;
   common::Histogram* h = MetricHistogram(t, &cell);
-  int64_t counted = 0;  // a share metric's: the errors, statuses or checks
+  int64_t counted = 0;
   for (const Slice& slice : state.window) {
     cell.requests += slice.requests;
-    counted += slice.errors;
+    counted += slice.counted;
     if (h != nullptr && !slice.histogram.empty())
       h->MergeEncoded(slice.histogram).IgnoreError();
   }
-  if (t.metric() == "checks") {
-    cell.checks_passed = cell.requests - counted;
-    cell.checks_failed = counted;
-  } else {
-    SetCountedShare(t, counted, &cell);
-  }
+  SetCountedShare(t, counted, &cell);
   return cell;
 }
 

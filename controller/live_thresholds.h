@@ -61,8 +61,9 @@ class LiveThresholds {
  private:
   // One interval's data for one windowed threshold, filtered and compact.
   struct Slice {
-    int64_t requests = 0;
-    int64_t errors = 0;
+    int64_t requests = 0;  // for checks: the checks judged
+    // What the metric counts of them (CountedShare; for checks, the failed).
+    int64_t counted = 0;
     std::string histogram;  // the metric's, encoded; empty for counts
   };
   struct State {

@@ -108,22 +108,11 @@ bool StatusCounted(const v1::Threshold& t, int status) {
   return status == std::atoi(want.c_str());
 }
 
-int64_t CountedShare(const v1::Threshold& t, const Cell& cell) {
-  if (t.metric() == "status_rate") {
-    int64_t n = 0;
-    for (const auto& [status, count] : cell.statuses)
-      if (StatusCounted(t, status)) n += count;
-    return n;
-  }
-  if (t.metric() == "error_rate" && !t.error().empty()) {
-    auto it = cell.error_ids.find(t.error());
-    return it == cell.error_ids.end() ? 0 : it->second;
-  }
-  return cell.errors;
-}
-
 void SetCountedShare(const v1::Threshold& t, int64_t n, Cell* cell) {
-  if (t.metric() == "status_rate") {
+  if (t.metric() == "checks") {
+    cell->checks_passed = cell->requests - n;
+    cell->checks_failed = n;
+  } else if (t.metric() == "status_rate") {
     const std::string& want = t.status();
     const int code =
         want[1] == 'x' ? (want[0] - '0') * 100 : std::atoi(want.c_str());

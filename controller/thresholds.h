@@ -22,13 +22,34 @@ bool IsWarning(const v1::Threshold& t);
 // (Cell::latency minus Cell::latency_failed).
 bool JudgesSuccessOnly(const v1::Threshold& t);
 
-// What a share metric counts in `cell`, of its requests: error_rate's errors
-// (of the one error id, with `error`), status_rate's responses with the
-// status or class. SetCountedShare makes a cell (a window's, rebuilt from
-// counts) say `n` for it.
-int64_t CountedShare(const v1::Threshold& t, const Cell& cell);
 // Whether a status_rate threshold counts a response with HTTP `status`.
 bool StatusCounted(const v1::Threshold& t, int status);
+
+// What a share metric counts of some requests, given their errors and their
+// counts by status and by error id (a Cell's maps, or a RequestStats'):
+// error_rate's errors (of the one error id, with `error`), status_rate's
+// responses with the status or class; the errors for any other metric.
+template <typename Statuses, typename ErrorIds>
+int64_t CountedShare(const v1::Threshold& t, int64_t errors,
+                     const Statuses& statuses, const ErrorIds& error_ids) {
+  if (t.metric() == "status_rate") {
+    int64_t n = 0;
+    for (const auto& [status, count] : statuses)
+      if (StatusCounted(t, status)) n += count;
+    return n;
+  }
+  if (t.metric() == "error_rate" && !t.error().empty()) {
+    auto it = error_ids.find(t.error());
+    return it == error_ids.end() ? 0 : it->second;
+  }
+  return errors;
+}
+inline int64_t CountedShare(const v1::Threshold& t, const Cell& cell) {
+  return CountedShare(t, cell.errors, cell.statuses, cell.error_ids);
+}
+// Makes `cell` (a window's, rebuilt from counts: its requests already set)
+// say `n` for what CountedShare counts; for checks, `n` failed of its
+// requests judged.
 void SetCountedShare(const v1::Threshold& t, int64_t n, Cell* cell);
 
 // Whether the threshold's scenario/request filter takes plan request (s, r).
