@@ -120,6 +120,11 @@ class Walker {
     issues_->push_back(std::move(issue));
   }
 
+  // String values that came from ${VAR}: as expanded -> as written.
+  void RecordEnvValues(std::map<std::string, std::string>* env_values) {
+    env_values_ = env_values;
+  }
+
   void Locate(const std::string& path, const YAML::Mark& mark) {
     if (!mark.is_null()) (*locations_)[path] = {mark.line + 1, mark.column + 1};
   }
@@ -351,6 +356,10 @@ class Walker {
     }
     std::string text;
     if (!Expand(node, path, &text)) return;
+    if (env_values_ != nullptr &&
+        field->type() == FieldDescriptor::TYPE_STRING &&
+        text != node.Scalar() && node.Scalar().find("${") != std::string::npos)
+      (*env_values_)[text] = node.Scalar();
     SetScalar(node, text, msg, field, path);
   }
 
@@ -467,6 +476,7 @@ class Walker {
   std::string file_;
   std::vector<PlanIssue>* issues_;
   std::map<std::string, std::pair<int, int>>* locations_;
+  std::map<std::string, std::string>* env_values_ = nullptr;
 };
 
 absl::Status IssuesToStatus(const std::vector<PlanIssue>& issues) {
@@ -662,6 +672,7 @@ absl::StatusOr<LoadedPlan> ParsePlan(std::string_view file,
   loaded.file = std::string(file);
   loaded.text = std::string(text);
   Walker walker(file, &found, &loaded.locations);
+  walker.RecordEnvValues(&loaded.env_values);
   try {
     // Not YAML::LoadAll: it never returns on some bad input (see
     // yaml_documents.h).

@@ -42,6 +42,9 @@ struct LoadedPlan {
   // The `data:` sets' tables by set name, read once by LoadAndValidatePlan
   // (files relative to `file`'s directory).
   std::map<std::string, DataTable> data;
+  // Every string value written with ${VAR}: its value as expanded -> as
+  // written (e.g. "Bearer s3cret" -> "Bearer ${TOKEN}"), for RedactPlan.
+  std::map<std::string, std::string> env_values;
 
   // An issue located at `path`, or at its nearest located parent.
   PlanIssue IssueAt(std::string_view path, std::string message) const;
@@ -76,6 +79,12 @@ std::vector<PlanIssue> ValidatePlan(const LoadedPlan& loaded,
 // base_url, headers (defaults' merged under the scenario's) and timeout (10s)
 // from defaults; max_connections 256.
 void NormalizePlan(stampede::v1::TestPlan* plan);
+
+// The plan as a result may show it: every string (at any depth, map values
+// and repeated elements included) whose whole value came from ${VAR} is put
+// back as written, so a result carries no secret passed by environment.
+void RedactPlan(const std::map<std::string, std::string>& env_values,
+                stampede::v1::TestPlan* plan);
 
 // Both passes: parse and, if that succeeded, validate; then normalize. Returns
 // the plan only when no issue was found at all.

@@ -38,6 +38,7 @@ constexpr uint32_t kMaxStreamsPerConnection = 10'000;
 constexpr absl::Duration kMaxScenarioDuration = absl::Hours(24);
 constexpr uint32_t kMaxVus = 1'000'000;
 constexpr absl::Duration kDefaultTimeout = absl::Seconds(10);
+constexpr size_t kMaxTestTypeLength = 40;
 // The default verdict's bound (NormalizePlan): error_rate < 1%.
 constexpr char kDefaultErrorRateBound[] = "1%";
 constexpr std::string_view kMethods[] = {"GET",   "HEAD",   "POST",   "PUT",
@@ -156,6 +157,13 @@ class Validator {
   }
 
   void CheckLossPolicy() {
+    // The test type is a report's label: one short line.
+    if (plan_.type().size() > kMaxTestTypeLength ||
+        plan_.type().find_first_of("\r\n") != std::string::npos) {
+      Add("type", absl::StrCat("a test type is one line of at most ",
+                               kMaxTestTypeLength,
+                               " characters (e.g. smoke, load, stress, soak)"));
+    }
     const std::string& on_loss = plan_.on_agent_loss();
     if (!on_loss.empty() && on_loss != "continue" && on_loss != "abort") {
       Add("on_agent_loss",

@@ -13,6 +13,37 @@
 #include "controller/run.h"
 
 namespace stampede::controller {
+namespace {
+
+// argv as the result records it: joined with spaces, an argument with a
+// space or quote in single quotes, and a --token's value (the control
+// plane's shared secret, also inside --agent-arg) shown as <redacted>.
+std::string CommandLine(int argc, char** argv) {
+  std::string out;
+  bool secret_next = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (secret_next) {
+      arg = "<redacted>";
+      secret_next = false;
+    } else if (arg == "--token") {
+      secret_next = true;
+    } else if (size_t at = arg.find("--token="); at != std::string::npos) {
+      arg = arg.substr(0, at + 8) + "<redacted>";
+    }
+    if (arg.find_first_of(" \t'\"$") != std::string::npos) {
+      std::string quoted = "'";
+      for (char c : arg)
+        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      arg = quoted + "'";
+    }
+    if (i > 0) out += ' ';
+    out += arg;
+  }
+  return out;
+}
+
+}  // namespace
 
 int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
   CLI::App app{
@@ -163,6 +194,7 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
     std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
     return kExitInvalid;
   }
+  run.command_line = CommandLine(argc, argv);
   if (validate_cmd->parsed()) return Validate(validate_file);
   if (report_cmd->parsed())
     return ReportCommand(report_file, report_format, report_out);

@@ -17,16 +17,26 @@ std::string FormatJson(const v1::RunResult& result);
 // thresholds, agents, and the verdict.
 std::string FormatSummary(const v1::RunResult& result);
 
-// A capacity report in Markdown: configuration, results table, thresholds with
-// PASS/FAIL, and issues found (errors by id, lost agents, generator-limited
-// intervals).
+// The report in Markdown, after the teams' template: Test Configuration
+// (type, duration, peak VUs, target hosts, ...), Results Summary (Metric /
+// Target / Actual / Status per threshold), requests, statuses (expected or
+// not), streaming, WebSocket, flows and setup when present, and Issues Found
+// (failed thresholds, top error ids, generator-limited intervals, lost
+// agents).
 std::string FormatMarkdown(const v1::RunResult& result);
 
 // JUnit XML for CI: one test case per threshold, failed when the threshold
 // failed.
 std::string FormatJunit(const v1::RunResult& result);
 
-// The interval time series as CSV, one row per interval, with a header row.
+// The result as CSV in long form (README, "CSV"): a header row (kCsvHeader),
+// one `interval` row per interval (the whole run's), then per scenario a
+// `scenario` row and its `request` rows, and a last `total` row. A cell that
+// does not apply to a row's kind is empty.
+inline constexpr char kCsvHeader[] =
+    "kind,t,scenario,request,requests,errors,error_rate,rps,target_rps,p50_ms,"
+    "p95_ms,p99_ms,max_ms,agents_reported,vus,target_vus,sends_skipped,"
+    "schedule_lag_p99_ms,generator_busy,generator_limited";
 std::string FormatCsv(const v1::RunResult& result);
 
 // The HdrHistogram interval log (format version 1.3): one line per interval

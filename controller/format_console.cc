@@ -168,7 +168,9 @@ std::string ThresholdNote(const v1::ThresholdResult& t) {
     absl::StrAppend(&note, "worst window ending at ",
                     absl::StrFormat("%g", t.worst_window_end_s()), "s");
   }
-  if (t.failed_at_s() > 0) {
+  // A threshold that passed in the end (an rps one low during the ramp) does
+  // not read "failed".
+  if (t.failed_at_s() > 0 && (!t.passed() || t.aborted())) {
     absl::StrAppend(&note, note.empty() ? "" : "; ", "failed at ",
                     absl::StrFormat("%g", t.failed_at_s()), "s",
                     t.aborted() ? ", aborted the run" : "");

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "controller/format.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace stampede::controller {
 namespace {
@@ -46,6 +47,17 @@ class JsonWriter {
       absl::StrAppend(&out_, static_cast<int64_t>(value));
     } else {
       absl::StrAppend(&out_, absl::StrFormat("%.6g", value));
+    }
+    return *this;
+  }
+  // `json` is a whole JSON value, written as it is (its lines indented to
+  // this level).
+  JsonWriter& Raw(std::string_view key, std::string_view json) {
+    Key(key);
+    const std::string indent(2 * stack_.size(), ' ');
+    for (char c : json) {
+      out_.push_back(c);
+      if (c == '\n') out_ += indent;
     }
     return *this;
   }
@@ -203,6 +215,10 @@ std::string FormatJson(const v1::RunResult& r) {
       .String("started_at", r.started_at())
       .Number("duration_s", r.duration_s())
       .String("message", r.message())
+      .String("test_type", r.test_type())
+      .String("command_line", r.command_line())
+      .String("plan_fingerprint", r.plan_fingerprint())
+      .Int("peak_vus", r.peak_vus())
       .Bool("insecure_control_plane", r.insecure_control_plane())
       .Int("generator_limited_intervals", r.generator_limited_intervals())
       .Number("start_spread_ms", r.start_spread_ms())
@@ -229,6 +245,11 @@ std::string FormatJson(const v1::RunResult& r) {
         .String("name", s.name())
         .String("engine", s.engine())
         .String("engine_why", s.engine_why());
+    w.BeginArray("base_urls");
+    for (const std::string& url : s.base_urls()) w.String("", url);
+    w.End()
+        .Int("peak_vus", s.peak_vus())
+        .Number("peak_target_rps", s.peak_target_rps());
     if (s.flows().flow()) {
       const v1::FlowResult& f = s.flows();
       w.BeginObject("flows")
@@ -256,6 +277,8 @@ std::string FormatJson(const v1::RunResult& r) {
   for (const v1::ThresholdResult& t : r.thresholds()) {
     w.BeginObject()
         .String("expression", t.expression())
+        .String("metric", t.metric())
+        .String("target", t.target())
         .Bool("passed", t.passed())
         .Number("actual", t.actual())
         .String("actual_text", t.actual_text())
@@ -306,6 +329,7 @@ std::string FormatJson(const v1::RunResult& r) {
         .Number("rps", i.rps())
         .Number("target_rps", i.target_rps())
         .Number("p50_ms", i.p50_ms())
+        .Number("p95_ms", i.p95_ms())
         .Number("p99_ms", i.p99_ms())
         .Int("requests", i.requests())
         .Int("errors", i.errors())
@@ -325,7 +349,21 @@ std::string FormatJson(const v1::RunResult& r) {
         .String("latency_histogram", absl::Base64Escape(i.latency_histogram()))
         .End();
   }
-  w.End().End();
+  w.End();
+  if (r.has_plan()) {
+    // The plan in protobuf's JSON form (durations "30s", rates {per_second}),
+    // with the plan's own field names: ReadResult reads it back.
+    std::string plan;
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.preserve_proto_field_names = true;
+    if (google::protobuf::util::MessageToJsonString(r.plan(), &plan, options)
+            .ok()) {
+      while (!plan.empty() && plan.back() == '\n') plan.pop_back();
+      w.Raw("plan", plan);
+    }
+  }
+  w.End();
   return w.Take();
 }
 

@@ -1,6 +1,10 @@
 // The Markdown report of a RunResult.
+#include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -17,6 +21,9 @@ std::string Percent(double fraction) {
   return absl::StrFormat("%.2f%%", fraction * 100);
 }
 
+// Issues Found lists this many error ids, most frequent first.
+constexpr size_t kTopErrors = 5;
+
 std::string MdEscape(const std::string& s) {
   return absl::StrReplaceAll(s, {{"|", "\\|"}});
 }
@@ -31,6 +38,51 @@ std::string MdRow(const std::string& scenario, const std::string& request,
       FormatMillis(l.p99()), " | ", FormatMillis(l.max()), " |\n");
 }
 
+// The statuses a scenario counts as successes: its expected_statuses, or
+// 100-399 when the plan (or an older result) names none.
+bool Expected(const v1::RunResult& r, int scenario, int status) {
+  if (scenario < r.plan().scenarios_size()) {
+    const auto& want = r.plan().scenarios(scenario).expected_statuses();
+    if (!want.empty())
+      return std::find(want.begin(), want.end(), status) != want.end();
+  }
+  return status >= 100 && status < 400;
+}
+
+// "Peak VUs" as the template asks: observed, and what the plan asked for.
+std::string PeakLoad(const v1::RunResult& r) {
+  int64_t planned_vus = 0;
+  double planned_rps = 0;
+  for (const v1::ScenarioResult& sc : r.scenarios()) {
+    planned_vus += sc.peak_vus();
+    planned_rps += sc.peak_target_rps();
+  }
+  std::string out;
+  if (planned_vus > 0 || r.peak_vus() > 0) {
+    out = absl::StrCat(r.peak_vus(), " (plan: ", planned_vus, ")");
+  }
+  if (planned_rps > 0) {
+    absl::StrAppend(&out, out.empty() ? "" : "; ", "open model, peak ",
+                    absl::StrFormat("%g/s", planned_rps), " arrivals");
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string TargetHosts(const v1::RunResult& r) {
+  std::vector<std::string> hosts;
+  for (const v1::ScenarioResult& sc : r.scenarios()) {
+    for (const std::string& url : sc.base_urls()) {
+      if (std::find(hosts.begin(), hosts.end(), url) == hosts.end())
+        hosts.push_back(url);
+    }
+  }
+  if (hosts.empty()) return "-";
+  std::string out;
+  for (const std::string& h : hosts)
+    absl::StrAppend(&out, out.empty() ? "" : ", ", "`", MdEscape(h), "`");
+  return out;
+}
+
 }  // namespace
 
 std::string FormatMarkdown(const v1::RunResult& r) {
@@ -40,13 +92,40 @@ std::string FormatMarkdown(const v1::RunResult& r) {
   absl::StrAppend(
       &out, "**Result: ", r.status(), "** (exit ", r.exit_code(), ")",
       r.message().empty() ? "" : absl::StrCat(": ", r.message()), "\n\n");
-  out += "## Test configuration\n\n";
-  absl::StrAppend(&out, "| | |\n| --- | --- |\n", "| run | `", r.run_id(),
-                  "` |\n", "| started | ", r.started_at(), " |\n",
-                  "| duration | ", absl::StrFormat("%.1f s", r.duration_s()),
-                  " |\n", "| agents | ", r.agents_size(), " |\n",
-                  "| scenarios | ", r.scenarios_size(), " |\n\n");
-  out += "## Results\n\n";
+  out += "## Test Configuration\n\n";
+  absl::StrAppend(&out, "| | |\n| --- | --- |\n", "| Test Type | ",
+                  r.test_type().empty() ? "-" : MdEscape(r.test_type()), " |\n",
+                  "| Duration | ", absl::StrFormat("%.1f s", r.duration_s()),
+                  " |\n", "| Peak VUs | ", PeakLoad(r), " |\n",
+                  "| Target Host | ", TargetHosts(r), " |\n", "| Run | `",
+                  r.run_id(), "` |\n", "| Started | ", r.started_at(), " |\n",
+                  "| Agents | ", r.agents_size(), " |\n", "| Scenarios | ",
+                  r.scenarios_size(), " |\n");
+  if (!r.plan_fingerprint().empty())
+    absl::StrAppend(&out, "| Plan | `", r.plan_fingerprint(), "` |\n");
+  if (!r.command_line().empty()) {
+    absl::StrAppend(&out, "| Command | `", MdEscape(r.command_line()), "` |\n");
+  }
+  out += "\n## Results Summary\n\n";
+  if (r.thresholds_size() == 0) {
+    out += "No thresholds: nothing was judged.\n";
+  } else {
+    out +=
+        "| Metric | Target | Actual | Status |\n| --- | --- | ---: | --- "
+        "|\n";
+    for (const v1::ThresholdResult& t : r.thresholds()) {
+      const std::string note = ThresholdNote(t);
+      // Results from before metric and target were apart: the expression.
+      const bool split = !t.metric().empty();
+      absl::StrAppend(
+          &out, "| `", MdEscape(split ? t.metric() : t.expression()), "` | ",
+          split ? absl::StrCat("`", MdEscape(t.target()), "`") : "", " | ",
+          t.actual_text(), " | ",
+          t.passed() ? "PASS" : absl::StrCat("**", ThresholdVerdict(t), "**"),
+          note.empty() ? "" : " (", note, note.empty() ? "" : ")", " |\n");
+    }
+  }
+  out += "\n## Requests\n\n";
   out +=
       "| scenario | request | requests | rps | errors | p50 ms | p95 ms | p99 "
       "ms | max ms |\n";
@@ -56,6 +135,54 @@ std::string FormatMarkdown(const v1::RunResult& r) {
       out += MdRow(sc.name(), q.name(), q.summary());
   }
   out += MdRow("**total**", "", r.summary());
+  std::string status_rows;
+  for (int i = 0; i < r.scenarios_size(); ++i) {
+    const v1::ScenarioResult& sc = r.scenarios(i);
+    for (const v1::RequestResult& q : sc.requests()) {
+      std::map<int, int64_t> statuses;
+      for (const auto& [code, n] : q.summary().statuses())
+        statuses[std::atoi(code.c_str())] += n;
+      for (const auto& [code, n] : statuses) {
+        absl::StrAppend(
+            &status_rows, "| ", MdEscape(sc.name()), " | ", MdEscape(q.name()),
+            " | ", code, " | ", n, " | ",
+            Percent(q.summary().requests() > 0
+                        ? static_cast<double>(n) /
+                              static_cast<double>(q.summary().requests())
+                        : 0),
+            " | ", Expected(r, i, code) ? "yes" : "**no**", " |\n");
+      }
+    }
+  }
+  if (!status_rows.empty()) {
+    absl::StrAppend(
+        &out,
+        "\n## Statuses\n\nExpected: a scenario's "
+        "`expected_statuses`, else 100-399; any other status is "
+        "an error.\n\n| scenario | request | status | responses | "
+        "share | expected |\n| --- | --- | ---: | ---: | ---: | --- "
+        "|\n",
+        status_rows);
+  }
+  std::string stream_rows;
+  for (const v1::ScenarioResult& sc : r.scenarios()) {
+    for (const v1::RequestResult& q : sc.requests()) {
+      if (!q.summary().has_streaming()) continue;
+      const v1::StreamingSummary& st = q.summary().streaming();
+      absl::StrAppend(&stream_rows, "| ", MdEscape(sc.name()), " | ",
+                      MdEscape(q.name()), " | ", st.events(), " | ",
+                      FormatMillis(q.summary().phases_ms().ttfb().p50()), " | ",
+                      FormatMillis(st.ttlb_ms().p50()), " | ",
+                      FormatMillis(st.ttlb_ms().p99()), " |\n");
+    }
+  }
+  if (!stream_rows.empty()) {
+    absl::StrAppend(&out,
+                    "\n## Streaming\n\n| scenario | request | events | ttfb "
+                    "p50 ms | ttlb p50 ms | ttlb p99 ms |\n| --- | --- | ---: "
+                    "| ---: | ---: | ---: |\n",
+                    stream_rows);
+  }
   std::string ws_rows;
   for (const v1::ScenarioResult& sc : r.scenarios()) {
     for (const v1::RequestResult& q : sc.requests()) {
@@ -109,25 +236,33 @@ std::string FormatMarkdown(const v1::RunResult& r) {
                            MdEscape(r.setup().failed_step()),
                            "`: ", MdEscape(r.setup().error()), ".\n"));
   }
-  if (r.thresholds_size() > 0) {
-    out +=
-        "\n## Thresholds\n\n| threshold | actual | verdict |\n| --- | ---: | "
-        "--- |\n";
-    for (const v1::ThresholdResult& t : r.thresholds()) {
-      const std::string note = ThresholdNote(t);
-      absl::StrAppend(
-          &out, "| `", MdEscape(t.expression()), "` | ", t.actual_text(), " | ",
-          t.passed() ? "PASS" : absl::StrCat("**", ThresholdVerdict(t), "**"),
-          note.empty() ? "" : " (", note, note.empty() ? "" : ")", " |\n");
-    }
-  }
   std::string issues;
-  std::map<std::string, int64_t> errors(r.summary().error_ids().begin(),
-                                        r.summary().error_ids().end());
-  for (const auto& [id, n] : errors) {
+  for (const v1::ThresholdResult& t : r.thresholds()) {
+    if (t.passed()) continue;
+    absl::StrAppend(&issues, "- ", ThresholdVerdict(t), ": `",
+                    MdEscape(t.expression()), "` (actual ", t.actual_text(),
+                    ")\n");
+  }
+  // The top error ids, most frequent first.
+  std::vector<std::pair<int64_t, std::string>> errors;
+  for (const auto& [id, n] : r.summary().error_ids()) errors.push_back({n, id});
+  std::sort(errors.begin(), errors.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  for (size_t e = 0; e < errors.size() && e < kTopErrors; ++e) {
+    const std::string& id = errors[e].second;
     absl::StrAppend(
-        &issues, "- ", n, " × `", id, "`",
+        &issues, "- ", errors[e].first, " × `", id, "` (",
+        Percent(r.summary().requests() > 0
+                    ? static_cast<double>(errors[e].first) /
+                          static_cast<double>(r.summary().requests())
+                    : 0),
+        " of requests)",
         id.rfind("local_", 0) == 0 ? " (the generator's own limit)" : "", "\n");
+  }
+  if (errors.size() > kTopErrors) {
+    absl::StrAppend(&issues, "- and ", errors.size() - kTopErrors,
+                    " more error ids (see summary.error_ids in the JSON)\n");
   }
   for (const v1::AgentResult& a : r.agents()) {
     if (a.state() != "finished") {
@@ -135,16 +270,24 @@ std::string FormatMarkdown(const v1::RunResult& r) {
     }
   }
   if (r.generator_limited_intervals() > 0) {
-    absl::StrAppend(&issues,
-                    "- the generator, not the target, was the limit in ",
-                    r.generator_limited_intervals(), " of ", r.intervals_size(),
-                    " intervals\n");
+    std::string at;
+    int shown = 0;
+    for (const v1::IntervalResult& i : r.intervals()) {
+      if (!i.generator_limited() || shown >= 3) continue;
+      absl::StrAppend(&at, shown++ == 0 ? "" : "; ",
+                      absl::StrFormat("%gs", i.t()), ": ", i.generator_note());
+    }
+    absl::StrAppend(
+        &issues, "- the generator, not the target, was the limit in ",
+        r.generator_limited_intervals(), " of ", r.intervals_size(),
+        " intervals (", MdEscape(at),
+        r.generator_limited_intervals() > shown ? "; ..." : "", ")\n");
   }
   if (r.insecure_control_plane()) {
     issues +=
         "- the control plane left loopback without encryption (`--insecure`)\n";
   }
-  absl::StrAppend(&out, "\n## Issues found\n\n",
+  absl::StrAppend(&out, "\n## Issues Found\n\n",
                   issues.empty() ? "None.\n" : issues);
   return out;
 }

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "common/histogram.h"
 #include "controller/format.h"
 
 namespace stampede::controller {
@@ -15,6 +16,12 @@ std::string XmlEscape(const std::string& s) {
                                  {">", "&gt;"},
                                  {"\"", "&quot;"},
                                  {"'", "&apos;"}});
+}
+
+// A CSV cell (RFC 4180): quoted when it holds a comma, quote or line break.
+std::string CsvQuote(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\"", "\"\""}}), "\"");
 }
 
 }  // namespace
@@ -56,20 +63,52 @@ std::string FormatJunit(const v1::RunResult& r) {
 }
 
 std::string FormatCsv(const v1::RunResult& r) {
-  std::string out =
-      "t,rps,target_rps,p50_ms,p99_ms,requests,errors,agents_reported,vus,"
-      "sends_skipped,"
-      "schedule_lag_p99_ms,generator_busy,generator_limited\n";
-  for (const v1::IntervalResult& i : r.intervals()) {
+  std::string out = absl::StrCat(kCsvHeader, "\n");
+  // Cells: kind, t, scenario, request; then the counts, rates and latencies;
+  // then the generator's columns (intervals only).
+  auto row = [&out](const std::string& kind, const std::string& t,
+                    const std::string& scenario, const std::string& request,
+                    int64_t requests, int64_t errors, double rps,
+                    const std::string& target_rps, double p50, double p95,
+                    double p99, const std::string& max,
+                    const std::string& rest) {
     absl::StrAppend(
-        &out,
-        absl::StrFormat("%g,%g,%g,%g,%g,", i.t(), i.rps(), i.target_rps(),
-                        i.p50_ms(), i.p99_ms()),
-        i.requests(), ",", i.errors(), ",", i.agents_reported(), ",", i.vus(),
-        ",", i.sends_skipped(), ",",
-        absl::StrFormat("%g,%g,", i.schedule_lag_p99_ms(), i.generator_busy()),
-        i.generator_limited() ? "true" : "false", "\n");
+        &out, kind, ",", t, ",", CsvQuote(scenario), ",", CsvQuote(request),
+        ",", requests, ",", errors, ",",
+        absl::StrFormat("%g", requests > 0 ? static_cast<double>(errors) /
+                                                 static_cast<double>(requests)
+                                           : 0),
+        ",", absl::StrFormat("%g", rps), ",", target_rps, ",",
+        absl::StrFormat("%g,%g,%g,", p50, p95, p99), max, ",", rest, "\n");
+  };
+  for (const v1::IntervalResult& i : r.intervals()) {
+    std::string max;
+    if (absl::StatusOr<common::Histogram> h =
+            common::Histogram::Decode(i.latency_histogram());
+        h.ok() && h->Count() > 0)
+      max = absl::StrFormat("%g", static_cast<double>(h->Max()) / 1000.0);
+    row("interval", absl::StrFormat("%g", i.t()), "", "", i.requests(),
+        i.errors(), i.rps(), absl::StrFormat("%g", i.target_rps()), i.p50_ms(),
+        i.p95_ms(), i.p99_ms(), max,
+        absl::StrCat(i.agents_reported(), ",", i.vus(), ",",
+                     absl::StrFormat("%g", i.target_vus()), ",",
+                     i.sends_skipped(), ",",
+                     absl::StrFormat("%g,%g,", i.schedule_lag_p99_ms(),
+                                     i.generator_busy()),
+                     i.generator_limited() ? "true" : "false"));
   }
+  auto whole = [&row](const std::string& kind, const std::string& scenario,
+                      const std::string& request, const v1::Summary& s) {
+    const v1::LatencySummary& l = s.latency_ms();
+    row(kind, "", scenario, request, s.requests(), s.errors(), s.rps(), "",
+        l.p50(), l.p95(), l.p99(), absl::StrFormat("%g", l.max()), ",,,,,,");
+  };
+  for (const v1::ScenarioResult& sc : r.scenarios()) {
+    whole("scenario", sc.name(), "", sc.summary());
+    for (const v1::RequestResult& q : sc.requests())
+      whole("request", sc.name(), q.name(), q.summary());
+  }
+  whole("total", "", "", r.summary());
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include "common/data_split.h"
 #include "common/load_mix.h"
 #include "common/schedule.h"
+#include "controller/plan_facts.h"
 #include "controller/thresholds.h"
 
 namespace stampede::controller {
@@ -85,6 +86,7 @@ v1::IntervalResult IntervalResultOf(const v1::TestPlan& plan,
   r.set_rps(static_cast<double>(view.requests) / interval_s);
   r.set_target_rps(target / interval_s);
   r.set_p50_ms(ms(view.latency.ValueAtPercentile(50)));
+  r.set_p95_ms(ms(view.latency.ValueAtPercentile(95)));
   r.set_p99_ms(ms(view.latency.ValueAtPercentile(99)));
   r.set_requests(view.requests);
   r.set_errors(view.errors);
@@ -170,6 +172,12 @@ v1::RunResult BuildResult(const RunFacts& facts) {
                                          absl::UTCTimeZone()));
   result.set_duration_s(facts.duration_s);
   result.set_insecure_control_plane(facts.insecure);
+  const v1::TestPlan& as_run =
+      facts.plan_as_run != nullptr ? *facts.plan_as_run : plan;
+  *result.mutable_plan() = as_run;
+  result.set_test_type(plan.type());
+  result.set_command_line(facts.command_line);
+  std::vector<std::string> origins;
 
   Cell all;
   for (int s = 0; s < plan.scenarios_size(); ++s) {
@@ -188,6 +196,14 @@ v1::RunResult BuildResult(const RunFacts& facts) {
       scenario_cell.Merge(cell);
     }
     *scenario->mutable_summary() = SummaryOf(scenario_cell, active_s);
+    for (const std::string& origin : ScenarioOrigins(plan, s)) {
+      scenario->add_base_urls(origin);
+      if (std::find(origins.begin(), origins.end(), origin) == origins.end())
+        origins.push_back(origin);
+    }
+    const ScenarioPeak peak = ScenarioPeakOf(plan, s);
+    scenario->set_peak_vus(peak.vus);
+    scenario->set_peak_target_rps(peak.target_rps);
     if (static_cast<size_t>(s) < facts.engines.size()) {
       scenario->set_engine(facts.engines[s].engine);
       scenario->set_engine_why(facts.engines[s].why);
@@ -206,6 +222,7 @@ v1::RunResult BuildResult(const RunFacts& facts) {
     all.Merge(scenario_cell);
   }
   *result.mutable_summary() = SummaryOf(all, facts.duration_s);
+  result.set_plan_fingerprint(PlanFingerprint(as_run, origins));
   const std::vector<std::string> sets = common::DataSetNames(plan);
   for (size_t d = 0; d < sets.size(); ++d) {
     v1::DataResult* out = result.add_data();
@@ -282,6 +299,7 @@ v1::RunResult BuildResult(const RunFacts& facts) {
   for (const v1::IntervalResult& i : facts.intervals) {
     *result.add_intervals() = i;
     if (i.generator_limited()) ++limited;
+    result.set_peak_vus(std::max(result.peak_vus(), i.vus()));
   }
   result.set_generator_limited_intervals(limited);
 

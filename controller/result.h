@@ -50,6 +50,9 @@ struct EngineFacts {
 
 struct RunFacts {
   const v1::TestPlan* plan = nullptr;
+  // The plan as the result records it (RedactPlan); null: `plan`.
+  const v1::TestPlan* plan_as_run = nullptr;
+  std::string command_line;
   const Aggregator* aggregator = nullptr;
   std::string run_id;
   absl::Time started_at;

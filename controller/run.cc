@@ -597,7 +597,10 @@ int Run(const RunOptions& options) {
     }
     return kExitInvalid;
   }
+  v1::TestPlan as_run = loaded->plan;
+  common::RedactPlan(loaded->env_values, &as_run);
   run_internal::Controller controller(options, loaded->plan, &loaded->data);
+  controller.SetPlanAsRun(&as_run);
   return controller.Execute();
 }
 

@@ -44,6 +44,8 @@ struct RunOptions {
   // after the run ended, so a last scrape sees the final counts.
   std::string metrics_listen;
   absl::Duration metrics_hold = absl::ZeroDuration();
+  // The command as typed (argv joined with spaces), for the result.
+  std::string command_line;
   // Incremented by the signal handler; 1: stop and drain, 2: exit at once.
   const std::atomic<int>* signals = nullptr;
 };

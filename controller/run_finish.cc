@@ -95,6 +95,8 @@ int Controller::Finish() {
   const absl::Duration longest = common::PlanLength(plan_);
   RunFacts facts;
   facts.plan = &plan_;
+  facts.plan_as_run = plan_as_run_;
+  facts.command_line = options_.command_line;
   facts.aggregator = aggregator_.get();
   facts.run_id = run_id_;
   facts.started_at = start_at_;

@@ -83,6 +83,9 @@ class Controller {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   }
 
+  // The plan as the result records it (redacted); outlives the controller.
+  void SetPlanAsRun(const v1::TestPlan* plan) { plan_as_run_ = plan; }
+
   int Execute();
 
  private:
@@ -127,6 +130,7 @@ class Controller {
 
   const RunOptions& options_;
   const v1::TestPlan& plan_;
+  const v1::TestPlan* plan_as_run_ = nullptr;
   const std::map<std::string, common::DataTable>* data_;
   Hub hub_;
   std::unique_ptr<grpc::Server> server_;

@@ -60,7 +60,7 @@ bool Compare(double actual, const char* op, double bound) {
 
 }  // namespace
 
-std::string ThresholdExpression(const v1::Threshold& t) {
+std::string ThresholdMetric(const v1::Threshold& t) {
   std::string out;
   if (IsLatency(t)) {
     out = t.stat().empty() ? absl::StrCat("p(", t.p(), ") ")
@@ -79,8 +79,12 @@ std::string ThresholdExpression(const v1::Threshold& t) {
   add("scenario", t.scenario());
   add("request", t.request());
   if (!filter.empty()) absl::StrAppend(&out, "{", filter, "}");
+  return out;
+}
+
+std::string ThresholdTarget(const v1::Threshold& t) {
   Comparison c = ComparisonOf(t);
-  absl::StrAppend(&out, " ", c.op, " ", *c.value);
+  std::string out = absl::StrCat(c.op, " ", *c.value);
   // How it is judged, so that an abort rule and a plain one on the same
   // metric read apart.
   auto duration = [](const google::protobuf::Duration& d) {
@@ -93,6 +97,10 @@ std::string ThresholdExpression(const v1::Threshold& t) {
   if (t.severity() == "warn") absl::StrAppend(&out, " warn");
   if (t.origin() == "default") absl::StrAppend(&out, " (default)");
   return out;
+}
+
+std::string ThresholdExpression(const v1::Threshold& t) {
+  return absl::StrCat(ThresholdMetric(t), " ", ThresholdTarget(t));
 }
 
 bool IsWarning(const v1::Threshold& t) { return t.severity() == "warn"; }
@@ -192,6 +200,8 @@ v1::ThresholdResult Judge(const v1::Threshold& t, const Cell& merged,
   Comparison c = ComparisonOf(t);
   v1::ThresholdResult out;
   out.set_expression(ThresholdExpression(t));
+  out.set_metric(ThresholdMetric(t));
+  out.set_target(ThresholdTarget(t));
   out.set_actual(actual);
   out.set_actual_text(actual_text);
   out.set_passed(data && Compare(actual, c.op, Bound(t, *c.value)));

@@ -12,8 +12,11 @@
 
 namespace stampede::controller {
 
-// "p(95) latency{scenario=browse} < 500ms", as reports show it.
+// "p(95) latency{scenario=browse} < 500ms", as reports show it: the metric
+// ("p(95) latency{scenario=browse}") and the target ("< 500ms for 30s warn").
 std::string ThresholdExpression(const v1::Threshold& threshold);
+std::string ThresholdMetric(const v1::Threshold& threshold);
+std::string ThresholdTarget(const v1::Threshold& threshold);
 
 // severity: warn (reported, never fails the run).
 bool IsWarning(const v1::Threshold& t);

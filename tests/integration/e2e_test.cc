@@ -401,6 +401,60 @@ thresholds:
   EXPECT_TRUE(run.result.thresholds(0).passed());
 }
 
+// The result fills the report template: the plan as run (its ${VAR} secret
+// never written anywhere), its fingerprint (the same for a rerun), type,
+// command line, targets and peak VUs.
+TEST_F(EndToEnd, TheResultRecordsThePlanAsRunWithoutItsSecrets) {
+  const std::string plan = PlanFile(R"(
+name: template
+type: stress
+defaults:
+  base_url: "http://127.0.0.1:$PORT"
+  headers: { Authorization: "Bearer ${STAMPEDE_E2E_SECRET}" }
+scenarios:
+  - name: users
+    load: { vus: { stages: [ {to: 3, over: 0s}, {hold: 2s} ], think_time: { constant: 50ms } } }
+    requests: [ { name: home, path: / } ]
+)");
+  const std::string secret = "e2e-s3cret-4711";
+  std::vector<v1::RunResult> results;
+  for (int run = 0; run < 2; ++run) {
+    Child controller(
+        {"/bin/sh", "-c",
+         absl::StrCat("STAMPEDE_E2E_SECRET=", secret, " ", Command(plan),
+                      " --out md=", dir_, "/report.md --out csv=", dir_,
+                      "/result.csv")},
+        log_file());
+    RunOutcome outcome = Collect(controller.Wait(60));
+    ASSERT_EQ(outcome.exit_code, 0) << outcome.log;
+    ASSERT_TRUE(outcome.has_result) << outcome.log;
+    for (const std::string& file :
+         {json_file(), dir_ + "/report.md", dir_ + "/result.csv", log_file()}) {
+      EXPECT_EQ(ReadFile(file).find(secret), std::string::npos) << file;
+    }
+    results.push_back(outcome.result);
+  }
+  const v1::RunResult& r = results[0];
+  EXPECT_EQ(r.plan().defaults().headers().at("Authorization"),
+            "Bearer ${STAMPEDE_E2E_SECRET}");
+  EXPECT_EQ(r.test_type(), "stress");
+  EXPECT_NE(r.command_line().find(" run " + plan), std::string::npos)
+      << r.command_line();
+  EXPECT_EQ(r.peak_vus(), 3);
+  ASSERT_EQ(r.scenarios(0).base_urls_size(), 1);
+  EXPECT_EQ(r.scenarios(0).base_urls(0),
+            absl::StrCat("http://127.0.0.1:", target_->port()));
+  EXPECT_EQ(r.scenarios(0).peak_vus(), 3);
+  EXPECT_EQ(r.plan_fingerprint().rfind("sha256:", 0), 0u);
+  EXPECT_EQ(results[1].plan_fingerprint(), r.plan_fingerprint());
+  const std::string md = ReadFile(dir_ + "/report.md");
+  EXPECT_NE(md.find("| Test Type | stress |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| Peak VUs | 3 (plan: 3) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| `error_rate` | `< 1% (default)` | 0.000% | PASS |"),
+            std::string::npos)
+      << md;
+}
+
 TEST_F(EndToEnd, ScenariosStartAtTheirOffsetsAndPoissonKeepsTheRateOnAverage) {
   RunOutcome run = Run(R"(
 defaults: { base_url: "http://127.0.0.1:$PORT" }

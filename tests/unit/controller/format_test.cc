@@ -41,6 +41,18 @@ v1::RunResult SampleResult() {
   r.set_started_at("2026-11-22T10:00:00Z");
   r.set_duration_s(30);
   r.set_message("thresholds failed");
+  r.set_test_type("stress");
+  r.set_command_line("stampede run plans/shop.yaml --out md=report.md");
+  r.set_plan_fingerprint("sha256:00ff");
+  r.set_peak_vus(100);
+  // The plan as run: browse expects 200 and 429; chat names none (100-399).
+  v1::Scenario* browse_plan = r.mutable_plan()->add_scenarios();
+  browse_plan->set_name("browse");
+  browse_plan->add_expected_statuses(200);
+  browse_plan->add_expected_statuses(429);
+  browse_plan->set_base_url("https://shop.test");
+  r.mutable_plan()->add_scenarios()->set_name("chat");
+  r.mutable_plan()->set_type("stress");
   v1::Summary* s = r.mutable_summary();
   s->set_requests(6000);
   s->set_errors(12);
@@ -61,6 +73,9 @@ v1::RunResult SampleResult() {
   sc->set_engine("h2");
   sc->set_engine_why(
       "http_version auto: shop.test:443 chose h2 by ALPN from h2, http/1.1");
+  sc->add_base_urls("https://shop.test");
+  sc->add_base_urls("https://cdn.shop.test:8443");
+  sc->set_peak_target_rps(200);
   *sc->mutable_summary() = *s;
   v1::RequestResult* q = sc->add_requests();
   q->set_name("GET /");
@@ -81,6 +96,8 @@ v1::RunResult SampleResult() {
   chat->set_name("chat");
   chat->set_engine("websocket");
   chat->set_engine_why("websocket: in the plan");
+  chat->add_base_urls("wss://shop.test");
+  chat->set_peak_vus(100);
   v1::RequestResult* ws_request = chat->add_requests();
   ws_request->set_name("WS /ws/echo");
   v1::Summary* ws_summary = ws_request->mutable_summary();
@@ -102,6 +119,8 @@ v1::RunResult SampleResult() {
   *chat->mutable_summary() = *ws_summary;
   v1::ThresholdResult* t = r.add_thresholds();
   t->set_expression("p(95) latency < 2ms");
+  t->set_metric("p(95) latency");
+  t->set_target("< 2ms");
   t->set_passed(false);
   t->set_actual(2.5);
   t->set_actual_text("2.5ms");
@@ -109,6 +128,8 @@ v1::RunResult SampleResult() {
   // A warning: it failed, and the run's verdict is the fail threshold's.
   v1::ThresholdResult* w = r.add_thresholds();
   w->set_expression("p(99) latency < 10ms for 5s warn");
+  w->set_metric("p(99) latency");
+  w->set_target("< 10ms for 5s warn");
   w->set_passed(false);
   w->set_actual(12.75);
   w->set_actual_text("12.75ms");
@@ -130,6 +151,7 @@ v1::RunResult SampleResult() {
   i->set_rps(200);
   i->set_target_rps(200);
   i->set_p50_ms(0.4);
+  i->set_p95_ms(12);
   i->set_p99_ms(12);
   i->set_requests(200);
   i->set_agents_reported(1);
@@ -141,7 +163,9 @@ v1::RunResult SampleResult() {
   i->set_rps(200);
   i->set_target_rps(200);
   i->set_p50_ms(0.42);
+  i->set_p95_ms(0.42);
   i->set_p99_ms(2.5);
+  i->set_vus(100);
   i->set_requests(200);
   i->set_agents_reported(1);
   i->set_latency_histogram(second.Encode());
@@ -284,7 +308,82 @@ TEST(Format, JunitMatchesGolden) {
 }
 
 TEST(Format, CsvMatchesGolden) {
-  ExpectGolden("intervals.csv", FormatCsv(SampleResult()));
+  ExpectGolden("result.csv", FormatCsv(SampleResult()));
+}
+
+// The plan as run survives the JSON and reads back, so compare and report
+// see what ran.
+TEST(Format, JsonCarriesThePlanAndReadsBack) {
+  v1::RunResult r = SampleResult();
+  const std::string json = FormatJson(r);
+  v1::RunResult back;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(json, &back, options).ok());
+  EXPECT_EQ(back.plan().scenarios(0).expected_statuses_size(), 2);
+  EXPECT_EQ(back.plan().scenarios(0).base_url(), "https://shop.test");
+  EXPECT_EQ(back.plan_fingerprint(), "sha256:00ff");
+  EXPECT_EQ(back.test_type(), "stress");
+  EXPECT_EQ(back.scenarios(0).base_urls_size(), 2);
+  EXPECT_EQ(back.thresholds(1).target(), "< 10ms for 5s warn");
+  EXPECT_EQ(back.intervals(0).p95_ms(), 12);
+}
+
+// The template's rows: a 429 the plan expects is not an error, a 503 is; the
+// target hosts are every scenario's, once.
+TEST(Format, MarkdownMarksExpectedStatusesAndListsHosts) {
+  v1::RunResult r = SampleResult();
+  (*r.mutable_scenarios(0)
+        ->mutable_requests(0)
+        ->mutable_summary()
+        ->mutable_statuses())["429"] = 7;
+  const std::string md = FormatMarkdown(r);
+  EXPECT_NE(md.find("| browse | GET / | 429 | 7 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| browse | GET / | 503 | 12 | 0.20% | **no** |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| chat | WS /ws/echo | 101 | 100 | 100.00% | yes |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| Target Host | `https://shop.test`, "
+                    "`https://cdn.shop.test:8443`, `wss://shop.test` |"),
+            std::string::npos)
+      << md;
+  const size_t row = md.find("| browse | GET / | 429 | 7 |");
+  EXPECT_NE(md.substr(row, md.find('\n', row) - row).find("| yes |"),
+            std::string::npos);
+}
+
+// A threshold that failed live but passed in the end (an rps one during the
+// ramp) does not read "failed at".
+TEST(Format, APassedThresholdDoesNotSayFailed) {
+  v1::ThresholdResult t;
+  t.set_passed(true);
+  t.set_failed_at_s(1);
+  EXPECT_EQ(ThresholdNote(t), "");
+  t.set_passed(false);
+  EXPECT_EQ(ThresholdNote(t), "failed at 1s");
+}
+
+TEST(Format, CsvIsLongWithScenarioAndRequestRows) {
+  const std::string csv = FormatCsv(SampleResult());
+  std::vector<std::string> lines = absl::StrSplit(csv, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 1u + 2 + 2 + 2 + 1);  // header, 2 intervals,
+                                                // 2 scenarios + requests, total
+  const size_t columns =
+      std::vector<std::string>(absl::StrSplit(lines[0], ',')).size();
+  for (const std::string& line : lines) {
+    EXPECT_EQ(std::vector<std::string>(absl::StrSplit(line, ',')).size(),
+              columns)
+        << line;
+  }
+  EXPECT_EQ(lines[1].rfind("interval,1,,,200,", 0), 0u) << lines[1];
+  EXPECT_EQ(
+      lines[3].rfind("scenario,,browse,,6000,12,0.002,200,,0.412,2.5,", 0), 0u)
+      << lines[3];
+  EXPECT_EQ(lines[4].rfind("request,,browse,GET /,6000,", 0), 0u) << lines[4];
+  EXPECT_EQ(lines.back().rfind("total,,,,6000,", 0), 0u) << lines.back();
 }
 
 TEST(Format, HdrLogMatchesGolden) {
