@@ -129,6 +129,9 @@ class ThresholdChecker {
   void CheckValue(const std::string& metric, const std::string& value,
                   const std::string& path);
   void CheckFilters(const v1::Threshold& threshold, const std::string& path);
+  // stage: needs a scenario whose load has that stage, at least 1s long.
+  void CheckStage(const v1::Threshold& threshold, const v1::Scenario* scenario,
+                  const std::string& path);
 
   const LoadedPlan& loaded_;
   const v1::TestPlan& plan_;

@@ -179,6 +179,9 @@ void ThresholdChecker::CheckFilters(const v1::Threshold& threshold,
       return;
     }
   }
+  if (threshold.stage() > 0 || Written(path + ".stage")) {
+    CheckStage(threshold, scenario, path + ".stage");
+  }
   if (threshold.request().empty()) return;
   // Validate runs before NormalizePlan lists a flow's request steps as its
   // requests, so a flow's step names are looked up in the flow itself.
@@ -204,6 +207,43 @@ void ThresholdChecker::CheckFilters(const v1::Threshold& threshold,
     Add(path + ".request",
         absl::StrCat("no request named ", Quote(threshold.request()),
                      " in any scenario"));
+  }
+}
+
+void ThresholdChecker::CheckStage(const v1::Threshold& threshold,
+                                  const v1::Scenario* scenario,
+                                  const std::string& path) {
+  if (threshold.has_for_()) {
+    Add(path, "a threshold judges a stage or a sliding window (for), not both");
+  }
+  if (scenario == nullptr) {
+    Add(path,
+        "stage needs scenario: the stage is one of that scenario's load "
+        "stages");
+    return;
+  }
+  // A scenario of a user mix (weight, no load of its own) has the plan's.
+  const v1::Load& load = scenario->has_load() ? scenario->load() : plan_.load();
+  const int stages = load.has_vus() ? load.vus().stages_size()
+                                    : load.arrival_rate().stages_size();
+  if (threshold.stage() == 0 || static_cast<int>(threshold.stage()) > stages) {
+    Add(path, absl::StrCat("scenario ", Quote(scenario->name()), " has ",
+                           stages, " stage", stages == 1 ? "" : "s",
+                           "; stage counts them from 1"));
+    return;
+  }
+  const int i = static_cast<int>(threshold.stage()) - 1;
+  const google::protobuf::Duration& over =
+      load.has_vus() ? load.vus().stages(i).over()
+                     : load.arrival_rate().stages(i).over();
+  const google::protobuf::Duration& hold =
+      load.has_vus() ? load.vus().stages(i).hold()
+                     : load.arrival_rate().stages(i).hold();
+  if (ToDuration(over) + ToDuration(hold) < absl::Seconds(1)) {
+    Add(path, absl::StrCat("stage ", threshold.stage(), " of scenario ",
+                           Quote(scenario->name()),
+                           " lasts less than 1s (one interval): nothing "
+                           "would be judged"));
   }
 }
 

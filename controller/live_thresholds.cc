@@ -17,15 +17,19 @@ double Seconds(const google::protobuf::Duration& d) {
 }  // namespace
 
 bool NeedsIntervalStats(const v1::TestPlan& plan) {
-  return std::any_of(plan.thresholds().begin(), plan.thresholds().end(),
-                     [](const v1::Threshold& t) { return t.has_for_(); });
+  return std::any_of(
+      plan.thresholds().begin(), plan.thresholds().end(),
+      [](const v1::Threshold& t) { return t.has_for_() || t.stage() > 0; });
 }
 
 LiveThresholds::LiveThresholds(const v1::TestPlan& plan,
                                absl::Duration interval)
     : plan_(plan),
       interval_s_(absl::ToDoubleSeconds(interval)),
-      states_(plan.thresholds_size()) {}
+      states_(plan.thresholds_size()) {
+  for (int i = 0; i < plan.thresholds_size(); ++i)
+    states_[i].stage = StageSpan(plan, plan.thresholds(i));
+}
 
 LiveThresholds::Slice LiveThresholds::SliceOf(const v1::Threshold& t,
                                               const IntervalView& view) const {
@@ -86,7 +90,18 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
     // What rps divides by (the other metrics do not read it).
     const bool rps = t.metric() == "rps";
     double duration_s = rps ? ActiveSeconds(plan_, t, 0, t_s) : 0;
-    if (t.has_for_()) {
+    if (state.stage) {
+      // Judged on the intervals at least half inside its stage, the stage so
+      // far while it runs; the verdict is the whole stage's.
+      const double t0 = t_s - interval_s_;
+      const double inside =
+          std::min(t_s, state.stage->second) - std::max(t0, state.stage->first);
+      if (inside < interval_s_ / 2 - 1e-9) continue;
+      state.window.push_back(SliceOf(t, view));
+      if (state.window.size() == 1) state.stage_from_s = t0;
+      merged = WindowCell(t, state);
+      if (rps) duration_s = ActiveSeconds(plan_, t, state.stage_from_s, t_s);
+    } else if (t.has_for_()) {
       const size_t slices = std::max<size_t>(
           1,
           static_cast<size_t>(std::llround(Seconds(t.for_()) / interval_s_)));
@@ -135,6 +150,10 @@ std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
     v1::ThresholdResult result = Judge(t, merged, duration_s, &has_data);
     state.judged = true;
     state.actual = result.actual();
+    if (state.stage) {
+      state.stage_result = result;
+      state.stage_has_data = has_data;
+    }
     if (t.has_for_() && has_data) {
       const bool higher_is_worse = !t.lt().empty() || !t.lte().empty();
       if (!state.has_worst ||
@@ -195,6 +214,19 @@ void LiveThresholds::Finish(
       out.set_actual(state.worst.actual());
       out.set_actual_text(state.worst.actual_text());
       out.set_worst_window_end_s(state.worst_at_s);
+    }
+    if (state.stage) {
+      // Its stage's verdict, not the whole run's; a stage the run never
+      // reached has nothing to judge, and fails.
+      if (state.judged) {
+        out.set_passed(state.stage_result.passed() && state.stage_has_data);
+        out.set_actual(state.stage_result.actual());
+        out.set_actual_text(state.stage_result.actual_text());
+      } else {
+        out.set_passed(false);
+        out.set_actual(0);
+        out.set_actual_text("no data (the run ended before the stage)");
+      }
     }
     if (aborted_by_ == i) {
       out.set_aborted(true);

@@ -10,6 +10,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -78,6 +79,12 @@ class LiveThresholds {
     double worst_at_s = 0;
     v1::ThresholdResult worst;
     std::deque<Slice> window;  // windowed thresholds: the last `for` slices
+    // A `stage:` threshold: its stage's span, when its first interval began,
+    // and its last judgment (over the stage so far; window holds it all).
+    std::optional<std::pair<double, double>> stage;
+    double stage_from_s = 0;
+    v1::ThresholdResult stage_result;
+    bool stage_has_data = false;
   };
 
   Slice SliceOf(const v1::Threshold& t, const IntervalView& view) const;

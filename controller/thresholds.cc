@@ -77,6 +77,7 @@ std::string ThresholdMetric(const v1::Threshold& t) {
   if (t.metric() == "latency" && t.responses() == "all")
     add("responses", t.responses());
   add("scenario", t.scenario());
+  if (t.stage() > 0) add("stage", absl::StrCat(t.stage()));
   add("request", t.request());
   if (!filter.empty()) absl::StrAppend(&out, "{", filter, "}");
   return out;
@@ -257,6 +258,32 @@ double ActiveSeconds(const v1::TestPlan& plan, const v1::Threshold& t,
     }
   }
   return Covered(std::move(spans), from_s, to_s);
+}
+
+std::optional<std::pair<double, double>> StageSpan(const v1::TestPlan& plan,
+                                                   const v1::Threshold& t) {
+  if (t.stage() == 0) return std::nullopt;
+  for (const v1::Scenario& scenario : plan.scenarios()) {
+    if (scenario.name() != t.scenario()) continue;
+    std::vector<double> lengths;
+    auto length = [](const google::protobuf::Duration& over,
+                     const google::protobuf::Duration& hold) {
+      return static_cast<double>(over.seconds() + hold.seconds()) +
+             (over.nanos() + hold.nanos()) * 1e-9;
+    };
+    if (scenario.load().has_vus()) {
+      for (const v1::VuStage& st : scenario.load().vus().stages())
+        lengths.push_back(length(st.over(), st.hold()));
+    } else {
+      for (const v1::RateStage& st : scenario.load().arrival_rate().stages())
+        lengths.push_back(length(st.over(), st.hold()));
+    }
+    if (t.stage() > lengths.size()) return std::nullopt;
+    double start = absl::ToDoubleSeconds(common::ScenarioStart(scenario));
+    for (size_t i = 0; i + 1 < t.stage(); ++i) start += lengths[i];
+    return std::make_pair(start, start + lengths[t.stage() - 1]);
+  }
+  return std::nullopt;
 }
 
 std::vector<v1::ThresholdResult> EvaluateThresholds(

@@ -3,7 +3,9 @@
 #ifndef STAMPEDE_CONTROLLER_THRESHOLDS_H_
 #define STAMPEDE_CONTROLLER_THRESHOLDS_H_
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "controller/aggregator.h"
@@ -74,6 +76,12 @@ double ScenarioActiveSeconds(const v1::TestPlan& plan, size_t s, double from_s,
 // threshold divides by, so a scenario is judged on its own time, not the run's.
 double ActiveSeconds(const v1::TestPlan& plan, const v1::Threshold& t,
                      double from_s, double to_s);
+
+// A `stage:` threshold's stage, [start_s, end_s] since the run's start
+// (its scenario's start_after plus the stages before it); nullopt without
+// one.
+std::optional<std::pair<double, double>> StageSpan(const v1::TestPlan& plan,
+                                                   const v1::Threshold& t);
 
 // Judges one threshold on `merged` (its filter already applied), covering
 // `duration_s` seconds (for rps). `has_data` tells whether there was anything

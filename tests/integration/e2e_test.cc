@@ -1092,6 +1092,34 @@ thresholds:
   EXPECT_EQ(run.exit_code, 0) << run.log;
 }
 
+// A ramp then a hold: the hold (stage 2) is judged on its own seconds, where
+// the whole scenario's rate (the ramp's slow start included) is lower.
+TEST_F(EndToEnd, AStageThresholdJudgesTheHoldNotTheRamp) {
+  RunOutcome run = Run(R"(
+defaults: { base_url: "http://127.0.0.1:$PORT" }
+scenarios:
+  - name: api
+    load: { arrival_rate: { stages: [ {to: 200/s, over: 2s}, {hold: 2s} ] } }
+    requests: [ { path: / } ]
+thresholds:
+  - { metric: rps, scenario: api, stage: 2, gte: 190/s }
+  - { metric: rps, scenario: api, gte: 190/s, severity: warn }
+  - { metric: latency, p: 99, scenario: api, stage: 2, lt: 250ms }
+)");
+  ASSERT_TRUE(run.has_result) << run.log;
+  const v1::RunResult& r = run.result;
+  ASSERT_EQ(r.thresholds_size(), 4);  // and the default error_rate < 1%
+  EXPECT_EQ(r.thresholds(0).expression(), "rps{scenario=api,stage=2} >= 190/s");
+  EXPECT_TRUE(r.thresholds(0).passed()) << r.thresholds(0).actual_text();
+  EXPECT_NEAR(r.thresholds(0).actual(), 200, 5);
+  // The whole scenario: 200 ramp + 400 hold requests over its 4 s.
+  EXPECT_FALSE(r.thresholds(1).passed()) << r.thresholds(1).actual_text();
+  EXPECT_NEAR(r.thresholds(1).actual(), 150, 5);
+  EXPECT_TRUE(r.thresholds(2).passed()) << r.thresholds(2).actual_text();
+  EXPECT_GT(r.thresholds(2).actual(), 0);
+  EXPECT_EQ(run.exit_code, 0) << run.log;
+}
+
 // HTTP/2 against a real h2c server: nginx, since the reference target speaks
 // HTTP/1.1 only. What nginx logged is what it served.
 class Http2EndToEnd : public EndToEnd {

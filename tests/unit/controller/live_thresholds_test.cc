@@ -200,3 +200,75 @@ TEST_F(LiveThresholdsTest, NoDataIsNotAFailureWhileRunning) {
 
 }  // namespace
 }  // namespace stampede::controller
+
+namespace stampede::controller {
+namespace {
+
+// A stage threshold judges its stage's seconds only: a ramp's slow start and a
+// cool-down's spike do not count; rps divides by the stage's length.
+TEST_F(LiveThresholdsTest, AStageIsJudgedOnItsOwnIntervals) {
+  v1::Load* load = plan_.mutable_scenarios(0)->mutable_load();
+  v1::RateStage* ramp = load->mutable_arrival_rate()->add_stages();
+  ramp->mutable_to()->set_per_second(100);
+  ramp->mutable_over()->set_seconds(2);
+  load->mutable_arrival_rate()->add_stages()->mutable_hold()->set_seconds(3);
+  v1::RateStage* down = load->mutable_arrival_rate()->add_stages();
+  down->mutable_to()->set_per_second(0);
+  down->mutable_over()->set_seconds(1);
+  v1::Threshold* rps = plan_.add_thresholds();
+  rps->set_metric("rps");
+  rps->set_scenario("api");
+  rps->set_stage(2);
+  rps->set_gte("95/s");
+  v1::Threshold* p95 = plan_.add_thresholds();
+  p95->set_metric("latency");
+  p95->set_p(95);
+  p95->set_scenario("api");
+  p95->set_stage(2);
+  p95->set_lt("10ms");
+  EXPECT_TRUE(NeedsIntervalStats(plan_));
+  EXPECT_EQ(ThresholdExpression(*rps), "rps{scenario=api,stage=2} >= 95/s");
+  LiveThresholds live(plan_, absl::Seconds(1));
+  // The ramp: slow and few; not judged.
+  EXPECT_TRUE(live.OnInterval(Second(25, 0, 1000), cells_).empty());
+  EXPECT_TRUE(live.OnInterval(Second(75, 0, 1000), cells_).empty());
+  // The hold: 100/s at 2 ms.
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(live.OnInterval(Second(100, 0, 2000), cells_).empty());
+  // The cool-down: 50 requests at 900 ms; not the stage's.
+  EXPECT_TRUE(live.OnInterval(Second(50, 0, 900'000), cells_).empty());
+  std::vector<v1::ThresholdResult> final_results =
+      EvaluateThresholds(plan_, cells_, 6);
+  // On the whole run both fail: 425 / 6 s, and a p95 of 900 ms.
+  EXPECT_FALSE(final_results[0].passed());
+  EXPECT_FALSE(final_results[1].passed());
+  live.Finish(&final_results);
+  EXPECT_TRUE(final_results[0].passed()) << final_results[0].actual_text();
+  EXPECT_DOUBLE_EQ(final_results[0].actual(), 100);
+  EXPECT_TRUE(final_results[1].passed()) << final_results[1].actual_text();
+  EXPECT_NEAR(final_results[1].actual(), 2, 0.01);
+}
+
+// A stage the run never reached (stopped early) has nothing to show it was
+// kept: it fails, and says why.
+TEST_F(LiveThresholdsTest, AStageTheRunNeverReachedFails) {
+  v1::Load* load = plan_.mutable_scenarios(0)->mutable_load();
+  load->mutable_arrival_rate()->add_stages()->mutable_hold()->set_seconds(2);
+  load->mutable_arrival_rate()->add_stages()->mutable_hold()->set_seconds(2);
+  v1::Threshold* t = plan_.add_thresholds();
+  t->set_metric("error_rate");
+  t->set_scenario("api");
+  t->set_stage(2);
+  t->set_lt("1%");
+  LiveThresholds live(plan_, absl::Seconds(1));
+  live.OnInterval(Second(100, 0, 1000), cells_);
+  std::vector<v1::ThresholdResult> final_results =
+      EvaluateThresholds(plan_, cells_, 1);
+  live.Finish(&final_results);
+  EXPECT_FALSE(final_results[0].passed());
+  EXPECT_EQ(final_results[0].actual_text(),
+            "no data (the run ended before the stage)");
+}
+
+}  // namespace
+}  // namespace stampede::controller
