@@ -62,8 +62,13 @@ std::string PeakLoad(const v1::RunResult& r) {
     out = absl::StrCat(r.peak_vus(), " (plan: ", planned_vus, ")");
   }
   if (planned_rps > 0) {
+    // An open model's users are its requests in flight.
+    int64_t in_flight = 0;
+    for (const v1::IntervalResult& i : r.intervals())
+      in_flight = std::max(in_flight, i.in_flight());
     absl::StrAppend(&out, out.empty() ? "" : "; ", "open model, peak ",
-                    absl::StrFormat("%g/s", planned_rps), " arrivals");
+                    absl::StrFormat("%g/s", planned_rps), " arrivals, up to ",
+                    in_flight, " in flight (at interval ends)");
   }
   return out.empty() ? "-" : out;
 }
