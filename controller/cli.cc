@@ -8,6 +8,7 @@
 #include "CLI/CLI.hpp"
 #include "common/logging.h"
 #include "common/version.h"
+#include "controller/compare.h"
 #include "controller/report.h"
 #include "controller/result.h"
 #include "controller/run.h"
