@@ -7,6 +7,7 @@
 
 #include "CLI/CLI.hpp"
 #include "common/logging.h"
+#include "common/units.h"
 #include "common/version.h"
 #include "controller/compare.h"
 #include "controller/report.h"
@@ -174,16 +175,38 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
 
   std::vector<std::string> compare_files;
   std::string max_regression = "20%";
+  std::string latency_floor = "5ms";
+  CompareCommandOptions compare;
   CLI::App* compare_cmd = app.add_subcommand(
-      "compare", "compare a result with a baseline; exit 3 on a regression");
-  compare_cmd->add_option("results", compare_files, "BASELINE.json NEW.json")
-      ->required()
-      ->expected(2);
+      "compare",
+      "compare a result with a baseline, run-wide, per scenario and per "
+      "request; exit 3 on a regression, 2 when the plans differ");
   compare_cmd
-      ->add_option(
-          "--max-regression", max_regression,
-          "worse than this is a regression (rps, error rate, p50/p95/p99)")
+      ->add_option("results", compare_files,
+                   "BASELINE.json NEW.json, or NEW.json with --baseline-dir")
+      ->required()
+      ->expected(1, 2);
+  compare_cmd
+      ->add_option("--max-regression", max_regression,
+                   "worse than this share is a regression (rps lower; error "
+                   "rate, p50/p95/p99 higher)")
       ->capture_default_str();
+  compare_cmd
+      ->add_option("--latency-floor", latency_floor,
+                   "a latency must also be worse by more than this (and, with "
+                   "4 or more steady intervals in each run, beyond the noise: "
+                   "Mann-Whitney over per-interval percentiles, p < 0.05)")
+      ->capture_default_str();
+  compare_cmd->add_flag(
+      "--allow-plan-change", compare.compare.allow_plan_change,
+      "compare results whose plan fingerprints differ (warns; default: refuse, "
+      "exit 2)");
+  compare_cmd->add_option(
+      "--baseline-dir", compare.baseline_dir,
+      "the baseline is DIR/<plan name>.json (none yet: say so, exit 0)");
+  compare_cmd->add_flag("--update-baseline", compare.update_baseline,
+                        "with --baseline-dir: replace the baseline with NEW "
+                        "when NEW passed and did not regress");
 
   try {
     app.parse(argc, argv);
@@ -200,7 +223,31 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
   if (report_cmd->parsed())
     return ReportCommand(report_file, report_format, report_out);
   if (compare_cmd->parsed()) {
-    return CompareCommand(compare_files[0], compare_files[1], max_regression);
+    absl::StatusOr<double> limit = common::ParseFraction(max_regression);
+    absl::StatusOr<absl::Duration> floor = common::ParseDuration(latency_floor);
+    if (!limit.ok() || !floor.ok()) {
+      std::fprintf(
+          stderr, "%s: %s\n",
+          limit.ok() ? "--latency-floor" : "--max-regression",
+          std::string((limit.ok() ? floor.status() : limit.status()).message())
+              .c_str());
+      return kExitInvalid;
+    }
+    compare.compare.max_regression = *limit;
+    compare.compare.latency_floor_ms = absl::ToDoubleMilliseconds(*floor);
+    if (compare.baseline_dir.empty() == (compare_files.size() == 1)) {
+      std::fprintf(stderr,
+                   "compare: give BASELINE.json NEW.json, or NEW.json with "
+                   "--baseline-dir DIR\n");
+      return kExitInvalid;
+    }
+    if (compare.update_baseline && compare.baseline_dir.empty()) {
+      std::fprintf(stderr, "compare: --update-baseline needs --baseline-dir\n");
+      return kExitInvalid;
+    }
+    if (compare_files.size() == 2) compare.baseline = compare_files[0];
+    compare.next = compare_files.back();
+    return CompareCommand(compare);
   }
 
   for (const std::string& out : outs) {

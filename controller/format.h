@@ -4,6 +4,7 @@
 #define STAMPEDE_CONTROLLER_FORMAT_H_
 
 #include <string>
+#include <vector>
 
 #include "stampede/v1/result.pb.h"
 
@@ -45,6 +46,10 @@ std::string FormatCsv(const v1::RunResult& result);
 // timestamps are seconds since it. Interval_Max is in milliseconds. Readable
 // by HdrHistogram's HistogramLogReader and HistogramLogProcessor.
 std::string FormatHdrLog(const v1::RunResult& result);
+
+// `rows` (the first the header) as aligned columns, each line indented by two
+// spaces, as the console summary prints its tables.
+std::string TextTable(const std::vector<std::vector<std::string>>& rows);
 
 // An engine as Ready and the result name it ("h2") for people: "native
 // HTTP/1.1", "native HTTP/2", "native WebSocket", "libcurl".

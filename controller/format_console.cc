@@ -90,6 +90,14 @@ std::string Table(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
+}  // namespace
+
+std::string TextTable(const std::vector<std::vector<std::string>>& rows) {
+  return Table(rows);
+}
+
+namespace {
+
 // Where the time went, for the requests that had phases timed.
 std::string PhaseTable(const v1::RunResult& r) {
   auto pair = [](const v1::LatencySummary& l, bool timed) -> std::string {
