@@ -117,12 +117,18 @@ class Walker {
     }
     issue.path = std::string(path);
     issue.message = std::move(message);
+    if (unparsed_ != nullptr) unparsed_->push_back(issue.path);
     issues_->push_back(std::move(issue));
   }
 
   // String values that came from ${VAR}: as expanded -> as written.
   void RecordEnvValues(std::map<std::string, std::string>* env_values) {
     env_values_ = env_values;
+  }
+  // The paths of fields that did not parse, and of fields a mistyped key
+  // probably meant.
+  void RecordUnparsed(std::vector<std::string>* unparsed) {
+    unparsed_ = unparsed;
   }
 
   void Locate(const std::string& path, const YAML::Mark& mark) {
@@ -162,7 +168,14 @@ class Walker {
       }
       const FieldDescriptor* field = desc->FindFieldByName(name);
       if (field == nullptr) {
-        Error(key.Mark(), child, UnknownField(desc, name));
+        const FieldDescriptor* meant = nullptr;
+        Error(key.Mark(), child, UnknownField(desc, name, &meant));
+        // What was probably meant is not also reported as missing.
+        if (meant != nullptr && unparsed_ != nullptr) {
+          unparsed_->push_back(path.empty()
+                                   ? meant->name()
+                                   : absl::StrCat(path, ".", meant->name()));
+        }
         continue;
       }
       if (value.IsNull()) {
@@ -186,7 +199,8 @@ class Walker {
   }
 
  private:
-  std::string UnknownField(const Descriptor* desc, const std::string& name) {
+  std::string UnknownField(const Descriptor* desc, const std::string& name,
+                           const FieldDescriptor** meant) {
     std::string message = absl::StrCat("unknown field ", Quote(name));
     // Up to 2 edits, and fewer edits than the key has letters: "x" is no typo
     // of "p".
@@ -202,6 +216,7 @@ class Walker {
     if (suggestion != nullptr) {
       absl::StrAppend(&message, " (did you mean ", Quote(suggestion->name()),
                       "?)");
+      *meant = suggestion;
     }
     return message;
   }
@@ -477,6 +492,7 @@ class Walker {
   std::vector<PlanIssue>* issues_;
   std::map<std::string, std::pair<int, int>>* locations_;
   std::map<std::string, std::string>* env_values_ = nullptr;
+  std::vector<std::string>* unparsed_ = nullptr;
 };
 
 absl::Status IssuesToStatus(const std::vector<PlanIssue>& issues) {
@@ -664,15 +680,19 @@ PlanIssue LoadedPlan::IssueInValue(std::string_view path, size_t offset,
   return issue;
 }
 
-absl::StatusOr<LoadedPlan> ParsePlan(std::string_view file,
-                                     std::string_view text,
-                                     std::vector<PlanIssue>* issues) {
-  std::vector<PlanIssue> found;
-  LoadedPlan loaded;
-  loaded.file = std::string(file);
-  loaded.text = std::string(text);
-  Walker walker(file, &found, &loaded.locations);
-  walker.RecordEnvValues(&loaded.env_values);
+namespace {
+
+// Parses `text` into `loaded`, as far as it goes: a field that cannot be
+// parsed is left unset and its issue added to `found`. Returns whether the
+// text was one YAML map (so that what was parsed is a plan worth checking).
+bool ParseInto(std::string_view file, std::string_view text,
+               std::vector<PlanIssue>* found, LoadedPlan* loaded,
+               std::vector<std::string>* unparsed = nullptr) {
+  loaded->file = std::string(file);
+  loaded->text = std::string(text);
+  Walker walker(file, found, &loaded->locations);
+  walker.RecordEnvValues(&loaded->env_values);
+  walker.RecordUnparsed(unparsed);
   try {
     // Not YAML::LoadAll: it never returns on some bad input (see
     // yaml_documents.h).
@@ -698,55 +718,115 @@ absl::StatusOr<LoadedPlan> ParsePlan(std::string_view file,
               Describe(docs[0])));
     } else {
       walker.Locate("", docs[0].Mark());
-      walker.ParseMessageValue(docs[0], &loaded.plan, "");
+      walker.ParseMessageValue(docs[0], &loaded->plan, "");
+      return true;
     }
   } catch (const YAML::ParserException& e) {
     walker.Error(e.mark, "", absl::StrCat("YAML syntax error: ", e.msg));
   } catch (const YAML::Exception& e) {
     walker.Error(e.mark, "", absl::StrCat("YAML error: ", e.msg));
   }
+  return false;
+}
+
+// Whether `a` is `b` or a field within it ("scenarios[0].load" is within
+// "scenarios[0]"; "" is within nothing but itself).
+bool Within(const std::string& a, const std::string& b) {
+  if (b.empty()) return a.empty();
+  return a.size() >= b.size() && a.compare(0, b.size(), b) == 0 &&
+         (a.size() == b.size() || a[b.size()] == '.' || a[b.size()] == '[');
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedPlan> ParsePlan(std::string_view file,
+                                     std::string_view text,
+                                     std::vector<PlanIssue>* issues) {
+  std::vector<PlanIssue> found;
+  LoadedPlan loaded;
+  ParseInto(file, text, &found, &loaded);
   if (issues != nullptr)
     issues->insert(issues->end(), found.begin(), found.end());
   if (!found.empty()) return IssuesToStatus(found);
   return loaded;
 }
 
-absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& file,
-                                        std::vector<PlanIssue>* issues) {
-  std::string text;
+namespace {
+
+// The file's text; false (and one issue at line 0) when it cannot be read.
+bool ReadPlanText(const std::string& file, std::string* text,
+                  std::vector<PlanIssue>* issues) {
   int error = 0;
   if (FILE* f = std::fopen(file.c_str(), "rb"); f == nullptr) {
     error = errno;
   } else {
     char buf[64 * 1024];
     size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text->append(buf, n);
     if (std::ferror(f)) error = errno != 0 ? errno : EIO;
     std::fclose(f);
   }
-  if (error != 0) {
-    PlanIssue issue;
-    issue.file = file;
-    issue.message =
-        absl::StrCat("cannot read the file: ", std::strerror(error));
-    if (issues != nullptr) issues->push_back(issue);
-    return IssuesToStatus({issue});
+  if (error == 0) return true;
+  PlanIssue issue;
+  issue.file = file;
+  issue.message = absl::StrCat("cannot read the file: ", std::strerror(error));
+  issues->push_back(issue);
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& file,
+                                        std::vector<PlanIssue>* issues) {
+  std::string text;
+  std::vector<PlanIssue> found;
+  if (!ReadPlanText(file, &text, &found)) {
+    if (issues != nullptr)
+      issues->insert(issues->end(), found.begin(), found.end());
+    return IssuesToStatus(found);
   }
   return ParsePlan(file, text, issues);
 }
 
-absl::StatusOr<LoadedPlan> LoadAndValidatePlan(const std::string& file,
-                                               std::vector<PlanIssue>* issues) {
+absl::StatusOr<LoadedPlan> ParseAndValidatePlan(
+    std::string_view file, std::string_view text,
+    std::vector<PlanIssue>* issues) {
   std::vector<PlanIssue> found;
-  absl::StatusOr<LoadedPlan> loaded = LoadPlanFile(file, &found);
+  LoadedPlan loaded;
+  std::vector<std::string> unparsed;
+  const bool is_map = ParseInto(file, text, &found, &loaded, &unparsed);
   std::map<std::string, DataTable> tables;
-  if (loaded.ok()) found = ValidatePlan(*loaded, &tables);
+  if (is_map) {
+    // Every problem in one pass: the semantic checks run on what parsed,
+    // leaving out what they would say about a field that did not parse, a
+    // field containing it, or the field a mistyped key meant (`lod:` is not
+    // also a missing load).
+    for (PlanIssue& issue : ValidatePlan(loaded, &tables)) {
+      const bool shadowed = std::any_of(
+          unparsed.begin(), unparsed.end(), [&issue](const std::string& at) {
+            return Within(issue.path, at) || Within(at, issue.path);
+          });
+      if (!shadowed) found.push_back(std::move(issue));
+    }
+  }
   if (issues != nullptr)
     issues->insert(issues->end(), found.begin(), found.end());
   if (!found.empty()) return IssuesToStatus(found);
-  NormalizePlan(&loaded->plan);
-  loaded->data = std::move(tables);
+  NormalizePlan(&loaded.plan);
+  loaded.data = std::move(tables);
   return loaded;
+}
+
+absl::StatusOr<LoadedPlan> LoadAndValidatePlan(const std::string& file,
+                                               std::vector<PlanIssue>* issues) {
+  std::string text;
+  std::vector<PlanIssue> found;
+  if (!ReadPlanText(file, &text, &found)) {
+    if (issues != nullptr)
+      issues->insert(issues->end(), found.begin(), found.end());
+    return IssuesToStatus(found);
+  }
+  return ParseAndValidatePlan(file, text, issues);
 }
 
 }  // namespace stampede::common

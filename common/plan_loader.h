@@ -86,8 +86,15 @@ void NormalizePlan(stampede::v1::TestPlan* plan);
 void RedactPlan(const std::map<std::string, std::string>& env_values,
                 stampede::v1::TestPlan* plan);
 
-// Both passes: parse and, if that succeeded, validate; then normalize. Returns
-// the plan only when no issue was found at all.
+// Both passes at once, so one run reports every problem: parse, validate what
+// parsed (leaving out issues about fields that did not parse, fields that
+// contain them, and the field a mistyped key meant), then normalize. Returns
+// the plan only when no issue was found at all; data files are read relative
+// to `file`.
+absl::StatusOr<LoadedPlan> ParseAndValidatePlan(std::string_view file,
+                                                std::string_view text,
+                                                std::vector<PlanIssue>* issues);
+// The same for a file (one that cannot be read is one issue at line 0).
 absl::StatusOr<LoadedPlan> LoadAndValidatePlan(const std::string& file,
                                                std::vector<PlanIssue>* issues);
 

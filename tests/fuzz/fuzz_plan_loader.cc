@@ -26,6 +26,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace common = stampede::common;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
 
+  // Both passes at once (validation of a partly parsed plan included): a
+  // status and its issues, never a crash.
+  std::vector<common::PlanIssue> all;
+  absl::StatusOr<common::LoadedPlan> checked =
+      common::ParseAndValidatePlan("fuzz.yaml", text, &all);
+  FUZZ_CHECK(checked.ok() == all.empty());
+  for (const common::PlanIssue& issue : all) {
+    FUZZ_CHECK(!issue.message.empty());
+    FUZZ_CHECK(!issue.ToString().empty());
+  }
+
   std::vector<common::PlanIssue> issues;
   absl::StatusOr<common::LoadedPlan> loaded =
       common::ParsePlan("fuzz.yaml", text, &issues);
