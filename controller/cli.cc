@@ -151,10 +151,10 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
                    "a last scrape sees the final counts (a signal cuts it)")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
-  run_cmd->add_option(
-      "--out", outs,
-      "write the result: FORMAT=FILE, FORMAT json|md|junit|csv|summary|hdr "
-      "(repeatable; FILE - is standard output)");
+  run_cmd->add_option("--out", outs,
+                      "write the result: FORMAT=FILE, FORMAT "
+                      "json|md|junit|csv|summary|hdr|html "
+                      "(repeatable; FILE - is standard output)");
 
   std::string validate_file;
   CLI::App* validate_cmd =
@@ -162,14 +162,21 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
   validate_cmd->add_option("plan", validate_file, "plan file (YAML or JSON)")
       ->required();
 
-  std::string report_file, report_format = "summary", report_out;
+  std::string report_file, report_format = "summary", report_out,
+                           report_baseline;
   CLI::App* report_cmd = app.add_subcommand(
       "report", "re-render a result written by --out json=FILE");
   report_cmd->add_option("result", report_file, "result JSON")->required();
   report_cmd
-      ->add_option("--format", report_format, "json|md|junit|csv|summary|hdr")
-      ->check(CLI::IsMember({"json", "md", "junit", "csv", "summary", "hdr"}))
+      ->add_option("--format", report_format,
+                   "json|md|junit|csv|summary|hdr|html")
+      ->check(CLI::IsMember(
+          {"json", "md", "junit", "csv", "summary", "hdr", "html"}))
       ->capture_default_str();
+  report_cmd->add_option(
+      "--baseline", report_baseline,
+      "html: draw this older result's latency distribution beside, with the "
+      "compare verdict");
   report_cmd->add_option("--output", report_out,
                          "file to write (default: stdout)");
 
@@ -221,7 +228,8 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
   run.command_line = CommandLine(argc, argv);
   if (validate_cmd->parsed()) return Validate(validate_file);
   if (report_cmd->parsed())
-    return ReportCommand(report_file, report_format, report_out);
+    return ReportCommand(report_file, report_format, report_out,
+                         report_baseline);
   if (compare_cmd->parsed()) {
     absl::StatusOr<double> limit = common::ParseFraction(max_regression);
     absl::StatusOr<absl::Duration> floor = common::ParseDuration(latency_floor);
@@ -256,7 +264,7 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
     if (eq == std::string::npos || eq + 1 == out.size() || !IsFormat(format)) {
       std::fprintf(stderr,
                    "--out %s: expected FORMAT=FILE, FORMAT "
-                   "json|md|junit|csv|summary|hdr\n",
+                   "json|md|junit|csv|summary|hdr|html\n",
                    out.c_str());
       return kExitInvalid;
     }

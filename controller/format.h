@@ -26,6 +26,22 @@ std::string FormatSummary(const v1::RunResult& result);
 // agents).
 std::string FormatMarkdown(const v1::RunResult& result);
 
+// The HTML report: one file that opens with no network access (uPlot and the
+// data embedded): the verdict and the template's configuration, thresholds
+// (Metric / Target / Actual / Status), charts over time (rate, latency
+// percentiles drawn from the per-interval histograms, errors, VUs, in flight,
+// agents; generator-limited intervals shaded), the latency distribution by
+// percentile for the run or a chosen request, requests, phases, streaming,
+// WebSocket, agents and issues found. With `baseline`, its distribution is
+// drawn beside and the compare verdict shown.
+std::string FormatHtml(const v1::RunResult& result,
+                       const v1::RunResult* baseline = nullptr);
+// The HTML report's time series is kept to this many bytes: a longer run's
+// intervals are merged, k a point (k = 2, 3, 4, 5, 10, 20, ...), until it
+// fits. With the rest (assets, tables, one histogram per request) a one-hour
+// run of 20 requests stays under 2 MB.
+inline constexpr size_t kHtmlSeriesBudget = 1'400'000;
+
 // JUnit XML for CI: one test case per threshold, failed when the threshold
 // failed.
 std::string FormatJunit(const v1::RunResult& result);

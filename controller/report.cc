@@ -26,6 +26,7 @@ std::string Render(const std::string& format, const v1::RunResult& result) {
   if (format == "csv") return FormatCsv(result);
   if (format == "summary") return FormatSummary(result);
   if (format == "hdr") return FormatHdrLog(result);
+  if (format == "html") return FormatHtml(result);
   return FormatJson(result);
 }
 
@@ -53,14 +54,28 @@ absl::StatusOr<v1::RunResult> ReadResult(const std::string& file) {
 }
 
 int ReportCommand(const std::string& file, const std::string& format,
-                  const std::string& out) {
+                  const std::string& out, const std::string& baseline_file) {
   absl::StatusOr<v1::RunResult> result = ReadResult(file);
   if (!result.ok()) {
     std::fprintf(stderr, "%s\n",
                  std::string(result.status().message()).c_str());
     return kExitInvalid;
   }
-  std::string text = Render(format, *result);
+  absl::StatusOr<v1::RunResult> baseline;
+  if (!baseline_file.empty()) {
+    if (format != "html") {
+      std::fprintf(stderr, "--baseline is drawn by --format html only\n");
+      return kExitInvalid;
+    }
+    baseline = ReadResult(baseline_file);
+    if (!baseline.ok()) {
+      std::fprintf(stderr, "%s\n",
+                   std::string(baseline.status().message()).c_str());
+      return kExitInvalid;
+    }
+  }
+  std::string text = baseline_file.empty() ? Render(format, *result)
+                                           : FormatHtml(*result, &*baseline);
   if (out.empty()) {
     std::fputs(text.c_str(), stdout);
     return kExitPassed;

@@ -13,8 +13,8 @@
 namespace stampede::controller {
 
 // The output formats, by the names --out and --format take.
-inline constexpr const char* kFormats[] = {"json", "md",      "junit",
-                                           "csv",  "summary", "hdr"};
+inline constexpr const char* kFormats[] = {"json",    "md",  "junit", "csv",
+                                           "summary", "hdr", "html"};
 bool IsFormat(const std::string& name);
 // `result` rendered as `format` (one of kFormats).
 std::string Render(const std::string& format, const v1::RunResult& result);
@@ -22,10 +22,11 @@ std::string Render(const std::string& format, const v1::RunResult& result);
 // Reads a result written by --out json=FILE.
 absl::StatusOr<v1::RunResult> ReadResult(const std::string& file);
 
-// `stampede report FILE --format F [--output OUT]`: exit code (0, or 2 for a
-// bad file).
+// `stampede report FILE --format F [--output OUT] [--baseline OLD]` (the
+// baseline drawn by html only): exit code (0, or 2 for a bad file).
 int ReportCommand(const std::string& file, const std::string& format,
-                  const std::string& out);
+                  const std::string& out,
+                  const std::string& baseline_file = "");
 }  // namespace stampede::controller
 
 #endif  // STAMPEDE_CONTROLLER_REPORT_H_

@@ -311,6 +311,49 @@ TEST(Format, CsvMatchesGolden) {
   ExpectGolden("result.csv", FormatCsv(SampleResult()));
 }
 
+// The HTML report's embedded data (what its charts are drawn from) is a pure
+// function of the result too.
+TEST(Format, HtmlDataMatchesGolden) {
+  const std::string html = FormatHtml(SampleResult());
+  const std::string open =
+      "<script id=stampede-data type=\"application/json\">";
+  const size_t from = html.find(open);
+  ASSERT_NE(from, std::string::npos);
+  const size_t to = html.find("</script>", from);
+  ExpectGolden("report-data.json",
+               html.substr(from + open.size(), to - from - open.size()) + "\n");
+}
+
+// A one-hour run of 20 requests, each second's histogram spread over a few
+// hundred buckets, stays within the 2 MB the README promises: its series is
+// merged into fewer points, and names cannot end the page's script early.
+TEST(Format, HtmlReportOfAnHourStaysWithinItsBudget) {
+  v1::RunResult r = SampleResult();
+  r.clear_intervals();
+  for (int s = 0; s < 3600; ++s) {
+    common::Histogram h;
+    for (int k = 0; k < 300; ++k) h.RecordN(200 + 37 * k + s % 11, 1 + k % 7);
+    v1::IntervalResult* i = r.add_intervals();
+    i->set_t(s + 1);
+    i->set_rps(1000);
+    i->set_requests(1000);
+    i->set_latency_histogram(h.Encode());
+  }
+  v1::ScenarioResult* sc = r.mutable_scenarios(0);
+  for (int q = 0; q < 20; ++q) {
+    v1::RequestResult* req = sc->add_requests();
+    req->set_name(absl::StrCat("GET /api/v1/items/", q, "</script><b>"));
+    common::Histogram h;
+    for (int k = 0; k < 2000; ++k) h.RecordN(100 + 13 * k, 1 + k % 5);
+    req->set_latency_histogram(h.Encode());
+  }
+  const std::string html = FormatHtml(r);
+  EXPECT_LE(html.size(), 2u << 20);
+  EXPECT_EQ(html.find("</script><b>"), std::string::npos);
+  const std::string at_full = absl::StrCat("\"t\":[1,2,3,");
+  EXPECT_EQ(html.find(at_full), std::string::npos) << "not merged";
+}
+
 // The plan as run survives the JSON and reads back, so compare and report
 // see what ran.
 TEST(Format, JsonCarriesThePlanAndReadsBack) {

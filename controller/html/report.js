@@ -1,0 +1,165 @@
+// Stampede's HTML report: draws the charts from the data the page embeds
+// (#stampede-data): per-interval merged latency histograms, rates, errors,
+// VUs and agents. No network: everything is in the page.
+"use strict";
+(function () {
+  const data = JSON.parse(document.getElementById("stampede-data").textContent);
+
+  // The histogram encoding of RequestResult.latency_histogram: a version
+  // byte (1), then per non-empty bucket a varint gap and a varint count.
+  // Buckets are HdrHistogram's (1 us .. 1 h, 3 digits): 1024 half-sub-buckets.
+  function decode(b64) {
+    const s = atob(b64 || "");
+    const out = [];
+    if (s.length === 0 || s.charCodeAt(0) !== 1) return out;
+    let pos = 1, index = -1, total = 0;
+    function varint() {
+      let v = 0, mul = 1;
+      for (;;) {
+        if (pos >= s.length) throw new Error("truncated histogram");
+        const b = s.charCodeAt(pos++);
+        v += (b & 0x7f) * mul;
+        if ((b & 0x80) === 0) return v;
+        mul *= 128;
+      }
+    }
+    while (pos < s.length) {
+      const gap = varint();
+      const count = varint();
+      index = index < 0 ? gap : index + gap + 1;
+      out.push([index, count]);
+      total += count;
+    }
+    out.total = total;
+    return out;
+  }
+  function bucketHighestUs(index) {
+    let bucket = (index >> 10) - 1;
+    let sub = (index & 1023) + 1024;
+    if (bucket < 0) { sub -= 1024; bucket = 0; }
+    return Math.min(sub * Math.pow(2, bucket) + Math.pow(2, bucket) - 1, 3600e6);
+  }
+  // The value at percentile p (ms), as the controller computes it: the
+  // highest value of the bucket that holds rank ceil(p% of the count).
+  function percentile(h, p) {
+    if (!h.total) return null;
+    const rank = Math.max(1, Math.min(h.total, Math.ceil(p / 100 * h.total)));
+    let seen = 0;
+    for (const [index, count] of h) {
+      seen += count;
+      if (seen >= rank) return bucketHighestUs(index) / 1000;
+    }
+    return bucketHighestUs(h[h.length - 1][0]) / 1000;
+  }
+  function merge(hs) {
+    const m = new Map();
+    for (const h of hs) for (const [i, c] of h) m.set(i, (m.get(i) || 0) + c);
+    const out = [...m.entries()].sort((a, b) => a[0] - b[0]);
+    out.total = out.reduce((s, e) => s + e[1], 0);
+    return out;
+  }
+
+  const t = data.t;
+  const hists = data.h.map(decode);
+  const pcts = [50, 90, 95, 99, 100];
+  const latency = pcts.map(p => hists.map(h => percentile(h, p)));
+  const width = Math.min(1100, document.body.clientWidth - 40);
+  const charts = [];
+
+  // Generator-limited intervals: shaded, since their latencies are partly
+  // the generator's own.
+  const shade = {
+    hooks: {
+      drawClear: [u => {
+        const ctx = u.ctx;
+        ctx.save();
+        ctx.fillStyle = "rgba(220, 60, 60, 0.12)";
+        data.limited.forEach((lim, i) => {
+          if (!lim) return;
+          const x0 = u.valToPos(t[i] - data.interval_s, "x", true);
+          const x1 = u.valToPos(t[i], "x", true);
+          ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
+        });
+        ctx.restore();
+      }],
+    },
+  };
+  function chart(id, title, series, columns, opts) {
+    const el = document.getElementById(id);
+    if (!el) return;
+    const u = new uPlot(Object.assign({
+      title, width, height: 240, plugins: [shade],
+      scales: { x: { time: false } },
+      axes: [{ label: "s since start" }, { size: 60 }],
+      series: [{ label: "t" }].concat(series),
+    }, opts || {}), [t].concat(columns), el);
+    charts.push(u);
+  }
+  const colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
+  chart("chart-rate", "Requests per second", [
+    { label: "target", stroke: "#999", dash: [6, 4] },
+    { label: "achieved", stroke: colors[0], width: 2 },
+  ], [data.target, data.rps]);
+  chart("chart-latency", "Latency (ms, corrected)",
+    pcts.map((p, k) => ({ label: p === 100 ? "max" : "p" + p, stroke: colors[k] })),
+    latency, { scales: { x: { time: false }, y: { distr: 3 } } });
+  chart("chart-errors", "Errors per interval", [
+    { label: "errors", stroke: colors[3], fill: "rgba(214,39,40,0.15)" },
+  ], [data.errors]);
+  chart("chart-users", "VUs, requests in flight, agents reporting", [
+    { label: "VUs", stroke: colors[0] },
+    { label: "in flight", stroke: colors[1] },
+    { label: "agents", stroke: colors[2] },
+  ], [data.vus, data.in_flight, data.agents]);
+
+  // The percentile spectrum (HdrHistogram's plot): x is 1/(1-p) on a log
+  // axis, so 90%, 99%, 99.9% are evenly spaced.
+  const spectrumPoints = [];
+  for (let k = 0; k <= 40; k++) spectrumPoints.push(100 - 100 / Math.pow(10, k / 10));
+  const spectrumX = spectrumPoints.map(p => 1 / (1 - p / 100));
+  const runHist = merge(data.requests.map(r => decode(r.h)));
+  const select = document.getElementById("pick");
+  let spectrum = null;
+  function drawSpectrum() {
+    const chosen = select.value === "" ? null : data.requests[+select.value];
+    const series = [{ label: "whole run", stroke: "#999", width: 2 }];
+    const columns = [spectrumPoints.map(p => percentile(runHist, p))];
+    if (chosen) {
+      series.push({ label: chosen.s + " / " + chosen.r, stroke: colors[0], width: 2 });
+      const h = decode(chosen.h);
+      columns.push(spectrumPoints.map(p => percentile(h, p)));
+    }
+    if (data.baseline) {
+      series.push({ label: "baseline", stroke: colors[1], dash: [6, 4] });
+      const h = decode(data.baseline);
+      columns.push(spectrumPoints.map(p => percentile(h, p)));
+    }
+    if (spectrum) spectrum.destroy();
+    spectrum = new uPlot({
+      title: "Latency by percentile (ms)", width, height: 280,
+      scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
+      axes: [{
+        label: "percentile",
+        splits: () => [1, 2, 10, 100, 1000, 10000],
+        // uPlot passes null for the ticks it leaves out for space.
+        values: (u, vals) => vals.map(v => v == null ? "" : +(100 - 100 / v).toFixed(2) + "%"),
+      }, { size: 60 }],
+      series: [{ label: "1/(1-p)" }].concat(series),
+    }, [spectrumX].concat(columns), document.getElementById("chart-spectrum"));
+    document.body.dataset.selected = chosen ? chosen.s + " / " + chosen.r : "whole run";
+    document.body.dataset.spectrumSeries = String(series.length);
+    for (const row of document.querySelectorAll("tr[data-request]"))
+      row.classList.toggle("picked", row.dataset.request === select.value);
+  }
+  select.addEventListener("change", drawSpectrum);
+  const wanted = /[#&]request=(\d+)/.exec(location.hash);
+  if (wanted && +wanted[1] < data.requests.length) select.value = wanted[1];
+  drawSpectrum();
+
+  // For tests and for people: what the charts were drawn from.
+  const all = runHist.total ? percentile(runHist, 95) : 0;
+  document.body.dataset.p95 = String(all);
+  document.body.dataset.requests = String(runHist.total || 0);
+  document.body.dataset.charts = String(charts.length + 1);
+  document.body.dataset.ready = "1";
+})();
