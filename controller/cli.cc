@@ -18,8 +18,9 @@ namespace stampede::controller {
 namespace {
 
 // argv as the result records it: joined with spaces, an argument with a
-// space or quote in single quotes, and a --token's value (the control
-// plane's shared secret, also inside --agent-arg) shown as <redacted>.
+// space or quote in single quotes, and the value of --token (the control
+// plane's shared secret, also inside --agent-arg) and --dashboard-token shown
+// as <redacted>.
 std::string CommandLine(int argc, char** argv) {
   std::string out;
   bool secret_next = false;
@@ -28,10 +29,10 @@ std::string CommandLine(int argc, char** argv) {
     if (secret_next) {
       arg = "<redacted>";
       secret_next = false;
-    } else if (arg == "--token") {
+    } else if (arg == "--token" || arg == "--dashboard-token") {
       secret_next = true;
-    } else if (size_t at = arg.find("--token="); at != std::string::npos) {
-      arg = arg.substr(0, at + 8) + "<redacted>";
+    } else if (size_t at = arg.find("-token="); at != std::string::npos) {
+      arg = arg.substr(0, at + 7) + "<redacted>";
     }
     if (arg.find_first_of(" \t'\"$") != std::string::npos) {
       std::string quoted = "'";
@@ -151,6 +152,15 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
                    "a last scrape sees the final counts (a signal cuts it)")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
+  run_cmd->add_option(
+      "--dashboard-listen", run.dashboard_listen,
+      "serve the live dashboard (the report's charts, pushed each interval by "
+      "server-sent events) on GET / there: HOST:PORT, or a bare PORT for "
+      "127.0.0.1; read-only without --dashboard-token; off by default");
+  run_cmd->add_option("--dashboard-token", run.dashboard_token,
+                      "a secret that allows POST /stop from the dashboard's "
+                      "own page (Authorization: Bearer TOKEN): the run stops "
+                      "as on SIGINT (exit 4, every output written)");
   run_cmd->add_option("--out", outs,
                       "write the result: FORMAT=FILE, FORMAT "
                       "json|md|junit|csv|summary|hdr|html "

@@ -36,6 +36,10 @@ std::string FormatMarkdown(const v1::RunResult& result);
 // drawn beside and the compare verdict shown.
 std::string FormatHtml(const v1::RunResult& result,
                        const v1::RunResult* baseline = nullptr);
+// The live dashboard's page: the report's charts, filled by the server-sent
+// events of /events (dashboard.h); with `can_stop`, a Stop button that asks
+// for the token and POSTs /stop.
+std::string FormatLiveHtml(const std::string& title, bool can_stop);
 // The HTML report's time series is kept to this many bytes: a longer run's
 // intervals are merged, k a point (k = 2, 3, 4, 5, 10, 20, ...), until it
 // fits. With the rest (assets, tables, one histogram per request) a one-hour

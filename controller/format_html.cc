@@ -201,6 +201,33 @@ std::string Pct(double fraction) {
 
 }  // namespace
 
+std::string FormatLiveHtml(const std::string& title, bool can_stop) {
+  return absl::StrCat(
+      "<!doctype html>\n<html lang=en><head><meta charset=utf-8>\n"
+      // Only its own events: nothing from elsewhere.
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
+      "'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+      "connect-src 'self'; img-src data:\">\n<title>Live: ",
+      Html(title), "</title>\n<style>\n", Asset(kUplotCss, kUplotCssSize), "\n",
+      Asset(kReportCss, kReportCssSize),
+      "</style></head>\n<body>\n<h1>Live: ", Html(title),
+      "</h1>\n<p><span class=\"verdict aborted\" id=verdict>running</span> "
+      "<span id=status class=note>connecting</span>",
+      can_stop ? " <button id=stop>Stop the run</button>" : "",
+      "</p>\n<div class=chart id=chart-rate></div><div class=chart "
+      "id=chart-latency></div><div class=chart id=chart-errors></div><div "
+      "class=chart id=chart-users></div>\n<h2>Latency distribution</h2>\n"
+      "<p><select id=pick><option value=\"\">whole run so "
+      "far</option></select></p>\n<div class=chart "
+      "id=chart-spectrum></div>\n<script id=stampede-data "
+      "type=\"application/json\">{\"live\":true,\"interval_s\":1,\"t\":[],"
+      "\"rps\":[],\"target\":[],\"errors\":[],\"vus\":[],\"in_flight\":[],"
+      "\"agents\":[],\"limited\":[],\"h\":[],\"requests\":[]}</script>\n"
+      "<script>",
+      Asset(kUplotJs, kUplotJsSize), "</script>\n<script>",
+      Asset(kReportJs, kReportJsSize), "</script>\n</body></html>\n");
+}
+
 std::string FormatHtml(const v1::RunResult& r, const v1::RunResult* baseline) {
   const std::string title = r.plan_name().empty() ? "run" : r.plan_name();
   std::string out = absl::StrCat(

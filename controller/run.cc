@@ -406,6 +406,7 @@ void Controller::EmitIntervals(bool force_all) {
     Print(FormatLiveLine(
         r, static_cast<double>(view->latency.ValueAtPercentile(95)) / 1000.0,
         agents_.size()));
+    if (dashboard_ != nullptr) dashboard_->PublishInterval(r);
     intervals_.push_back(std::move(r));
     for (const LiveThresholds::Change& c :
          live_->OnInterval(*view, aggregator_->cells())) {
@@ -444,6 +445,12 @@ void Controller::Drive() {
       Print(
           "\ninterrupted: stopping agents and draining (signal again to exit "
           "at once)\n");
+      StopAll(abort_reason_);
+    }
+    if (dashboard_ != nullptr && dashboard_->stop_requested() && !aborted_) {
+      aborted_ = true;
+      abort_reason_ = "stopped from the dashboard";
+      Print("\nstopped from the dashboard: stopping agents and draining\n");
       StopAll(abort_reason_);
     }
     if (!stopping_ && absl::Now() > hard_deadline) {
@@ -526,6 +533,21 @@ int Controller::Execute() {
     metrics_ = *std::move(server);
     Print(absl::StrCat("metrics: http://", metrics_->address(), "/metrics\n"));
     PublishMetrics();
+  }
+  if (!options_.dashboard_listen.empty()) {
+    auto server = DashboardServer::Start(
+        options_.dashboard_listen, options_.dashboard_token,
+        plan_.name().empty() ? "run" : plan_.name());
+    if (!server.ok()) {
+      std::fprintf(stderr, "%s\n",
+                   std::string(server.status().message()).c_str());
+      return absl::IsInvalidArgument(server.status()) ? kExitInvalid
+                                                      : kExitInternal;
+    }
+    dashboard_ = *std::move(server);
+    Print(absl::StrCat("dashboard: http://", dashboard_->address(), "/",
+                       options_.dashboard_token.empty() ? " (read-only)" : "",
+                       "\n"));
   }
   const bool local = options_.expect_agents <= 0;
   // Usable CPUs, not the machine's: under taskset or a container's quota more

@@ -44,6 +44,11 @@ struct RunOptions {
   // after the run ended, so a last scrape sees the final counts.
   std::string metrics_listen;
   absl::Duration metrics_hold = absl::ZeroDuration();
+  // --dashboard-listen: the live page and its events there (empty: off; a
+  // bare port binds 127.0.0.1); --dashboard-token: POST /stop is allowed
+  // with it (empty: read-only).
+  std::string dashboard_listen;
+  std::string dashboard_token;
   // The command as typed (argv joined with spaces), for the result.
   std::string command_line;
   // Incremented by the signal handler; 1: stop and drain, 2: exit at once.

@@ -157,6 +157,7 @@ int Controller::Finish() {
         "{} intervals arrived after they were shown; they are in the totals",
         aggregator_->late_intervals());
   }
+  if (dashboard_ != nullptr) dashboard_->PublishDone(result);
   Print(FormatSummary(result));
   int code = result.exit_code();
   for (const auto& [format, file] : options_.outputs) {

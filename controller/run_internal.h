@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/data_file.h"
 #include "controller/aggregator.h"
+#include "controller/dashboard.h"
 #include "controller/hub.h"
 #include "controller/live_thresholds.h"
 #include "controller/local_agents.h"
@@ -154,6 +155,7 @@ class Controller {
   bool stopping_ = false;
   absl::Time stop_deadline_;
   std::unique_ptr<MetricsServer> metrics_;
+  std::unique_ptr<DashboardServer> dashboard_;
   std::string phase_ = "registering";
 };
 

@@ -63,6 +63,16 @@
   const hists = data.h.map(decode);
   const pcts = [50, 90, 95, 99, 100];
   const latency = pcts.map(p => hists.map(h => percentile(h, p)));
+  // Live: intervals arrive by server-sent events and are appended here.
+  function append(i) {
+    data.t.push(i.t); data.rps.push(i.rps); data.target.push(i.target);
+    data.errors.push(i.errors); data.vus.push(i.vus);
+    data.in_flight.push(i.in_flight); data.agents.push(i.agents);
+    data.limited.push(i.limited);
+    const h = decode(i.h);
+    hists.push(h);
+    pcts.forEach((p, k) => latency[k].push(percentile(h, p)));
+  }
   const width = Math.min(1100, document.body.clientWidth - 40);
   const charts = [];
 
@@ -93,6 +103,7 @@
       axes: [{ label: "s since start" }, { size: 60 }],
       series: [{ label: "t" }].concat(series),
     }, opts || {}), [t].concat(columns), el);
+    u.columns = columns;
     charts.push(u);
   }
   const colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
@@ -117,7 +128,9 @@
   const spectrumPoints = [];
   for (let k = 0; k <= 40; k++) spectrumPoints.push(100 - 100 / Math.pow(10, k / 10));
   const spectrumX = spectrumPoints.map(p => 1 / (1 - p / 100));
-  const runHist = merge(data.requests.map(r => decode(r.h)));
+  // The whole run's latency: its requests' histograms (live: its intervals').
+  let runHist = data.live ? merge(hists)
+                          : merge(data.requests.map(r => decode(r.h)));
   const select = document.getElementById("pick");
   let spectrum = null;
   function drawSpectrum() {
@@ -157,9 +170,50 @@
   drawSpectrum();
 
   // For tests and for people: what the charts were drawn from.
-  const all = runHist.total ? percentile(runHist, 95) : 0;
-  document.body.dataset.p95 = String(all);
-  document.body.dataset.requests = String(runHist.total || 0);
-  document.body.dataset.charts = String(charts.length + 1);
+  function mark() {
+    const all = runHist.total ? percentile(runHist, 95) : 0;
+    document.body.dataset.p95 = String(all);
+    document.body.dataset.requests = String(runHist.total || 0);
+    document.body.dataset.intervals = String(data.t.length);
+    document.body.dataset.charts = String(charts.length + 1);
+  }
+  mark();
   document.body.dataset.ready = "1";
+
+  if (data.live) {
+    const status = document.getElementById("status");
+    const verdict = document.getElementById("verdict");
+    function redraw() {
+      for (const u of charts) u.setData([data.t].concat(u.columns));
+      runHist = merge(hists);
+      drawSpectrum();
+      mark();
+      status.textContent = data.t.length + " s merged";
+    }
+    const events = new EventSource("events");
+    events.addEventListener("history", e => {
+      for (const i of JSON.parse(e.data)) append(i);
+      redraw();
+    });
+    events.addEventListener("interval", e => {
+      append(JSON.parse(e.data));
+      redraw();
+    });
+    events.addEventListener("done", e => {
+      const d = JSON.parse(e.data);
+      verdict.textContent = d.status;
+      verdict.className = "verdict " + d.status;
+      status.textContent = "ended: exit " + d.exit_code + ", " + d.requests +
+          " requests, p95 " + d.p95 + " ms";
+      document.body.dataset.done = d.status;
+      events.close();
+    });
+    const stop = document.getElementById("stop");
+    if (stop) stop.addEventListener("click", () => {
+      const token = prompt("The run's --dashboard-token:");
+      if (!token) return;
+      fetch("stop", { method: "POST", headers: { Authorization: "Bearer " + token } })
+        .then(r => { status.textContent = r.ok ? "stopping" : "stop refused (" + r.status + ")"; });
+    });
+  }
 })();
