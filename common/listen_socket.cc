@@ -119,4 +119,36 @@ absl::StatusOr<int> BoundPort(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
 }
 
+absl::StatusOr<int> ListenForFlag(absl::string_view flag,
+                                  const std::string& where,
+                                  ListenAddress* bound) {
+  std::string text = where;
+  if (where.find(':') == std::string::npos) {
+    text = absl::StrCat("127.0.0.1:", where);
+  } else if (absl::StartsWith(where, ":")) {
+    text = absl::StrCat("127.0.0.1", where);
+  } else if (absl::StartsWith(where, "localhost:")) {
+    text = absl::StrCat("127.0.0.1", where.substr(9));
+  }
+  absl::StatusOr<ListenAddress> address = ParseListenAddress(text);
+  if (!address.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " ", where, ": ", address.status().message(),
+                     " (or a bare PORT for 127.0.0.1)"));
+  }
+  absl::StatusOr<int> fd = ListenOn(*address);
+  if (!fd.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        flag, " ", where, ": cannot listen there: ", fd.status().message()));
+  }
+  absl::StatusOr<int> port = BoundPort(*fd);
+  if (!port.ok()) {
+    close(*fd);
+    return port.status();
+  }
+  address->port = *port;
+  *bound = *address;
+  return *fd;
+}
+
 }  // namespace stampede::common

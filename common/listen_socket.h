@@ -1,5 +1,5 @@
 // A numeric address to listen on and the listening TCP socket for it, shared
-// by the controller's /metrics server and the reference target.
+// by the controller's /metrics and dashboard servers and the reference target.
 #ifndef STAMPEDE_COMMON_LISTEN_SOCKET_H_
 #define STAMPEDE_COMMON_LISTEN_SOCKET_H_
 
@@ -34,6 +34,16 @@ absl::StatusOr<int> ListenOn(const ListenAddress& address,
 
 // The port a socket is bound to.
 absl::StatusOr<int> BoundPort(int fd);
+
+// The listening socket of a controller's local HTTP server flag
+// (--metrics-listen, --dashboard-listen): `where` is HOST:PORT, [V6]:PORT, or
+// PORT, :PORT or localhost:PORT for 127.0.0.1 (loopback by default). Fills
+// `bound` (its port too, when 0 asked for any). Errors name `flag`:
+// InvalidArgument for an address it cannot read, Unavailable when it cannot
+// listen there.
+absl::StatusOr<int> ListenForFlag(absl::string_view flag,
+                                  const std::string& where,
+                                  ListenAddress* bound);
 
 }  // namespace stampede::common
 

@@ -71,35 +71,12 @@ std::string DashboardIntervalJson(const v1::IntervalResult& i) {
 absl::StatusOr<std::unique_ptr<DashboardServer>> DashboardServer::Start(
     const std::string& where, const std::string& token,
     const std::string& title) {
-  std::string text = where;
-  if (where.find(':') == std::string::npos) {
-    text = absl::StrCat("127.0.0.1:", where);
-  } else if (absl::StartsWith(where, ":")) {
-    text = absl::StrCat("127.0.0.1", where);
-  } else if (absl::StartsWith(where, "localhost:")) {
-    text = absl::StrCat("127.0.0.1", where.substr(9));
-  }
-  absl::StatusOr<common::ListenAddress> address =
-      common::ParseListenAddress(text);
-  if (!address.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--dashboard-listen ", where, ": ", address.status().message(),
-        " (or a bare PORT for 127.0.0.1)"));
-  }
-  absl::StatusOr<int> fd = common::ListenOn(*address);
-  if (!fd.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("--dashboard-listen ", where,
-                     ": cannot listen there: ", fd.status().message()));
-  }
-  absl::StatusOr<int> port = common::BoundPort(*fd);
-  if (!port.ok()) {
-    close(*fd);
-    return port.status();
-  }
-  address->port = *port;
+  common::ListenAddress address;
+  absl::StatusOr<int> fd =
+      common::ListenForFlag("--dashboard-listen", where, &address);
+  if (!fd.ok()) return fd.status();
   return std::unique_ptr<DashboardServer>(
-      new DashboardServer(*fd, *port, address->ToString(), token, title));
+      new DashboardServer(*fd, address.port, address.ToString(), token, title));
 }
 
 DashboardServer::DashboardServer(int fd, int port, std::string address,

@@ -46,6 +46,9 @@ std::string FormatLiveHtml(const std::string& title, bool can_stop);
 // run of 20 requests stays under 2 MB.
 inline constexpr size_t kHtmlSeriesBudget = 1'400'000;
 
+// `s` safe as XML or HTML text or attribute value (& < > " ' escaped).
+std::string MarkupEscape(const std::string& s);
+
 // JUnit XML for CI: one test case per threshold, failed when the threshold
 // failed.
 std::string FormatJunit(const v1::RunResult& result);

@@ -39,13 +39,7 @@ absl::string_view Asset(const unsigned char* bytes, size_t size) {
   return absl::string_view(reinterpret_cast<const char*>(bytes), size);
 }
 
-std::string Html(const std::string& s) {
-  return absl::StrReplaceAll(s, {{"&", "&amp;"},
-                                 {"<", "&lt;"},
-                                 {">", "&gt;"},
-                                 {"\"", "&quot;"},
-                                 {"'", "&#39;"}});
-}
+std::string Html(const std::string& s) { return MarkupEscape(s); }
 
 // A JSON string; '<' as \u003c, so the data cannot end its <script>.
 std::string JsonString(const std::string& s) {

@@ -10,14 +10,6 @@
 namespace stampede::controller {
 namespace {
 
-std::string XmlEscape(const std::string& s) {
-  return absl::StrReplaceAll(s, {{"&", "&amp;"},
-                                 {"<", "&lt;"},
-                                 {">", "&gt;"},
-                                 {"\"", "&quot;"},
-                                 {"'", "&apos;"}});
-}
-
 // A CSV cell (RFC 4180): quoted when it holds a comma, quote or line break.
 std::string CsvQuote(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
@@ -26,12 +18,20 @@ std::string CsvQuote(const std::string& s) {
 
 }  // namespace
 
+std::string MarkupEscape(const std::string& s) {
+  return absl::StrReplaceAll(s, {{"&", "&amp;"},
+                                 {"<", "&lt;"},
+                                 {">", "&gt;"},
+                                 {"\"", "&quot;"},
+                                 {"'", "&apos;"}});
+}
+
 std::string FormatJunit(const v1::RunResult& r) {
   int failures = 0;
   for (const v1::ThresholdResult& t : r.thresholds())
     failures += t.passed() || t.severity() == "warn" ? 0 : 1;
   const std::string suite =
-      XmlEscape(r.plan_name().empty() ? "stampede" : r.plan_name());
+      MarkupEscape(r.plan_name().empty() ? "stampede" : r.plan_name());
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   absl::StrAppend(&out, "<testsuites name=\"stampede\" tests=\"",
                   r.thresholds_size(), "\" failures=\"", failures, "\">\n");
@@ -40,21 +40,22 @@ std::string FormatJunit(const v1::RunResult& r) {
                   absl::StrFormat("%.3f", r.duration_s()), "\">\n");
   for (const v1::ThresholdResult& t : r.thresholds()) {
     absl::StrAppend(&out, "    <testcase classname=\"", suite,
-                    ".thresholds\" name=\"", XmlEscape(t.expression()), "\"");
+                    ".thresholds\" name=\"", MarkupEscape(t.expression()),
+                    "\"");
     if (t.passed()) {
       out += "/>\n";
     } else if (t.severity() == "warn") {
       // A warning is not a failure of the suite; it says what it saw.
       absl::StrAppend(
-          &out, ">\n      <system-out>warning: ", XmlEscape(t.expression()),
-          " was not met: actual ", XmlEscape(t.actual_text()),
+          &out, ">\n      <system-out>warning: ", MarkupEscape(t.expression()),
+          " was not met: actual ", MarkupEscape(t.actual_text()),
           "</system-out>\n    </testcase>\n");
     } else {
       absl::StrAppend(
           &out, ">\n      <failure message=\"actual ",
-          XmlEscape(t.actual_text()), "\">", XmlEscape(t.expression()),
-          " was not met: actual ", XmlEscape(t.actual_text()),
-          ThresholdNote(t).empty() ? "" : "; ", XmlEscape(ThresholdNote(t)),
+          MarkupEscape(t.actual_text()), "\">", MarkupEscape(t.expression()),
+          " was not met: actual ", MarkupEscape(t.actual_text()),
+          ThresholdNote(t).empty() ? "" : "; ", MarkupEscape(ThresholdNote(t)),
           "</failure>\n    </testcase>\n");
     }
   }

@@ -253,36 +253,12 @@ std::string RenderMetrics(const MetricsInput& in) {
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const std::string& where) {
-  // A bare PORT or :PORT is loopback; localhost is 127.0.0.1.
-  std::string text = where;
-  if (where.find(':') == std::string::npos) {
-    text = absl::StrCat("127.0.0.1:", where);
-  } else if (absl::StartsWith(where, ":")) {
-    text = absl::StrCat("127.0.0.1", where);
-  } else if (absl::StartsWith(where, "localhost:")) {
-    text = absl::StrCat("127.0.0.1", where.substr(9));
-  }
-  absl::StatusOr<common::ListenAddress> address =
-      common::ParseListenAddress(text);
-  if (!address.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--metrics-listen ", where, ": ", address.status().message(),
-        " (or a bare PORT for 127.0.0.1)"));
-  }
-  absl::StatusOr<int> fd = common::ListenOn(*address);
-  if (!fd.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("--metrics-listen ", where,
-                     ": cannot listen there: ", fd.status().message()));
-  }
-  absl::StatusOr<int> port = common::BoundPort(*fd);
-  if (!port.ok()) {
-    close(*fd);
-    return port.status();
-  }
-  address->port = *port;
+  common::ListenAddress address;
+  absl::StatusOr<int> fd =
+      common::ListenForFlag("--metrics-listen", where, &address);
+  if (!fd.ok()) return fd.status();
   return std::unique_ptr<MetricsServer>(
-      new MetricsServer(*fd, *port, address->ToString()));
+      new MetricsServer(*fd, address.port, address.ToString()));
 }
 
 MetricsServer::MetricsServer(int fd, int port, std::string address)
