@@ -218,7 +218,22 @@ Comparison Compare(const v1::RunResult& baseline, const v1::RunResult& next,
   for (int k = 0; k < 3; ++k) {
     const std::vector<double> a = SteadyIntervals(baseline, percentiles[k]);
     const std::vector<double> b = SteadyIntervals(next, percentiles[k]);
-    if (a.size() >= kMinNoiseIntervals && b.size() >= kMinNoiseIntervals) {
+    // An interval with requests has a latency above 0; a 0 is a percentile
+    // the result never recorded (p95_ms came later than p50 and p99), and
+    // would rank below every real value: it is no evidence of a shift.
+    const bool base_lacks = std::count(a.begin(), a.end(), 0.0) > 0;
+    const bool next_lacks = std::count(b.begin(), b.end(), 0.0) > 0;
+    if (base_lacks || next_lacks) {
+      out.warnings.push_back(absl::StrFormat(
+          "the %s intervals have no p%d_ms (a result from an older "
+          "Stampede): the p%d noise could not be tested; p%d is judged by "
+          "the limit and the floor only",
+          base_lacks && next_lacks ? "two runs'"
+          : base_lacks             ? "baseline's"
+                                   : "new run's",
+          percentiles[k], percentiles[k], percentiles[k]));
+    } else if (a.size() >= kMinNoiseIntervals &&
+               b.size() >= kMinNoiseIntervals) {
       noise[k].tested = true;
       noise[k].test = MannWhitney(a, b);
     } else {

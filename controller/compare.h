@@ -57,7 +57,8 @@ struct Comparison {
 // p50/p95/p99 latency (higher is worse), for the whole run, each scenario
 // and each request (matched by name). A latency regresses when it is worse
 // by more than max_regression, by more than latency_floor_ms, and (when both
-// runs have kMinNoiseIntervals steady intervals) the run's per-interval
+// runs have kMinNoiseIntervals steady intervals, and recorded that
+// percentile in each: a 0 is an older result's) the run's per-interval
 // values of that percentile differ beyond noise (MannWhitney p < kNoiseP,
 // next higher); a scenario's or request's latency rows are gated by the run's
 // test (intervals carry no per-request data). An error rate regresses when

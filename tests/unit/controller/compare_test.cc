@@ -166,6 +166,32 @@ TEST(Compare, AWeakBaselineAndUntestableNoiseAreSaid) {
       << c.regressions[0];
 }
 
+// A baseline written before intervals carried p95_ms reads 0 there: ranked
+// against any real run it would always look "beyond noise". The p95 rows are
+// then judged by the limit and the floor, and the output says why.
+TEST(Compare, ABaselineWithoutIntervalP95IsNotNoiseTestedOnP95) {
+  v1::RunResult base =
+      AResult(1.52, {30, 1.5, 16, 1.4, 2, 1.6, 15, 1.5, 1.7, 1.6});
+  for (v1::IntervalResult& i : *base.mutable_intervals()) i.clear_p95_ms();
+  const v1::RunResult next =
+      AResult(16.2, {30, 1.6, 1.5, 17, 1.4, 1.8, 1.5, 16, 1.6, 1.5});
+  Comparison c = Compare(base, next, {});
+  EXPECT_TRUE(HasWarning(c,
+                         "the baseline's intervals have no p95_ms (a result "
+                         "from an older Stampede): the p95 noise could not "
+                         "be tested"))
+      << c.table;
+  EXPECT_FALSE(HasWarning(c, "fewer than 4 steady intervals"));
+  // p95 is judged by the limit and the floor (14.7 ms worse), and says so;
+  // p99 is still tested, and is noise.
+  ASSERT_EQ(c.regressions.size(), 3u) << c.table;
+  for (const std::string& r : c.regressions) {
+    EXPECT_NE(r.find(" p95 "), std::string::npos) << r;
+    EXPECT_NE(r.find("(noise untested)"), std::string::npos) << r;
+  }
+  EXPECT_NE(c.table.find("noise (p="), std::string::npos) << c.table;
+}
+
 TEST(Compare, ScenariosAndRequestsInOnlyOneRunAreNamed) {
   const v1::RunResult base = AResult(2, {2, 2, 2, 2, 2});
   v1::RunResult next = base;
