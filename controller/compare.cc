@@ -317,9 +317,11 @@ int CompareCommand(const CompareCommandOptions& options) {
   }
   std::string baseline_file = options.baseline;
   const bool passed = next->status() == "passed";
-  auto keep = [&](const char* what) {
+  // Writes next as the baseline when it passed; `done` and `not_done` say
+  // what became of the baseline either way.
+  auto keep = [&](const char* done, const char* not_done) {
     if (!passed) {
-      std::printf("  baseline kept: the new run did not pass (status %s)\n",
+      std::printf("  %s: the new run did not pass (status %s)\n", not_done,
                   next->status().c_str());
       return kExitPassed;
     }
@@ -328,7 +330,7 @@ int CompareCommand(const CompareCommandOptions& options) {
                    baseline_file.c_str());
       return kExitInternal;
     }
-    std::printf("  %s %s\n", what, baseline_file.c_str());
+    std::printf("  %s %s\n", done, baseline_file.c_str());
     return kExitPassed;
   };
   if (!options.baseline_dir.empty()) {
@@ -336,7 +338,9 @@ int CompareCommand(const CompareCommandOptions& options) {
     if (!std::filesystem::exists(baseline_file)) {
       std::printf("no baseline for plan \"%s\" yet (%s): nothing to compare\n",
                   next->plan_name().c_str(), baseline_file.c_str());
-      return options.update_baseline ? keep("baseline saved:") : kExitPassed;
+      return options.update_baseline
+                 ? keep("baseline saved:", "no baseline saved")
+                 : kExitPassed;
     }
   }
   absl::StatusOr<v1::RunResult> baseline = ReadResult(baseline_file);
@@ -367,7 +371,8 @@ int CompareCommand(const CompareCommandOptions& options) {
   if (!options.baseline_dir.empty() && options.update_baseline) {
     if (!c.regressions.empty()) {
       std::printf("  baseline kept: the new run regressed\n");
-    } else if (int code = keep("baseline updated:"); code != kExitPassed) {
+    } else if (int code = keep("baseline updated:", "baseline kept");
+               code != kExitPassed) {
       return code;
     }
   }

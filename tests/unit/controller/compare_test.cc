@@ -1,9 +1,15 @@
 // `stampede compare`: what is a regression, and what is noise.
 #include "controller/compare.h"
 
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "controller/format.h"
+#include "controller/result.h"
 #include "gtest/gtest.h"
 
 namespace stampede::controller {
@@ -212,6 +218,62 @@ TEST(Compare, BaselinePathKeepsThePlanNameSafe) {
   EXPECT_EQ(BaselinePath("base", "../etc/pass wd"), "base/.._etc_pass_wd.json");
   EXPECT_EQ(BaselinePath("base", ""), "base/run.json");
   EXPECT_EQ(BaselinePath("base", ".."), "base/run.json");
+}
+
+// `stampede compare --baseline-dir DIR --update-baseline NEW`: what it did
+// to DIR, in its own words. `new_file` holds `next` as --out json wrote it.
+struct Outcome {
+  int code;
+  std::string out;
+};
+Outcome UpdateBaseline(const std::string& dir, const v1::RunResult& next) {
+  const std::string new_file = dir + "/result.json";
+  std::ofstream(new_file, std::ios::binary | std::ios::trunc)
+      << FormatJson(next);
+  CompareCommandOptions options;
+  options.baseline_dir = dir + "/baselines";
+  options.next = new_file;
+  options.update_baseline = true;
+  ::testing::internal::CaptureStdout();
+  const int code = CompareCommand(options);
+  return {code, ::testing::internal::GetCapturedStdout()};
+}
+
+TEST(CompareCommand, AFirstRunIsSavedAsTheBaselineOnlyWhenItPassed) {
+  std::string dir = ::testing::TempDir() + "compare-XXXXXX";
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  v1::RunResult next = AResult(2, {2, 2, 2, 2, 2});
+  next.set_schema("stampede.result/v1");
+  next.set_status("failed");
+  const std::string kept = dir + "/baselines/shop.json";
+
+  Outcome failed = UpdateBaseline(dir, next);
+  EXPECT_EQ(failed.code, kExitPassed) << failed.out;
+  EXPECT_NE(failed.out.find("no baseline for plan \"shop\" yet"),
+            std::string::npos)
+      << failed.out;
+  // There was no baseline to keep.
+  EXPECT_NE(failed.out.find("no baseline saved: the new run did not pass "
+                            "(status failed)"),
+            std::string::npos)
+      << failed.out;
+  EXPECT_FALSE(std::filesystem::exists(kept));
+
+  next.set_status("passed");
+  Outcome passed = UpdateBaseline(dir, next);
+  EXPECT_EQ(passed.code, kExitPassed) << passed.out;
+  EXPECT_NE(passed.out.find("baseline saved: " + kept), std::string::npos)
+      << passed.out;
+  EXPECT_TRUE(std::filesystem::exists(kept));
+
+  // Now there is one: a run that did not pass leaves it as it was.
+  next.set_status("failed");
+  Outcome again = UpdateBaseline(dir, next);
+  EXPECT_EQ(again.code, kExitPassed) << again.out;
+  EXPECT_NE(again.out.find("baseline kept: the new run did not pass"),
+            std::string::npos)
+      << again.out;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
