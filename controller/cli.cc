@@ -224,6 +224,16 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
   compare_cmd->add_flag("--update-baseline", compare.update_baseline,
                         "with --baseline-dir: replace the baseline with NEW "
                         "when NEW passed and did not regress");
+  compare_cmd->footer(
+      "A latency regresses when worse by --max-regression, by --latency-floor "
+      "and beyond run-to-run noise; an error rate when worse by "
+      "--max-regression and by 0.1 points; rps when lower by "
+      "--max-regression.\n"
+      "Exit codes: 0 no regression (or no baseline yet), 1 the baseline "
+      "could not be written, 2 bad input or plans "
+      "that differ (without --allow-plan-change), 3 a regression.\n"
+      "In CI: stampede compare --baseline-dir baselines/ --update-baseline "
+      "result.json");
 
   try {
     app.parse(argc, argv);
