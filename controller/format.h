@@ -49,6 +49,12 @@ inline constexpr size_t kHtmlSeriesBudget = 1'400'000;
 // `s` safe as XML or HTML text or attribute value (& < > " ' escaped).
 std::string MarkupEscape(const std::string& s);
 
+// The template's Peak VUs, as text: observed and planned VUs, and for an
+// open model its peak arrival rate and requests in flight; "-" for none.
+std::string PeakLoadText(const v1::RunResult& result);
+// Every scenario's target origins (base_urls), each once, in order.
+std::vector<std::string> TargetOrigins(const v1::RunResult& result);
+
 // JUnit XML for CI: one test case per threshold, failed when the threshold
 // failed.
 std::string FormatJunit(const v1::RunResult& result);

@@ -241,34 +241,16 @@ std::string FormatHtml(const v1::RunResult& r, const v1::RunResult* baseline) {
       "</p>\n");
 
   // Test Configuration, as the teams' template has it.
-  std::vector<std::string> hosts;
-  int64_t planned_vus = 0;
-  double planned_rps = 0;
-  for (const v1::ScenarioResult& sc : r.scenarios()) {
-    planned_vus += sc.peak_vus();
-    planned_rps += sc.peak_target_rps();
-    for (const std::string& u : sc.base_urls())
-      if (std::find(hosts.begin(), hosts.end(), u) == hosts.end())
-        hosts.push_back(u);
-  }
   std::string host_text;
-  for (const std::string& h : hosts)
+  for (const std::string& h : TargetOrigins(r))
     absl::StrAppend(&host_text, host_text.empty() ? "" : ", ", "<code>",
                     Html(h), "</code>");
-  std::string peak =
-      planned_vus > 0 || r.peak_vus() > 0
-          ? absl::StrCat(r.peak_vus(), " (plan: ", planned_vus, ")")
-          : "";
-  if (planned_rps > 0) {
-    absl::StrAppend(&peak, peak.empty() ? "" : "; ", "open model, peak ",
-                    absl::StrFormat("%g/s", planned_rps), " arrivals");
-  }
   out += "<h2>Test Configuration</h2>\n";
   out += Table(
       {"", ""},
       {{"Test Type", r.test_type().empty() ? "-" : Html(r.test_type())},
        {"Duration", absl::StrFormat("%.1f s", r.duration_s())},
-       {"Peak VUs", peak.empty() ? "-" : peak},
+       {"Peak VUs", Html(PeakLoadText(r))},
        {"Target Host", host_text.empty() ? "-" : host_text},
        {"Run", absl::StrCat("<code>", Html(r.run_id()), "</code>")},
        {"Started", Html(r.started_at())},

@@ -50,7 +50,18 @@ bool Expected(const v1::RunResult& r, int scenario, int status) {
 }
 
 // "Peak VUs" as the template asks: observed, and what the plan asked for.
-std::string PeakLoad(const v1::RunResult& r) {
+std::string TargetHosts(const v1::RunResult& r) {
+  const std::vector<std::string> hosts = TargetOrigins(r);
+  if (hosts.empty()) return "-";
+  std::string out;
+  for (const std::string& h : hosts)
+    absl::StrAppend(&out, out.empty() ? "" : ", ", "`", MdEscape(h), "`");
+  return out;
+}
+
+}  // namespace
+
+std::string PeakLoadText(const v1::RunResult& r) {
   int64_t planned_vus = 0;
   double planned_rps = 0;
   for (const v1::ScenarioResult& sc : r.scenarios()) {
@@ -73,7 +84,7 @@ std::string PeakLoad(const v1::RunResult& r) {
   return out.empty() ? "-" : out;
 }
 
-std::string TargetHosts(const v1::RunResult& r) {
+std::vector<std::string> TargetOrigins(const v1::RunResult& r) {
   std::vector<std::string> hosts;
   for (const v1::ScenarioResult& sc : r.scenarios()) {
     for (const std::string& url : sc.base_urls()) {
@@ -81,14 +92,8 @@ std::string TargetHosts(const v1::RunResult& r) {
         hosts.push_back(url);
     }
   }
-  if (hosts.empty()) return "-";
-  std::string out;
-  for (const std::string& h : hosts)
-    absl::StrAppend(&out, out.empty() ? "" : ", ", "`", MdEscape(h), "`");
-  return out;
+  return hosts;
 }
-
-}  // namespace
 
 std::string FormatMarkdown(const v1::RunResult& r) {
   std::string out = absl::StrCat(
@@ -101,7 +106,7 @@ std::string FormatMarkdown(const v1::RunResult& r) {
   absl::StrAppend(&out, "| | |\n| --- | --- |\n", "| Test Type | ",
                   r.test_type().empty() ? "-" : MdEscape(r.test_type()), " |\n",
                   "| Duration | ", absl::StrFormat("%.1f s", r.duration_s()),
-                  " |\n", "| Peak VUs | ", PeakLoad(r), " |\n",
+                  " |\n", "| Peak VUs | ", PeakLoadText(r), " |\n",
                   "| Target Host | ", TargetHosts(r), " |\n", "| Run | `",
                   r.run_id(), "` |\n", "| Started | ", r.started_at(), " |\n",
                   "| Agents | ", r.agents_size(), " |\n", "| Scenarios | ",
