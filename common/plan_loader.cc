@@ -753,39 +753,36 @@ absl::StatusOr<LoadedPlan> ParsePlan(std::string_view file,
 
 namespace {
 
-// The file's text; false (and one issue at line 0) when it cannot be read.
-bool ReadPlanText(const std::string& file, std::string* text,
-                  std::vector<PlanIssue>* issues) {
+// The file's text; a file that cannot be read is one issue at line 0 (added
+// to `issues` when given) and the error.
+absl::StatusOr<std::string> ReadPlanText(const std::string& file,
+                                         std::vector<PlanIssue>* issues) {
+  std::string text;
   int error = 0;
   if (FILE* f = std::fopen(file.c_str(), "rb"); f == nullptr) {
     error = errno;
   } else {
     char buf[64 * 1024];
     size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text->append(buf, n);
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
     if (std::ferror(f)) error = errno != 0 ? errno : EIO;
     std::fclose(f);
   }
-  if (error == 0) return true;
+  if (error == 0) return text;
   PlanIssue issue;
   issue.file = file;
   issue.message = absl::StrCat("cannot read the file: ", std::strerror(error));
-  issues->push_back(issue);
-  return false;
+  if (issues != nullptr) issues->push_back(issue);
+  return IssuesToStatus({issue});
 }
 
 }  // namespace
 
 absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& file,
                                         std::vector<PlanIssue>* issues) {
-  std::string text;
-  std::vector<PlanIssue> found;
-  if (!ReadPlanText(file, &text, &found)) {
-    if (issues != nullptr)
-      issues->insert(issues->end(), found.begin(), found.end());
-    return IssuesToStatus(found);
-  }
-  return ParsePlan(file, text, issues);
+  absl::StatusOr<std::string> text = ReadPlanText(file, issues);
+  if (!text.ok()) return text.status();
+  return ParsePlan(file, *text, issues);
 }
 
 absl::StatusOr<LoadedPlan> ParseAndValidatePlan(
@@ -819,14 +816,9 @@ absl::StatusOr<LoadedPlan> ParseAndValidatePlan(
 
 absl::StatusOr<LoadedPlan> LoadAndValidatePlan(const std::string& file,
                                                std::vector<PlanIssue>* issues) {
-  std::string text;
-  std::vector<PlanIssue> found;
-  if (!ReadPlanText(file, &text, &found)) {
-    if (issues != nullptr)
-      issues->insert(issues->end(), found.begin(), found.end());
-    return IssuesToStatus(found);
-  }
-  return ParseAndValidatePlan(file, text, issues);
+  absl::StatusOr<std::string> text = ReadPlanText(file, issues);
+  if (!text.ok()) return text.status();
+  return ParseAndValidatePlan(file, *text, issues);
 }
 
 }  // namespace stampede::common
