@@ -10,10 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/exit_codes.h"
 #include "common/units.h"
 #include "controller/format.h"
 #include "controller/report.h"
-#include "controller/result.h"
 
 namespace stampede::controller {
 namespace {

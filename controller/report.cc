@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/exit_codes.h"
 #include "common/units.h"
 #include "controller/format.h"
-#include "controller/result.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace stampede::controller {

@@ -8,25 +8,13 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/exit_codes.h"
 #include "controller/aggregator.h"
 #include "controller/live_thresholds.h"
 #include "stampede/v1/plan.pb.h"
 #include "stampede/v1/result.pb.h"
 
 namespace stampede::controller {
-
-// Exit codes, stable and documented in the README.
-enum ExitCode : int {
-  kExitPassed = 0,
-  kExitInternal = 1,
-  kExitInvalid = 2,
-  kExitThresholds = 3,
-  kExitAborted = 4,
-  kExitNotEnoughAgents = 5,
-  kExitAgentsLost = 6,
-  kExitSaturated = 7,
-  kExitSetupFailed = 8,
-};
 
 struct AgentFacts {
   std::string id;

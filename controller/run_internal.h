@@ -19,6 +19,7 @@
 #include "controller/live_thresholds.h"
 #include "controller/local_agents.h"
 #include "controller/metrics.h"
+#include "controller/metrics_server.h"
 #include "controller/run.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
