@@ -9,8 +9,8 @@
 #include "common/logging.h"
 #include "common/units.h"
 #include "common/version.h"
-#include "controller/compare.h"
-#include "controller/report.h"
+#include "controller/report/compare.h"
+#include "controller/report/report.h"
 #include "controller/result.h"
 #include "controller/run.h"
 

@@ -1,5 +1,5 @@
 // `stampede compare`: what is a regression, and what is noise.
-#include "controller/compare.h"
+#include "controller/report/compare.h"
 
 #include <stdlib.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "controller/format.h"
+#include "controller/report/format.h"
 #include "controller/result.h"
 #include "gtest/gtest.h"
 

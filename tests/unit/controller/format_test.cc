@@ -1,7 +1,7 @@
 // Outputs are pure functions of the RunResult, checked against golden files. To
 // refresh a golden file after an intended change: STAMPEDE_UPDATE_GOLDEN=1
 // ./bin/format_test
-#include "controller/format.h"
+#include "controller/report/format.h"
 
 #include <zlib.h>
 
@@ -15,7 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_split.h"
 #include "common/histogram.h"
-#include "controller/report.h"
+#include "controller/report/report.h"
 #include "controller/result.h"
 #include "controller/thresholds.h"
 #include "google/protobuf/util/json_util.h"

@@ -1,4 +1,4 @@
-#include "controller/report.h"
+#include "controller/report/report.h"
 
 #include <cstdio>
 #include <fstream>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "common/exit_codes.h"
 #include "common/units.h"
-#include "controller/format.h"
+#include "controller/report/format.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace stampede::controller {

@@ -7,8 +7,8 @@
 // --dashboard-token (as `Authorization: Bearer TOKEN`) and only from the
 // page's own origin. Its own thread serves every connection; the run's
 // thread only publishes: nothing here can slow or touch the run.
-#ifndef STAMPEDE_CONTROLLER_DASHBOARD_H_
-#define STAMPEDE_CONTROLLER_DASHBOARD_H_
+#ifndef STAMPEDE_CONTROLLER_WEB_DASHBOARD_H_
+#define STAMPEDE_CONTROLLER_WEB_DASHBOARD_H_
 
 #include <atomic>
 #include <memory>
@@ -85,4 +85,4 @@ std::string DashboardIntervalJson(const v1::IntervalResult& interval);
 
 }  // namespace stampede::controller
 
-#endif  // STAMPEDE_CONTROLLER_DASHBOARD_H_
+#endif  // STAMPEDE_CONTROLLER_WEB_DASHBOARD_H_

@@ -16,8 +16,8 @@
 #include "absl/strings/string_view.h"
 #include "common/histogram.h"
 #include "common/units.h"
-#include "controller/compare.h"
-#include "controller/format.h"
+#include "controller/report/compare.h"
+#include "controller/report/format.h"
 
 namespace stampede::controller {
 

@@ -2,8 +2,8 @@
 // thread publishes a snapshot after every merged interval; the server thread
 // only ever reads the latest snapshot, so nothing on the endpoint can touch
 // the run.
-#ifndef STAMPEDE_CONTROLLER_METRICS_SERVER_H_
-#define STAMPEDE_CONTROLLER_METRICS_SERVER_H_
+#ifndef STAMPEDE_CONTROLLER_WEB_METRICS_SERVER_H_
+#define STAMPEDE_CONTROLLER_WEB_METRICS_SERVER_H_
 
 #include <memory>
 #include <mutex>
@@ -45,4 +45,4 @@ class MetricsServer {
 
 }  // namespace stampede::controller
 
-#endif  // STAMPEDE_CONTROLLER_METRICS_SERVER_H_
+#endif  // STAMPEDE_CONTROLLER_WEB_METRICS_SERVER_H_

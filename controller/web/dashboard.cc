@@ -1,4 +1,4 @@
-#include "controller/dashboard.h"
+#include "controller/web/dashboard.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -19,7 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/listen_socket.h"
-#include "controller/format.h"
+#include "controller/report/format.h"
 
 namespace stampede::controller {
 namespace {

@@ -1,4 +1,4 @@
-#include "controller/metrics_server.h"
+#include "controller/web/metrics_server.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,8 +1,8 @@
 // `stampede report`: re-renders a saved result file in any output format
 // (compare.h judges one against a baseline). Pure functions plus thin
 // file-reading entry points; thread-safe.
-#ifndef STAMPEDE_CONTROLLER_REPORT_H_
-#define STAMPEDE_CONTROLLER_REPORT_H_
+#ifndef STAMPEDE_CONTROLLER_REPORT_REPORT_H_
+#define STAMPEDE_CONTROLLER_REPORT_REPORT_H_
 
 #include <string>
 #include <vector>
@@ -29,4 +29,4 @@ int ReportCommand(const std::string& file, const std::string& format,
                   const std::string& baseline_file = "");
 }  // namespace stampede::controller
 
-#endif  // STAMPEDE_CONTROLLER_REPORT_H_
+#endif  // STAMPEDE_CONTROLLER_REPORT_REPORT_H_

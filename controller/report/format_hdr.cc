@@ -27,7 +27,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "common/histogram.h"
-#include "controller/format.h"
+#include "controller/report/format.h"
 
 namespace stampede::controller {
 namespace {

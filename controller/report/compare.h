@@ -1,8 +1,8 @@
 // `stampede compare`: judges a new result against a baseline, run-wide, per
 // scenario and per request, and tells a regression from run-to-run noise.
 // Pure functions plus a thin file-reading entry point; thread-safe.
-#ifndef STAMPEDE_CONTROLLER_COMPARE_H_
-#define STAMPEDE_CONTROLLER_COMPARE_H_
+#ifndef STAMPEDE_CONTROLLER_REPORT_COMPARE_H_
+#define STAMPEDE_CONTROLLER_REPORT_COMPARE_H_
 
 #include <string>
 #include <vector>
@@ -85,4 +85,4 @@ int CompareCommand(const CompareCommandOptions& options);
 
 }  // namespace stampede::controller
 
-#endif  // STAMPEDE_CONTROLLER_COMPARE_H_
+#endif  // STAMPEDE_CONTROLLER_REPORT_COMPARE_H_

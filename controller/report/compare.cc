@@ -1,4 +1,4 @@
-#include "controller/compare.h"
+#include "controller/report/compare.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,8 +12,8 @@
 #include "absl/strings/str_format.h"
 #include "common/exit_codes.h"
 #include "common/units.h"
-#include "controller/format.h"
-#include "controller/report.h"
+#include "controller/report/format.h"
+#include "controller/report/report.h"
 
 namespace stampede::controller {
 namespace {

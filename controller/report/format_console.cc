@@ -6,7 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/units.h"
-#include "controller/format.h"
+#include "controller/report/format.h"
 
 namespace stampede::controller {
 

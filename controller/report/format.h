@@ -1,7 +1,7 @@
 // Outputs of a run, each a pure function of the RunResult (or of one interval,
 // for the live view). Thread-safe.
-#ifndef STAMPEDE_CONTROLLER_FORMAT_H_
-#define STAMPEDE_CONTROLLER_FORMAT_H_
+#ifndef STAMPEDE_CONTROLLER_REPORT_FORMAT_H_
+#define STAMPEDE_CONTROLLER_REPORT_FORMAT_H_
 
 #include <string>
 #include <vector>
@@ -98,4 +98,4 @@ std::string FormatLiveLine(const v1::IntervalResult& interval, double p95_ms,
 
 }  // namespace stampede::controller
 
-#endif  // STAMPEDE_CONTROLLER_FORMAT_H_
+#endif  // STAMPEDE_CONTROLLER_REPORT_FORMAT_H_

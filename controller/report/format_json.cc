@@ -4,7 +4,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "controller/format.h"
+#include "controller/report/format.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace stampede::controller {

@@ -10,7 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "common/units.h"
-#include "controller/format.h"
+#include "controller/report/format.h"
 
 namespace stampede::controller {
 namespace {
