@@ -229,6 +229,16 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
       view->requests += s.requests();
       view->errors += s.errors();
       view->latency.MergeBuckets(decoded_[i * kHistograms + kLatency]);
+      if (view->by_request.empty()) {
+        view->by_request.resize(cells_.size());
+        for (size_t sc = 0; sc < cells_.size(); ++sc)
+          view->by_request[sc].resize(cells_[sc].size());
+      }
+      RequestSlice& slice = view->by_request[s.scenario()][s.request()];
+      slice.requests += s.requests();
+      slice.errors += s.errors();
+      slice.latency.MergeBuckets(decoded_[i * kHistograms + kLatency]);
+      for (const auto& [id, n] : s.error_counts()) view->error_ids[id] += n;
       if (keep_stats_) view->stats.push_back(s);
     }
   }
@@ -249,6 +259,20 @@ void MergeInto(IntervalView* into, IntervalView&& from) {
   into->max_loop_stall_us =
       std::max(into->max_loop_stall_us, from.max_loop_stall_us);
   into->agents.insert(from.agents.begin(), from.agents.end());
+  if (into->by_request.empty()) {
+    into->by_request = std::move(from.by_request);
+  } else {
+    for (size_t sc = 0; sc < from.by_request.size(); ++sc) {
+      for (size_t q = 0; q < from.by_request[sc].size(); ++q) {
+        RequestSlice& to = into->by_request[sc][q];
+        const RequestSlice& add = from.by_request[sc][q];
+        to.requests += add.requests;
+        to.errors += add.errors;
+        to.latency.Merge(add.latency);
+      }
+    }
+  }
+  for (const auto& [id, n] : from.error_ids) into->error_ids[id] += n;
   for (v1::RequestStats& s : from.stats) into->stats.push_back(std::move(s));
 }
 

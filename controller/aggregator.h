@@ -46,6 +46,13 @@ struct Cell {
   void Merge(const Cell& other);
 };
 
+// One request name's share of an interval.
+struct RequestSlice {
+  int64_t requests = 0;
+  int64_t errors = 0;
+  common::Histogram latency;
+};
+
 // One interval index across all agents.
 struct IntervalView {
   uint64_t index = 0;
@@ -62,6 +69,9 @@ struct IntervalView {
   double max_worker_busy = 0;
   int64_t max_loop_stall_us = 0;
   std::set<size_t> agents;  // who reported it
+  // [scenario][request], shaped like the plan once any request reported.
+  std::vector<std::vector<RequestSlice>> by_request;
+  std::map<std::string, int64_t> error_ids;  // every request's
   // Every agent's per-request stats of the interval, when the aggregator
   // keeps them (for thresholds judged on a window).
   std::vector<v1::RequestStats> stats;

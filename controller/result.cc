@@ -102,6 +102,19 @@ v1::IntervalResult IntervalResultOf(const v1::TestPlan& plan,
   r.set_loop_stall_max_ms(ms(view.max_loop_stall_us));
   r.set_open_fds(view.open_fds);
   r.set_latency_histogram(view.latency.Encode());
+  for (size_t sc = 0; sc < view.by_request.size(); ++sc) {
+    for (size_t q = 0; q < view.by_request[sc].size(); ++q) {
+      const RequestSlice& slice = view.by_request[sc][q];
+      if (slice.requests == 0 && slice.errors == 0) continue;
+      v1::RequestInterval* out = r.add_by_request();
+      out->set_scenario(static_cast<uint32_t>(sc));
+      out->set_request(static_cast<uint32_t>(q));
+      out->set_requests(slice.requests);
+      out->set_errors(slice.errors);
+      out->set_latency_histogram(slice.latency.Encode());
+    }
+  }
+  for (const auto& [id, n] : view.error_ids) (*r.mutable_error_ids())[id] = n;
   return r;
 }
 
@@ -193,6 +206,7 @@ v1::RunResult BuildResult(const RunFacts& facts) {
       request->set_name(plan.scenarios(s).requests(r).name());
       *request->mutable_summary() = SummaryOf(cell, active_s);
       request->set_latency_histogram(cell.latency.Encode());
+      request->set_service_time_histogram(cell.service_time.Encode());
       scenario_cell.Merge(cell);
     }
     *scenario->mutable_summary() = SummaryOf(scenario_cell, active_s);

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <map>
 #include <string>
 
 #include "absl/strings/escaping.h"
@@ -269,6 +270,10 @@ std::string FormatJson(const v1::RunResult& r) {
       WriteSummary(w, "summary", q.summary());
       // bytes as proto JSON writes them: standard base64.
       w.String("latency_histogram", absl::Base64Escape(q.latency_histogram()));
+      if (!q.service_time_histogram().empty()) {
+        w.String("service_time_histogram",
+                 absl::Base64Escape(q.service_time_histogram()));
+      }
       w.End();
     }
     w.End().End();
@@ -346,8 +351,28 @@ std::string FormatJson(const v1::RunResult& r) {
         .Number("loop_stall_max_ms", i.loop_stall_max_ms())
         .Bool("generator_limited", i.generator_limited())
         .String("generator_note", i.generator_note())
-        .String("latency_histogram", absl::Base64Escape(i.latency_histogram()))
-        .End();
+        .String("latency_histogram", absl::Base64Escape(i.latency_histogram()));
+    if (i.error_ids_size() > 0) {
+      w.BeginObject("error_ids");
+      const std::map<std::string, int64_t> ids(i.error_ids().begin(),
+                                               i.error_ids().end());
+      for (const auto& [id, n] : ids) w.Int(id, n);
+      w.End();
+    }
+    if (i.by_request_size() > 0) {
+      // One line each: an hour of 20 request names is 72,000 of them.
+      w.BeginArray("by_request");
+      for (const v1::RequestInterval& q : i.by_request()) {
+        w.Raw("",
+              absl::StrCat("{\"scenario\": ", q.scenario(), ", \"request\": ",
+                           q.request(), ", \"requests\": ", q.requests(),
+                           ", \"errors\": ", q.errors(),
+                           ", \"latency_histogram\": \"",
+                           absl::Base64Escape(q.latency_histogram()), "\"}"));
+      }
+      w.End();
+    }
+    w.End();
   }
   w.End();
   if (r.has_plan()) {

@@ -87,6 +87,37 @@ TEST(Aggregator, IntervalsAreTakenByIndexOnceEveryExpectedAgentReported) {
   EXPECT_EQ(agg.cells()[0][0].requests, 32);
 }
 
+// Each interval also splits by request name (the HTML report's per-request
+// series), exactly, and MergeInto (a coarser interval) adds the splits up.
+TEST(Aggregator, AnIntervalKeepsEachRequestsShareExactly) {
+  Aggregator agg(TwoRequestPlan(), 2);
+  std::mt19937_64 rng(7);
+  common::Histogram a0, b0, a1;
+  ASSERT_TRUE(agg.Add(0, MakeInterval(0, 0, 40, rng, &a0)).ok());
+  ASSERT_TRUE(agg.Add(1, MakeInterval(0, 0, 60, rng, &a0)).ok());
+  ASSERT_TRUE(agg.Add(1, MakeInterval(0, 1, 30, rng, &b0)).ok());
+  ASSERT_TRUE(agg.Add(0, MakeInterval(1, 0, 20, rng, &a1)).ok());
+  ASSERT_TRUE(agg.Add(1, MakeInterval(1, 0, 10, rng, &a1)).ok());
+  std::optional<IntervalView> v = agg.TakeNext({0, 1}, false);
+  ASSERT_TRUE(v.has_value());
+  ASSERT_EQ(v->by_request.size(), 1u);
+  ASSERT_EQ(v->by_request[0].size(), 2u);
+  EXPECT_EQ(v->by_request[0][0].requests, 100);
+  EXPECT_EQ(v->by_request[0][0].errors, 4 + 6);
+  EXPECT_TRUE(v->by_request[0][0].latency == a0);
+  EXPECT_EQ(v->by_request[0][1].requests, 30);
+  EXPECT_TRUE(v->by_request[0][1].latency == b0);
+  std::optional<IntervalView> next = agg.TakeNext({0, 1}, false);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->by_request[0][1].requests, 0);
+  MergeInto(&*v, std::move(*next));
+  EXPECT_EQ(v->by_request[0][0].requests, 130);
+  common::Histogram both = a0;
+  both.Merge(a1);
+  EXPECT_TRUE(v->by_request[0][0].latency == both);
+  EXPECT_EQ(v->by_request[0][1].requests, 30);
+}
+
 TEST(Aggregator, RejectsDataOutsideThePlanOrUndecodableWithoutMergingAnything) {
   Aggregator agg(TwoRequestPlan(), 1);
   std::mt19937_64 rng(9);

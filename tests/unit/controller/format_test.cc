@@ -156,6 +156,9 @@ v1::RunResult SampleResult() {
   i->set_requests(200);
   i->set_agents_reported(1);
   i->set_latency_histogram(first.Encode());
+  v1::RequestInterval* share = i->add_by_request();
+  share->set_requests(200);
+  share->set_latency_histogram(first.Encode());
   common::Histogram second = Latencies({405, 2500, 1'204'500}, 1);
   second.RecordN(420, 197);
   i = r.add_intervals();
@@ -169,8 +172,15 @@ v1::RunResult SampleResult() {
   i->set_requests(200);
   i->set_agents_reported(1);
   i->set_latency_histogram(second.Encode());
+  i->set_errors(2);
+  (*i->mutable_error_ids())["http_503"] = 2;
+  share = i->add_by_request();
+  share->set_requests(200);
+  share->set_errors(2);
+  share->set_latency_histogram(second.Encode());
   first.Merge(second);
   q->set_latency_histogram(first.Encode());
+  q->set_service_time_histogram(Latencies({300, 900}, 200).Encode());
   return r;
 }
 
@@ -371,6 +381,14 @@ TEST(Format, JsonCarriesThePlanAndReadsBack) {
   EXPECT_EQ(back.scenarios(0).base_urls_size(), 2);
   EXPECT_EQ(back.thresholds(1).target(), "< 10ms for 5s warn");
   EXPECT_EQ(back.intervals(0).p95_ms(), 12);
+  // Per-request series, errors by id and service time read back too.
+  ASSERT_EQ(back.intervals(1).by_request_size(), 1);
+  EXPECT_EQ(back.intervals(1).by_request(0).errors(), 2);
+  EXPECT_EQ(back.intervals(1).by_request(0).latency_histogram(),
+            r.intervals(1).latency_histogram());
+  EXPECT_EQ(back.intervals(1).error_ids().at("http_503"), 2);
+  EXPECT_EQ(back.scenarios(0).requests(0).service_time_histogram(),
+            r.scenarios(0).requests(0).service_time_histogram());
 }
 
 // The template's rows: a 429 the plan expects is not an error, a 503 is; the
