@@ -32,19 +32,25 @@ std::string FormatMarkdown(const v1::RunResult& result);
 // percentiles drawn from the per-interval histograms, errors, VUs, in flight,
 // agents; generator-limited intervals shaded), the latency distribution by
 // percentile for the run or a chosen request, requests, phases, streaming,
-// WebSocket, agents and issues found. With `baseline`, its distribution is
-// drawn beside and the compare verdict shown.
+// WebSocket, agents and issues found. A request picked in the page's selector
+// redraws the rate, latency and error charts with that request's own series.
+// With `baseline`, its distribution, rate and p95 are drawn beside (dashed)
+// and the compare verdict shown.
 std::string FormatHtml(const v1::RunResult& result,
                        const v1::RunResult* baseline = nullptr);
 // The live dashboard's page: the report's charts, filled by the server-sent
 // events of /events (dashboard.h); with `can_stop`, a Stop button that asks
 // for the token and POSTs /stop.
 std::string FormatLiveHtml(const std::string& title, bool can_stop);
-// The HTML report's time series is kept to this many bytes: a longer run's
-// intervals are merged, k a point (k = 2, 3, 4, 5, 10, 20, ...), until it
-// fits. With the rest (assets, tables, one histogram per request) a one-hour
+// The HTML report's embedded series are kept to these many bytes each: the
+// run's (rates, every interval's histogram), every request name's (counts,
+// errors, p50/p90/p95/p99/max) and the baseline's (rate, p95). A longer run's
+// intervals are merged, k a point (k = 2, 3, 4, 5, 10, 20, ...), until each
+// fits. With the rest (assets, tables, two histograms per request) a one-hour
 // run of 20 requests stays under 2 MB.
-inline constexpr size_t kHtmlSeriesBudget = 1'400'000;
+inline constexpr size_t kHtmlSeriesBudget = 900'000;
+inline constexpr size_t kHtmlRequestSeriesBudget = 500'000;
+inline constexpr size_t kHtmlBaselineBudget = 150'000;
 
 // `s` safe as XML or HTML text or attribute value (& < > " ' escaped).
 std::string MarkupEscape(const std::string& s);

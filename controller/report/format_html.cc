@@ -66,11 +66,16 @@ std::string Number(double v) {
 struct Point {
   double t = 0;
   double rps = 0, target = 0;
-  int64_t errors = 0, vus = 0, in_flight = 0;
+  int64_t requests = 0, errors = 0, vus = 0, in_flight = 0;
   uint32_t agents = 0;
   bool limited = false;
+  std::map<std::string, int64_t> error_ids;
   std::string histogram;  // encoded
 };
+
+// The k that merges a run's intervals into few enough points: 1, 2, 3, 4,
+// 5, 10, 20, ...
+int NextK(int k) { return k < 5 ? k + 1 : k * 2; }
 
 // The intervals as points, `k` per point (k > 1 when a long run must fit the
 // size budget): rates averaged, counts summed, VUs and in-flight at their
@@ -87,7 +92,9 @@ std::vector<Point> PointsOf(const v1::RunResult& r, int k) {
       p.t = in.t();
       p.rps += in.rps();
       p.target += in.target_rps();
+      p.requests += in.requests();
       p.errors += in.errors();
+      for (const auto& [id, count] : in.error_ids()) p.error_ids[id] += count;
       p.vus = std::max(p.vus, in.vus());
       p.in_flight = std::max(p.in_flight, in.in_flight());
       p.agents = std::min(p.agents, in.agents_reported());
@@ -106,25 +113,152 @@ std::vector<Point> PointsOf(const v1::RunResult& r, int k) {
   return out;
 }
 
-std::string SeriesJson(const std::vector<Point>& points, double interval_s) {
-  std::string t, rps, target, errors, vus, in_flight, agents, limited, h;
-  for (const Point& p : points) {
-    const char* sep = t.empty() ? "" : ",";
-    absl::StrAppend(&t, sep, Number(p.t));
-    absl::StrAppend(&rps, sep, Number(p.rps));
-    absl::StrAppend(&target, sep, Number(p.target));
-    absl::StrAppend(&errors, sep, p.errors);
-    absl::StrAppend(&vus, sep, p.vus);
-    absl::StrAppend(&in_flight, sep, p.in_flight);
-    absl::StrAppend(&agents, sep, p.agents);
-    absl::StrAppend(&limited, sep, p.limited ? 1 : 0);
-    absl::StrAppend(&h, sep, "\"", absl::Base64Escape(p.histogram), "\"");
+// `value` of each of `items`, as a JSON array.
+template <typename T, typename Fn>
+std::string Array(const std::vector<T>& items, Fn&& value) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i)
+    absl::StrAppend(&out, i == 0 ? "" : ",", value(items[i]));
+  return out + "]";
+}
+
+// Errors by id as series: the five most frequent ids, then "other".
+std::string ErrorIdsJson(const std::vector<Point>& points) {
+  std::map<std::string, int64_t> totals;
+  for (const Point& p : points)
+    for (const auto& [id, n] : p.error_ids) totals[id] += n;
+  std::vector<std::pair<int64_t, std::string>> ranked;
+  for (const auto& [id, n] : totals) ranked.push_back({-n, id});
+  std::sort(ranked.begin(), ranked.end());
+  constexpr size_t kShown = 5;
+  std::string out;
+  for (size_t k = 0; k < std::min(ranked.size(), kShown + 1); ++k) {
+    const bool other = k == kShown;
+    const std::string& id = ranked[k].second;
+    absl::StrAppend(&out, k == 0 ? "" : ",",
+                    "{\"id\":", JsonString(other ? "other" : id), ",\"n\":",
+                    Array(points,
+                          [&](const Point& p) -> int64_t {
+                            if (!other) {
+                              auto it = p.error_ids.find(id);
+                              return it == p.error_ids.end() ? 0 : it->second;
+                            }
+                            int64_t shown = 0;
+                            for (size_t j = 0; j < kShown; ++j) {
+                              auto it = p.error_ids.find(ranked[j].second);
+                              if (it != p.error_ids.end()) shown += it->second;
+                            }
+                            int64_t all = 0;
+                            for (const auto& [any, n] : p.error_ids) all += n;
+                            return all - shown;
+                          }),
+                    "}");
   }
-  return absl::StrCat("\"interval_s\":", Number(interval_s), ",\"t\":[", t,
-                      "],\"rps\":[", rps, "],\"target\":[", target,
-                      "],\"errors\":[", errors, "],\"vus\":[", vus,
-                      "],\"in_flight\":[", in_flight, "],\"agents\":[", agents,
-                      "],\"limited\":[", limited, "],\"h\":[", h, "]");
+  return absl::StrCat("[", out, "]");
+}
+
+std::string SeriesJson(const std::vector<Point>& points, double interval_s) {
+  std::string h;
+  for (const Point& p : points)
+    absl::StrAppend(&h, h.empty() ? "\"" : ",\"",
+                    absl::Base64Escape(p.histogram), "\"");
+  using P = const Point&;
+  return absl::StrCat(
+      "\"interval_s\":", Number(interval_s),
+      ",\"t\":", Array(points, [](P p) { return Number(p.t); }),
+      ",\"rps\":", Array(points, [](P p) { return Number(p.rps); }),
+      ",\"target\":", Array(points, [](P p) { return Number(p.target); }),
+      ",\"n\":", Array(points, [](P p) { return p.requests; }),
+      ",\"errors\":", Array(points, [](P p) { return p.errors; }),
+      ",\"error_ids\":", ErrorIdsJson(points),
+      ",\"vus\":", Array(points, [](P p) { return p.vus; }),
+      ",\"in_flight\":", Array(points, [](P p) { return p.in_flight; }),
+      ",\"agents\":", Array(points, [](P p) { return p.agents; }),
+      ",\"limited\":", Array(points, [](P p) { return p.limited ? 1 : 0; }),
+      ",\"h\":[", h, "]");
+}
+
+// Every request name's series, `k` intervals a point: "rq_t" (each point's
+// end), "rq_span" (how many intervals it holds) and per request (flat, in
+// plan order) its counts, errors and p50/p90/p95/p99/max in ms (null where
+// it had none). Empty strings when the result has no per-request data.
+struct RequestSeries {
+  std::string head;
+  std::vector<std::string> per_request;
+  size_t size() const {
+    size_t n = head.size();
+    for (const std::string& s : per_request) n += s.size();
+    return n;
+  }
+};
+
+RequestSeries RequestSeriesOf(const v1::RunResult& r, int k) {
+  std::vector<int> offset;
+  int names = 0;
+  for (const v1::ScenarioResult& sc : r.scenarios()) {
+    offset.push_back(names);
+    names += sc.requests_size();
+  }
+  bool any = false;
+  for (const v1::IntervalResult& in : r.intervals())
+    any = any || in.by_request_size() > 0;
+  RequestSeries out;
+  if (!any) return out;
+  struct Acc {
+    int64_t n = 0, errors = 0;
+    common::Histogram h;
+  };
+  constexpr double kPcts[] = {50, 90, 95, 99};
+  std::vector<std::string> n(names), errors(names);
+  std::vector<std::vector<std::string>> cols(5,
+                                             std::vector<std::string>(names));
+  std::string t, span;
+  for (int i = 0; i < r.intervals_size(); i += k) {
+    std::vector<Acc> acc(names);
+    int held = 0;
+    for (int j = i; j < std::min(i + k, r.intervals_size()); ++j, ++held) {
+      const v1::IntervalResult& in = r.intervals(j);
+      for (const v1::RequestInterval& q : in.by_request()) {
+        if (q.scenario() >= offset.size() ||
+            static_cast<int>(q.request()) >=
+                r.scenarios(static_cast<int>(q.scenario())).requests_size())
+          continue;
+        Acc& a = acc[offset[q.scenario()] + static_cast<int>(q.request())];
+        a.n += q.requests();
+        a.errors += q.errors();
+        if (!q.latency_histogram().empty())
+          a.h.MergeEncoded(q.latency_histogram()).IgnoreError();
+      }
+    }
+    const char* sep = t.empty() ? "" : ",";
+    absl::StrAppend(
+        &t, sep,
+        Number(r.intervals(std::min(i + k, r.intervals_size()) - 1).t()));
+    absl::StrAppend(&span, sep, held);
+    for (int q = 0; q < names; ++q) {
+      const Acc& a = acc[q];
+      absl::StrAppend(&n[q], sep, a.n);
+      absl::StrAppend(&errors[q], sep, a.errors);
+      for (int c = 0; c < 5; ++c) {
+        const int64_t us = c < 4 ? a.h.ValueAtPercentile(kPcts[c]) : a.h.Max();
+        absl::StrAppend(&cols[c][q], sep,
+                        a.h.Count() == 0 ? "null" : Number(us / 1000.0));
+      }
+    }
+  }
+  const double interval_s =
+      r.intervals_size() > 1 ? r.intervals(1).t() - r.intervals(0).t() : 1;
+  out.head = absl::StrCat(",\"rq_interval_s\":", Number(interval_s),
+                          ",\"rq_t\":[", t, "],\"rq_span\":[", span, "]");
+  constexpr const char* kNames[] = {"p50", "p90", "p95", "p99", "max"};
+  for (int q = 0; q < names; ++q) {
+    std::string one =
+        absl::StrCat(",\"n\":[", n[q], "],\"errors\":[", errors[q], "]");
+    for (int c = 0; c < 5; ++c)
+      absl::StrAppend(&one, ",\"", kNames[c], "\":[", cols[c][q], "]");
+    out.per_request.push_back(std::move(one));
+  }
+  return out;
 }
 
 // A run's latency over all its requests, encoded.
@@ -139,30 +273,64 @@ std::string RunHistogram(const v1::RunResult& r) {
   return all.Encode();
 }
 
+// The baseline as the page overlays it: its whole-run histogram, and its
+// achieved rate and p95 over time.
+std::string BaselineJson(const v1::RunResult& b) {
+  std::string series;
+  for (int k = 1;; k = NextK(k)) {
+    const std::vector<Point> points = PointsOf(b, k);
+    using P = const Point&;
+    series = absl::StrCat(
+        ",\"t\":", Array(points, [](P p) { return Number(p.t); }),
+        ",\"rps\":", Array(points, [](P p) { return Number(p.rps); }),
+        ",\"p95\":", Array(points, [](P p) {
+          common::Histogram h;
+          if (!p.histogram.empty()) h.MergeEncoded(p.histogram).IgnoreError();
+          return h.Count() == 0 ? std::string("null")
+                                : Number(h.ValueAtPercentile(95) / 1000.0);
+        }));
+    if (series.size() <= kHtmlBaselineBudget || k >= b.intervals_size()) break;
+  }
+  return absl::StrCat("{\"run\":", JsonString(b.run_id()), ",\"h\":\"",
+                      absl::Base64Escape(RunHistogram(b)), "\"", series, "}");
+}
+
 std::string DataJson(const v1::RunResult& r, const v1::RunResult* baseline) {
   // The series at full resolution, or merged k intervals a point until it
   // fits the budget.
   const double interval_s =
       r.intervals_size() > 1 ? r.intervals(1).t() - r.intervals(0).t() : 1;
   std::string series;
-  for (int k = 1;; k = k < 5 ? k + 1 : k * 2) {
+  for (int k = 1;; k = NextK(k)) {
     series = SeriesJson(PointsOf(r, k), interval_s * k);
     if (series.size() <= kHtmlSeriesBudget || k >= r.intervals_size()) break;
   }
+  RequestSeries by_request;
+  for (int k = 1;; k = NextK(k)) {
+    by_request = RequestSeriesOf(r, k);
+    if (by_request.size() <= kHtmlRequestSeriesBudget ||
+        k >= r.intervals_size())
+      break;
+  }
   std::string requests;
+  size_t index = 0;
   for (const v1::ScenarioResult& sc : r.scenarios()) {
     for (const v1::RequestResult& q : sc.requests()) {
-      absl::StrAppend(&requests, requests.empty() ? "" : ",",
-                      "{\"s\":", JsonString(sc.name()),
-                      ",\"r\":", JsonString(q.name()), ",\"h\":\"",
-                      absl::Base64Escape(q.latency_histogram()), "\"}");
+      absl::StrAppend(
+          &requests, requests.empty() ? "" : ",",
+          "{\"s\":", JsonString(sc.name()), ",\"r\":", JsonString(q.name()),
+          ",\"h\":\"", absl::Base64Escape(q.latency_histogram()),
+          "\",\"st\":\"", absl::Base64Escape(q.service_time_histogram()), "\"",
+          index < by_request.per_request.size() ? by_request.per_request[index]
+                                                : "",
+          "}");
+      ++index;
     }
   }
-  std::string out = absl::StrCat("{", series, ",\"requests\":[", requests, "]");
-  if (baseline != nullptr) {
-    absl::StrAppend(&out, ",\"baseline\":\"",
-                    absl::Base64Escape(RunHistogram(*baseline)), "\"");
-  }
+  std::string out = absl::StrCat("{", series, by_request.head,
+                                 ",\"requests\":[", requests, "]");
+  if (baseline != nullptr)
+    absl::StrAppend(&out, ",\"baseline\":", BaselineJson(*baseline));
   return out + "}";
 }
 
@@ -208,15 +376,16 @@ std::string FormatLiveHtml(const std::string& title, bool can_stop) {
       "</h1>\n<p><span class=\"verdict aborted\" id=verdict>running</span> "
       "<span id=status class=note>connecting</span>",
       can_stop ? " <button id=stop>Stop the run</button>" : "",
-      "</p>\n<div class=chart id=chart-rate></div><div class=chart "
-      "id=chart-latency></div><div class=chart id=chart-errors></div><div "
-      "class=chart id=chart-users></div>\n<h2>Latency distribution</h2>\n"
-      "<p><select id=pick><option value=\"\">whole run so "
-      "far</option></select></p>\n<div class=chart "
+      "</p>\n<p><select id=pick><option value=\"\">whole run so "
+      "far</option></select></p>\n<div class=chart id=chart-rate></div><div "
+      "class=chart id=chart-latency></div><div class=chart "
+      "id=chart-errors></div><div class=chart id=chart-users></div>\n"
+      "<h2>Latency distribution</h2>\n<div class=chart "
       "id=chart-spectrum></div>\n<script id=stampede-data "
       "type=\"application/json\">{\"live\":true,\"interval_s\":1,\"t\":[],"
-      "\"rps\":[],\"target\":[],\"errors\":[],\"vus\":[],\"in_flight\":[],"
-      "\"agents\":[],\"limited\":[],\"h\":[],\"requests\":[]}</script>\n"
+      "\"rps\":[],\"target\":[],\"n\":[],\"errors\":[],\"error_ids\":[],"
+      "\"vus\":[],\"in_flight\":[],\"agents\":[],\"limited\":[],\"h\":[],"
+      "\"requests\":[]}</script>\n"
       "<script>",
       Asset(kUplotJs, kUplotJsSize), "</script>\n<script>",
       Asset(kReportJs, kReportJsSize), "</script>\n</body></html>\n");
@@ -283,10 +452,9 @@ std::string FormatHtml(const v1::RunResult& r, const v1::RunResult* baseline) {
 
   out +=
       "<h2>Over time</h2>\n<p class=note>Generator-limited intervals are "
-      "shaded red: their latencies are partly the generator's own.</p>\n"
-      "<div class=chart id=chart-rate></div><div class=chart "
-      "id=chart-latency></div><div class=chart id=chart-errors></div><div "
-      "class=chart id=chart-users></div>\n<h2>Latency distribution</h2>\n"
+      "shaded red: their latencies are partly the generator's own. The "
+      "request picked here redraws the rate, latency, error and distribution "
+      "charts with its own numbers.</p>\n"
       "<p><label>Request <select id=pick><option value=\"\">whole "
       "run</option>";
   int index = 0;
@@ -296,7 +464,12 @@ std::string FormatHtml(const v1::RunResult& r, const v1::RunResult* baseline) {
                       " / ", Html(q.name()), "</option>");
     }
   }
-  out += "</select></label></p>\n<div class=chart id=chart-spectrum></div>\n";
+  out +=
+      "</select></label></p>\n<div class=chart id=chart-rate></div><div "
+      "class=chart id=chart-latency></div><div class=chart "
+      "id=chart-errors></div><div class=chart id=chart-users></div>\n"
+      "<h2>Latency distribution</h2>\n<div class=chart "
+      "id=chart-spectrum></div>\n";
 
   out += "<h2>Requests</h2>\n";
   std::vector<std::vector<std::string>> rows;
@@ -432,7 +605,8 @@ std::string FormatHtml(const v1::RunResult& r, const v1::RunResult* baseline) {
     if (!c.refused && c.regressions.empty()) text += "no regression\n";
     absl::StrAppend(&out, "<h2>Against the baseline</h2>\n<p>Run <code>",
                     Html(baseline->run_id()),
-                    "</code> (dashed in the latency distribution).</p>\n<pre "
+                    "</code>, dashed in the rate, latency and distribution "
+                    "charts.</p>\n<pre "
                     "id=compare>",
                     Html(text), "</pre>\n");
   }

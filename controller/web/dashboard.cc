@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <map>
+#include <string>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -19,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/listen_socket.h"
+#include "common/template.h"
 #include "controller/report/format.h"
 
 namespace stampede::controller {
@@ -59,13 +62,20 @@ std::string Header(absl::string_view head, absl::string_view name) {
 }  // namespace
 
 std::string DashboardIntervalJson(const v1::IntervalResult& i) {
+  std::string ids;
+  for (const auto& [id, n] : std::map<std::string, int64_t>(
+           i.error_ids().begin(), i.error_ids().end())) {
+    ids += ids.empty() ? "\"" : ",\"";
+    common::AppendJsonEscaped(id, &ids);
+    absl::StrAppend(&ids, "\":", n);
+  }
   return absl::StrCat(
       "{\"t\":", Number(i.t()), ",\"rps\":", Number(i.rps()),
       ",\"target\":", Number(i.target_rps()), ",\"requests\":", i.requests(),
       ",\"errors\":", i.errors(), ",\"vus\":", i.vus(),
       ",\"in_flight\":", i.in_flight(), ",\"agents\":", i.agents_reported(),
-      ",\"limited\":", i.generator_limited() ? 1 : 0, ",\"h\":\"",
-      absl::Base64Escape(i.latency_histogram()), "\"}");
+      ",\"limited\":", i.generator_limited() ? 1 : 0, ",\"error_ids\":{", ids,
+      "},\"h\":\"", absl::Base64Escape(i.latency_histogram()), "\"}");
 }
 
 absl::StatusOr<std::unique_ptr<DashboardServer>> DashboardServer::Start(

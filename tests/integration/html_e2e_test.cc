@@ -1,7 +1,8 @@
 // The HTML report of a real run, opened in a real browser (headless Chromium,
 // Debian's `chromium`) with no network: it draws without a console error, the
-// numbers it drew from equal the JSON result's, the request selector changes
-// the latency distribution, and a screenshot is kept for people.
+// numbers it drew from equal the JSON result's, the request selector redraws
+// the charts with that request's own series, a baseline is drawn beside, and
+// a screenshot is kept for people.
 #include <cstdlib>
 #include <filesystem>
 #include <regex>
@@ -73,7 +74,8 @@ TEST_F(HtmlEndToEnd, TheReportDrawsOfflineFromTheRunsOwnNumbers) {
   if (Chromium().empty())
     GTEST_SKIP() << "no chromium (scripts/setup installs it)";
   const std::string html = dir_ + "/report.html";
-  RunOutcome run = Run(R"(
+  RunOutcome run =
+      Run(R"(
 name: html-report
 type: smoke
 defaults: { base_url: "http://127.0.0.1:$PORT" }
@@ -86,7 +88,7 @@ scenarios:
 thresholds:
   - { metric: latency, p: 95, lt: 1ms, severity: warn }
 )",
-                       "--out html=" + html);
+          "--out html=" + html + " --out json=" + dir_ + "/result.json");
   ASSERT_EQ(run.exit_code, 0) << run.log;
   ASSERT_TRUE(run.has_result) << run.log;
   const std::string page = ReadFile(html);
@@ -105,12 +107,44 @@ thresholds:
   EXPECT_EQ(DataAttribute(dom, "requests"),
             absl::StrCat(run.result.summary().requests()));
   EXPECT_EQ(DataAttribute(dom, "charts"), "5");
-  // #request=1 picked the second request: its line joins the run's.
+  // #request=1 picked the second request: the time charts are drawn from its
+  // own series (as many requests as the JSON gives it), and its corrected
+  // and service-time lines join the run's in the distribution.
+  const v1::RequestResult& search = run.result.scenarios(0).requests(1);
+  ASSERT_EQ(search.name(), "search");
   EXPECT_EQ(DataAttribute(dom, "selected"), "shop / search");
-  EXPECT_EQ(DataAttribute(dom, "spectrum-series"), "2");
+  EXPECT_EQ(DataAttribute(dom, "series-of"), "shop / search");
+  EXPECT_EQ(DataAttribute(dom, "series-requests"),
+            absl::StrCat(search.summary().requests()));
+  EXPECT_EQ(DataAttribute(dom, "spectrum-series"), "3");
   const std::string whole = Browse("file://" + html, "");
   EXPECT_EQ(DataAttribute(whole, "selected"), "whole run");
-  EXPECT_EQ(DataAttribute(whole, "spectrum-series"), "1");
+  EXPECT_EQ(DataAttribute(whole, "series-of"), "whole run");
+  int64_t in_intervals = 0;
+  for (const v1::IntervalResult& i : run.result.intervals())
+    in_intervals += i.requests();
+  EXPECT_EQ(DataAttribute(whole, "series-requests"),
+            absl::StrCat(in_intervals));
+  EXPECT_NE(DataAttribute(whole, "series-requests"),
+            DataAttribute(dom, "series-requests"));
+  EXPECT_EQ(DataAttribute(whole, "spectrum-series"),
+            "2");  // corrected, service
+  EXPECT_EQ(DataAttribute(whole, "baseline-series"), "0");
+
+  // The same result as its own baseline: dashed beside the run in the rate,
+  // latency and distribution charts, with compare's verdict.
+  const std::string against = dir_ + "/against.html";
+  Child report(
+      {BinaryPath("stampede"), "report", dir_ + "/result.json", "--format",
+       "html", "--baseline", dir_ + "/result.json", "--output", against},
+      dir_ + "/report.log");
+  ASSERT_EQ(report.Wait(30), 0) << ReadFile(dir_ + "/report.log");
+  EXPECT_NE(ReadFile(against).find("no regression"), std::string::npos);
+  const std::string overlaid = Browse("file://" + against, "");
+  EXPECT_EQ(overlaid.find(":CONSOLE"), std::string::npos)
+      << overlaid.substr(0, 4000);
+  EXPECT_EQ(DataAttribute(overlaid, "baseline-series"), "2");
+  EXPECT_EQ(DataAttribute(overlaid, "spectrum-series"), "3");
 
   const std::string png = ArtifactsDir() + "/html-report.png";
   std::filesystem::remove(png);

@@ -1,6 +1,7 @@
 // Stampede's HTML report: draws the charts from the data the page embeds
-// (#stampede-data): per-interval merged latency histograms, rates, errors,
-// VUs and agents. No network: everything is in the page.
+// (#stampede-data): per-interval merged latency histograms, rates, errors by
+// id, VUs and agents, each request name's own series and histograms, and a
+// baseline's. No network: everything is in the page.
 "use strict";
 (function () {
   const data = JSON.parse(document.getElementById("stampede-data").textContent);
@@ -62,13 +63,30 @@
   const t = data.t;
   const hists = data.h.map(decode);
   const pcts = [50, 90, 95, 99, 100];
+  const pctNames = ["p50", "p90", "p95", "p99", "max"];
   const latency = pcts.map(p => hists.map(h => percentile(h, p)));
+  data.n = data.n || [];
+  data.error_ids = data.error_ids || [];
   // Live: intervals arrive by server-sent events and are appended here.
   function append(i) {
     data.t.push(i.t); data.rps.push(i.rps); data.target.push(i.target);
-    data.errors.push(i.errors); data.vus.push(i.vus);
+    data.n.push(i.requests); data.errors.push(i.errors); data.vus.push(i.vus);
     data.in_flight.push(i.in_flight); data.agents.push(i.agents);
     data.limited.push(i.limited);
+    // Errors by id: the first five ids seen, then "other".
+    const ids = i.error_ids || {};
+    const counts = new Map();
+    for (const id of Object.keys(ids)) {
+      let e = data.error_ids.find(x => x.id === id);
+      if (!e && data.error_ids.length >= 5) e = data.error_ids.find(x => x.id === "other");
+      if (!e) {
+        e = { id: data.error_ids.length < 5 ? id : "other",
+              n: new Array(data.t.length - 1).fill(0) };
+        data.error_ids.push(e);
+      }
+      counts.set(e, (counts.get(e) || 0) + ids[id]);
+    }
+    for (const e of data.error_ids) e.n.push(counts.get(e) || 0);
     const h = decode(i.h);
     hists.push(h);
     pcts.forEach((p, k) => latency[k].push(percentile(h, p)));
@@ -94,7 +112,7 @@
       }],
     },
   };
-  function chart(id, title, series, columns, opts) {
+  function chart(id, title, series, table, opts) {
     const el = document.getElementById(id);
     if (!el) return;
     const u = new uPlot(Object.assign({
@@ -102,26 +120,73 @@
       scales: { x: { time: false } },
       axes: [{ label: "s since start" }, { size: 60 }],
       series: [{ label: "t" }].concat(series),
-    }, opts || {}), [t].concat(columns), el);
-    u.columns = columns;
+    }, opts || {}), table, el);
     charts.push(u);
   }
   const colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
-  chart("chart-rate", "Requests per second", [
-    { label: "target", stroke: "#999", dash: [6, 4] },
-    { label: "achieved", stroke: colors[0], width: 2 },
-  ], [data.target, data.rps]);
-  chart("chart-latency", "Latency (ms, corrected)",
-    pcts.map((p, k) => ({ label: p === 100 ? "max" : "p" + p, stroke: colors[k] })),
-    latency, { scales: { x: { time: false }, y: { distr: 3 } } });
-  chart("chart-errors", "Errors per interval", [
-    { label: "errors", stroke: colors[3], fill: "rgba(214,39,40,0.15)" },
-  ], [data.errors]);
-  chart("chart-users", "VUs, requests in flight, agents reporting", [
-    { label: "VUs", stroke: colors[0] },
-    { label: "in flight", stroke: colors[1] },
-    { label: "agents", stroke: colors[2] },
-  ], [data.vus, data.in_flight, data.agents]);
+  const select = document.getElementById("pick");
+  function picked() {
+    return select.value === "" ? null : data.requests[+select.value];
+  }
+  // The baseline's columns joined to this run's x (both are seconds since
+  // their start): [x, ...columns, ...baseline columns].
+  function withBaseline(x, columns, extra) {
+    const b = data.baseline;
+    if (!b || !b.t || !b.t.length) return [x].concat(columns);
+    return uPlot.join([[x].concat(columns), [b.t].concat(extra(b))]);
+  }
+  const dashed = (label, stroke) => ({ label, stroke, dash: [6, 4], spanGaps: true });
+
+  // The rate, latency and error charts show the whole run or the picked
+  // request's own series; the VU chart is always the run's.
+  function drawTime() {
+    for (const u of charts) u.destroy();
+    charts.length = 0;
+    const q = picked();
+    const own = q && q.n;
+    const name = own ? " — " + q.s + " / " + q.r : "";
+    let x, rps, n, lat, errs, errSeries;
+    if (own) {
+      x = data.rq_t;
+      n = q.n;
+      rps = q.n.map((c, i) => c / (data.rq_span[i] * data.rq_interval_s));
+      lat = pctNames.map(k => q[k]);
+      errs = [q.errors];
+      errSeries = [{ label: "errors", stroke: colors[3], fill: "rgba(214,39,40,0.15)" }];
+    } else {
+      x = t; n = data.n; rps = data.rps; lat = latency;
+      if (data.error_ids.length) {
+        errs = data.error_ids.map(e => e.n);
+        errSeries = data.error_ids.map((e, k) => ({ label: e.id, stroke: colors[(k + 3) % 6] }));
+      } else {
+        errs = [data.errors];
+        errSeries = [{ label: "errors", stroke: colors[3], fill: "rgba(214,39,40,0.15)" }];
+      }
+    }
+    const rateSeries = own ? [{ label: "achieved", stroke: colors[0], width: 2 }]
+                           : [{ label: "target", stroke: "#999", dash: [6, 4] },
+                              { label: "achieved", stroke: colors[0], width: 2 }];
+    const baseline = !own && data.baseline && data.baseline.t;
+    chart("chart-rate", "Requests per second" + name,
+      rateSeries.concat(baseline ? [dashed("baseline achieved", colors[1])] : []),
+      baseline ? withBaseline(x, [data.target, rps], b => [b.rps])
+               : [x].concat(own ? [rps] : [data.target, rps]));
+    chart("chart-latency", "Latency (ms, corrected)" + name,
+      pctNames.map((p, k) => ({ label: p, stroke: colors[k] }))
+        .concat(baseline ? [dashed("baseline p95", "#555")] : []),
+      baseline ? withBaseline(x, lat, b => [b.p95]) : [x].concat(lat),
+      { scales: { x: { time: false }, y: { distr: 3 } } });
+    chart("chart-errors", (own ? "Errors per interval" : "Errors per interval, by id") + name,
+      errSeries, [x].concat(errs));
+    chart("chart-users", "VUs, requests in flight, agents reporting", [
+      { label: "VUs", stroke: colors[0] },
+      { label: "in flight", stroke: colors[1] },
+      { label: "agents", stroke: colors[2] },
+    ], [t, data.vus, data.in_flight, data.agents]);
+    document.body.dataset.seriesRequests = String(n.reduce((a, c) => a + c, 0));
+    document.body.dataset.seriesOf = own ? q.s + " / " + q.r : "whole run";
+    document.body.dataset.baselineSeries = baseline ? "2" : "0";
+  }
 
   // The percentile spectrum (HdrHistogram's plot): x is 1/(1-p) on a log
   // axis, so 90%, 99%, 99.9% are evenly spaced.
@@ -131,25 +196,31 @@
   // The whole run's latency: its requests' histograms (live: its intervals').
   let runHist = data.live ? merge(hists)
                           : merge(data.requests.map(r => decode(r.h)));
-  const select = document.getElementById("pick");
+  const runService = merge(data.requests.map(r => decode(r.st)));
   let spectrum = null;
   function drawSpectrum() {
-    const chosen = select.value === "" ? null : data.requests[+select.value];
-    const series = [{ label: "whole run", stroke: "#999", width: 2 }];
-    const columns = [spectrumPoints.map(p => percentile(runHist, p))];
+    const chosen = picked();
+    const series = [];
+    const columns = [];
+    const line = (label, h, style) => {
+      if (!h.total) return;
+      series.push(Object.assign({ label }, style));
+      columns.push(spectrumPoints.map(p => percentile(h, p)));
+    };
     if (chosen) {
-      series.push({ label: chosen.s + " / " + chosen.r, stroke: colors[0], width: 2 });
-      const h = decode(chosen.h);
-      columns.push(spectrumPoints.map(p => percentile(h, p)));
+      line("whole run", runHist, { stroke: "#999", width: 2 });
+      const name = chosen.s + " / " + chosen.r;
+      line(name + " (corrected)", decode(chosen.h), { stroke: colors[0], width: 2 });
+      line(name + " service time", decode(chosen.st), { stroke: colors[2], dash: [2, 3] });
+    } else {
+      line("whole run (corrected)", runHist, { stroke: colors[0], width: 2 });
+      line("service time", runService, { stroke: colors[2], dash: [2, 3] });
     }
-    if (data.baseline) {
-      series.push({ label: "baseline", stroke: colors[1], dash: [6, 4] });
-      const h = decode(data.baseline);
-      columns.push(spectrumPoints.map(p => percentile(h, p)));
-    }
+    if (data.baseline) line("baseline", decode(data.baseline.h), { stroke: colors[1], dash: [6, 4] });
     if (spectrum) spectrum.destroy();
     spectrum = new uPlot({
-      title: "Latency by percentile (ms)", width, height: 280,
+      title: "Latency by percentile (ms): corrected (from the intended start) and service time (from the send)",
+      width, height: 280,
       scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
       axes: [{
         label: "percentile",
@@ -164,10 +235,14 @@
     for (const row of document.querySelectorAll("tr[data-request]"))
       row.classList.toggle("picked", row.dataset.request === select.value);
   }
-  select.addEventListener("change", drawSpectrum);
+  function draw() {
+    drawTime();
+    drawSpectrum();
+  }
+  select.addEventListener("change", draw);
   const wanted = /[#&]request=(\d+)/.exec(location.hash);
   if (wanted && +wanted[1] < data.requests.length) select.value = wanted[1];
-  drawSpectrum();
+  draw();
 
   // For tests and for people: what the charts were drawn from.
   function mark() {
@@ -184,9 +259,8 @@
     const status = document.getElementById("status");
     const verdict = document.getElementById("verdict");
     function redraw() {
-      for (const u of charts) u.setData([data.t].concat(u.columns));
       runHist = merge(hists);
-      drawSpectrum();
+      draw();
       mark();
       status.textContent = data.t.length + " s merged";
     }

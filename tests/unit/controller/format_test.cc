@@ -335,11 +335,13 @@ TEST(Format, HtmlDataMatchesGolden) {
 }
 
 // A one-hour run of 20 requests, each second's histogram spread over a few
-// hundred buckets, stays within the 2 MB the README promises: its series is
+// hundred buckets and each request's share of it over fifty, stays within
+// the 2 MB the README promises, with a baseline as long: every series is
 // merged into fewer points, and names cannot end the page's script early.
 TEST(Format, HtmlReportOfAnHourStaysWithinItsBudget) {
   v1::RunResult r = SampleResult();
   r.clear_intervals();
+  constexpr int kRequests = 20;
   for (int s = 0; s < 3600; ++s) {
     common::Histogram h;
     for (int k = 0; k < 300; ++k) h.RecordN(200 + 37 * k + s % 11, 1 + k % 7);
@@ -347,21 +349,48 @@ TEST(Format, HtmlReportOfAnHourStaysWithinItsBudget) {
     i->set_t(s + 1);
     i->set_rps(1000);
     i->set_requests(1000);
+    i->set_errors(6);
     i->set_latency_histogram(h.Encode());
+    for (const char* id : {"http_503", "tcp_reset", "timeout"})
+      (*i->mutable_error_ids())[id] = 2;
+    for (int q = 0; q < kRequests; ++q) {
+      common::Histogram share;
+      for (int k = 0; k < 50; ++k) share.RecordN(200 + 211 * k + q, 1);
+      v1::RequestInterval* by = i->add_by_request();
+      by->set_request(static_cast<uint32_t>(q));
+      by->set_requests(50);
+      by->set_latency_histogram(share.Encode());
+    }
   }
   v1::ScenarioResult* sc = r.mutable_scenarios(0);
-  for (int q = 0; q < 20; ++q) {
+  sc->clear_requests();
+  for (int q = 0; q < kRequests; ++q) {
     v1::RequestResult* req = sc->add_requests();
     req->set_name(absl::StrCat("GET /api/v1/items/", q, "</script><b>"));
     common::Histogram h;
     for (int k = 0; k < 2000; ++k) h.RecordN(100 + 13 * k, 1 + k % 5);
     req->set_latency_histogram(h.Encode());
+    req->set_service_time_histogram(h.Encode());
   }
-  const std::string html = FormatHtml(r);
-  EXPECT_LE(html.size(), 2u << 20);
+  const v1::RunResult baseline = r;
+  const std::string html = FormatHtml(r, &baseline);
+  EXPECT_LE(html.size(), 2'000'000u);
   EXPECT_EQ(html.find("</script><b>"), std::string::npos);
-  const std::string at_full = absl::StrCat("\"t\":[1,2,3,");
-  EXPECT_EQ(html.find(at_full), std::string::npos) << "not merged";
+  const size_t data = html.find("<script id=stampede-data");
+  ASSERT_NE(data, std::string::npos);
+  // The run's series (the baseline's, 3 numbers a second, fits whole).
+  EXPECT_NE(html.find("\"t\":[", data), html.find("\"t\":[1,2,3,", data))
+      << "not merged";
+  std::printf("an hour of 20 requests, with a baseline: %zu bytes\n",
+              html.size());
+  EXPECT_EQ(html.find("\"rq_span\":[1,1,"), std::string::npos) << "not merged";
+  // Every request name still has its series (the sample's WebSocket one too,
+  // null where it had none).
+  size_t series = 0;
+  for (size_t at = html.find("\"p95\":["); at != std::string::npos;
+       at = html.find("\"p95\":[", at + 1))
+    ++series;
+  EXPECT_EQ(series, kRequests + 1u + 1u);  // and the baseline's
 }
 
 // The plan as run survives the JSON and reads back, so compare and report
