@@ -228,7 +228,8 @@ absl::Status Aggregator::Add(size_t agent, const v1::Interval& interval) {
     if (view != nullptr) {
       view->requests += s.requests();
       view->errors += s.errors();
-      view->latency.MergeBuckets(decoded_[i * kHistograms + kLatency]);
+      // The interval's latency is the sum of its slices', added once in
+      // TakeNext rather than once per agent and request here.
       if (view->by_request.empty()) {
         view->by_request.resize(cells_.size());
         for (size_t sc = 0; sc < cells_.size(); ++sc)
@@ -289,6 +290,10 @@ std::optional<IntervalView> Aggregator::TakeNext(
   // k it is.
   IntervalView view = std::move(it->second);
   pending_.erase(it);
+  for (const auto& scenario : view.by_request) {
+    for (const RequestSlice& slice : scenario)
+      view.latency.Merge(slice.latency);
+  }
   next_index_ = view.index + 1;
   return view;
 }

@@ -60,7 +60,7 @@ struct IntervalView {
   int64_t errors = 0;
   int64_t sends_skipped = 0;
   int64_t vus = 0;
-  common::Histogram latency;  // all requests of the interval
+  common::Histogram latency;  // all requests of the interval (by TakeNext)
   // The generators' reports on themselves.
   common::Histogram schedule_lag;
   int64_t in_flight = 0;
