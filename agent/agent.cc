@@ -162,6 +162,7 @@ class Run {
   }
 
   bool finished() const { return finished_.load(); }
+  bool started() const { return started_; }
 
  private:
   void Emit(v1::Interval interval) {
@@ -307,8 +308,12 @@ int RunAgent(const AgentOptions& options) {
   absl::Time lease_until = absl::InfiniteFuture();
   absl::Time next_heartbeat = absl::InfinitePast();
   bool fenced = false;
+  // A capacity search's steps are runs of one session: after Final the agent
+  // waits for the next Prepare, or for the controller to end the stream.
+  bool more_runs = false;
   while (true) {
-    if (run != nullptr && run->finished()) break;
+    if (run != nullptr && run->finished() && (!more_runs || stopping || fenced))
+      break;
     const absl::Time now = absl::Now();
     if (run != nullptr && now >= next_heartbeat) {
       v1::AgentMessage beat;
@@ -356,6 +361,14 @@ int RunAgent(const AgentOptions& options) {
     const v1::ControllerMessage& msg = *event->message;
     switch (msg.msg_case()) {
       case v1::ControllerMessage::kPrepare: {
+        more_runs = msg.prepare().more_runs();
+        if (run != nullptr && run->started() && !run->finished()) {
+          spdlog::warn("a Prepare came while a run still ran: ignored");
+          break;
+        }
+        // The previous step's: finished, or prepared but never started (an
+        // agent refused that step).
+        run.reset();
         v1::AgentMessage reply;
         reply.mutable_ready()->set_run_id(msg.prepare().run_id());
         auto spec = RunSpec::FromPrepare(msg.prepare());

@@ -91,6 +91,7 @@ class Validator {
       }
     }
     CheckDataUse(loaded_, data_, &issues_);
+    CheckCapacity(loaded_, &issues_);
     ThresholdChecker thresholds(loaded_, &issues_);
     for (int i = 0; i < plan_.thresholds_size(); ++i) {
       thresholds.Check(plan_.thresholds(i),

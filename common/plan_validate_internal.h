@@ -68,6 +68,10 @@ bool IsIpAddress(const std::string& text);
 // names and their IP addresses. In dns_check.cc.
 void CheckDns(const LoadedPlan& loaded, std::vector<PlanIssue>* issues);
 
+// Checks the plan's `capacity:` block (the search `stampede capacity` runs).
+// In capacity_check.cc.
+void CheckCapacity(const LoadedPlan& loaded, std::vector<PlanIssue>* issues);
+
 // Checks the `websocket` block of the scenario at `path` ("scenarios[i]") and
 // what it rules out elsewhere in the scenario (HTTP/2, proxies, bodies, ...).
 void CheckWebSocket(const LoadedPlan& loaded, const std::string& path,

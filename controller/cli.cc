@@ -1,15 +1,23 @@
 #include "controller/cli.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/logging.h"
 #include "common/units.h"
 #include "common/version.h"
+#include "controller/capacity/capacity_run.h"
 #include "controller/report/compare.h"
+#include "controller/report/format.h"
 #include "controller/report/report.h"
 #include "controller/result.h"
 #include "controller/run.h"
@@ -46,6 +54,63 @@ std::string CommandLine(int argc, char** argv) {
   return out;
 }
 
+// "300/s", "30/m" or a bare "300" (per second).
+absl::StatusOr<double> ParseRateFlag(const std::string& flag,
+                                     const std::string& text) {
+  double v = 0;
+  if (absl::SimpleAtod(text, &v) && v > 0) return v;
+  absl::StatusOr<double> rate = common::ParseRate(text);
+  if (rate.ok() && *rate > 0) return *rate;
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, " ", text, ": not a rate above 0 (e.g. 300/s)"));
+}
+
+// "20%" or 0.2; growth may be above 100 %.
+absl::StatusOr<double> ParsePercentFlag(const std::string& flag,
+                                        absl::string_view text) {
+  double v = 0;
+  absl::string_view number = absl::StripAsciiWhitespace(text);
+  const bool percent = absl::ConsumeSuffix(&number, "%");
+  if (!absl::SimpleAtod(number, &v) || v < 0 || std::isnan(v) ||
+      (percent ? v > 10000 : v > 100)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " ", text, ": not a percentage (e.g. 20% or 0.2)"));
+  }
+  return percent ? v / 100 : v;
+}
+
+absl::Status ParseProjectionFlags(const std::string& target,
+                                  const std::string& growth,
+                                  const std::string& from,
+                                  const std::string& buffer,
+                                  capacity::ProjectionAsk* ask) {
+  if (!target.empty()) {
+    absl::StatusOr<double> v = ParseRateFlag("--target-rps", target);
+    if (!v.ok()) return v.status();
+    ask->target_rps = *v;
+  }
+  absl::StatusOr<double> b = ParsePercentFlag("--buffer", buffer);
+  if (!b.ok()) return b.status();
+  ask->buffer = *b;
+  if (growth.empty()) {
+    if (!from.empty())
+      return absl::InvalidArgumentError("--from goes with --growth");
+    return absl::OkStatus();
+  }
+  for (absl::string_view g : absl::StrSplit(growth, ',')) {
+    absl::StatusOr<double> v = ParsePercentFlag("--growth", g);
+    if (!v.ok()) return v.status();
+    ask->growth.push_back(*v);
+  }
+  if (from.empty())
+    return absl::InvalidArgumentError(
+        "--growth needs --from, today's load (e.g. --from 100/s)");
+  absl::StatusOr<double> f = ParseRateFlag("--from", from);
+  if (!f.ok()) return f.status();
+  ask->from_rps = *f;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
@@ -67,80 +132,79 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
   std::vector<std::string> outs;
   double registration_timeout_s = 60;
   double metrics_hold_s = 0;
-  CLI::App* run_cmd = app.add_subcommand("run", "run a test plan");
-  run_cmd->add_option("plan", run.plan_file, "plan file (YAML or JSON)")
-      ->required();
-  run_cmd
-      ->add_option(
-          "--local-agents", run.local_agents,
-          "local agent processes to spawn (default: one per usable CPU "
-          "(affinity and cgroup quota))")
-      ->check(CLI::Range(1, 256));
-  run_cmd->add_option(
-      "--listen", run.listen,
-      "control-plane address (default 127.0.0.1:0 for local agents)");
-  run_cmd
-      ->add_option(
-          "--expect-agents", run.expect_agents,
-          "wait for this many remote agents instead of spawning local ones")
-      ->check(CLI::Range(1, 100000));
-  run_cmd
-      ->add_option("--registration-timeout", registration_timeout_s,
-                   "seconds to wait for --expect-agents agents")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
   double max_clock_skew_ms = 500;
-  run_cmd
-      ->add_option("--max-clock-skew", max_clock_skew_ms,
-                   "milliseconds an agent's clock may be off the controller's "
-                   "(estimated from heartbeats) before the run is refused "
-                   "(exit 5); above 50 a warning")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  run_cmd
-      ->add_option(
-          "--split", run.split,
-          "how the plan is divided: equal shares, or weighted by each "
-          "agent's cores, or by its worker threads (one per usable CPU "
-          "(affinity and cgroup quota) unless the agent was given "
-          "--workers)")
-      ->check(CLI::IsMember({"equal", "cores", "workers"}))
-      ->capture_default_str();
-  run_cmd->add_flag("--insecure", run.insecure,
-                    "allow a non-loopback --listen without mTLS");
-  run_cmd->add_option("--tls-ca", run.tls.ca_file,
-                      "control-plane mTLS: CA (PEM) that signed the agents' "
-                      "certificates (with --tls-cert, --tls-key; see "
-                      "scripts/dev-certs)");
-  run_cmd->add_option(
-      "--tls-cert", run.tls.cert_file,
-      "control-plane mTLS: this controller's certificate (PEM)");
-  run_cmd->add_option(
-      "--tls-key", run.tls.key_file,
-      "control-plane mTLS: this controller's private key (PEM)");
-  run_cmd->add_option("--agent-san", run.tls.agent_san,
-                      "control-plane mTLS: agents' certificates must name a "
-                      "SAN matching this pattern ('*': one or more "
-                      "characters), e.g. 'agent-*.stampede.local'");
-  run_cmd->add_option("--token", run.tls.token,
-                      "control-plane mTLS: agents must also send this bearer "
-                      "token (default: $STAMPEDE_TOKEN, which ps does not "
-                      "show)");
-  run_cmd->add_flag(
-      "--strict", run.strict,
-      "fail (exit 7) when the generator, not the target, was the limit");
-  run_cmd->add_option("--agent-binary", run.agent_binary,
-                      "stampede-agent to spawn (default: beside this binary)");
-  run_cmd
-      ->add_option("--agent-log-level", run.agent_log_level,
-                   "log level of local agents")
-      ->capture_default_str();
-  run_cmd
-      ->add_option("--agent-arg", run.agent_args,
-                   "an argument for every local agent, e.g. "
-                   "--agent-arg=--allow-targets=127.0.0.0/8 (repeatable)")
-      ->expected(1)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  // What `run` and `capacity` share: the plan, the agents, the control plane.
+  auto add_agent_options = [&](CLI::App* cmd) {
+    cmd->add_option("plan", run.plan_file, "plan file (YAML or JSON)")
+        ->required();
+    cmd->add_option(
+           "--local-agents", run.local_agents,
+           "local agent processes to spawn (default: one per usable CPU "
+           "(affinity and cgroup quota))")
+        ->check(CLI::Range(1, 256));
+    cmd->add_option(
+        "--listen", run.listen,
+        "control-plane address (default 127.0.0.1:0 for local agents)");
+    cmd->add_option(
+           "--expect-agents", run.expect_agents,
+           "wait for this many remote agents instead of spawning local ones")
+        ->check(CLI::Range(1, 100000));
+    cmd->add_option("--registration-timeout", registration_timeout_s,
+                    "seconds to wait for --expect-agents agents")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd->add_option("--max-clock-skew", max_clock_skew_ms,
+                    "milliseconds an agent's clock may be off the controller's "
+                    "(estimated from heartbeats) before the run is refused "
+                    "(exit 5); above 50 a warning")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_option(
+           "--split", run.split,
+           "how the plan is divided: equal shares, or weighted by each "
+           "agent's cores, or by its worker threads (one per usable CPU "
+           "(affinity and cgroup quota) unless the agent was given "
+           "--workers)")
+        ->check(CLI::IsMember({"equal", "cores", "workers"}))
+        ->capture_default_str();
+    cmd->add_flag("--insecure", run.insecure,
+                  "allow a non-loopback --listen without mTLS");
+    cmd->add_option("--tls-ca", run.tls.ca_file,
+                    "control-plane mTLS: CA (PEM) that signed the agents' "
+                    "certificates (with --tls-cert, --tls-key; see "
+                    "scripts/dev-certs)");
+    cmd->add_option("--tls-cert", run.tls.cert_file,
+                    "control-plane mTLS: this controller's certificate (PEM)");
+    cmd->add_option("--tls-key", run.tls.key_file,
+                    "control-plane mTLS: this controller's private key (PEM)");
+    cmd->add_option("--agent-san", run.tls.agent_san,
+                    "control-plane mTLS: agents' certificates must name a "
+                    "SAN matching this pattern ('*': one or more "
+                    "characters), e.g. 'agent-*.stampede.local'");
+    cmd->add_option("--token", run.tls.token,
+                    "control-plane mTLS: agents must also send this bearer "
+                    "token (default: $STAMPEDE_TOKEN, which ps does not "
+                    "show)");
+    cmd->add_flag(
+        "--strict", run.strict,
+        "fail (exit 7) when the generator, not the target, was the limit");
+    cmd->add_option("--agent-binary", run.agent_binary,
+                    "stampede-agent to spawn (default: beside this binary)");
+    cmd->add_option("--agent-log-level", run.agent_log_level,
+                    "log level of local agents")
+        ->capture_default_str();
+    cmd->add_option("--agent-arg", run.agent_args,
+                    "an argument for every local agent, e.g. "
+                    "--agent-arg=--allow-targets=127.0.0.0/8 (repeatable)")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--out", outs,
+                    "write the result: FORMAT=FILE, FORMAT "
+                    "json|md|junit|csv|summary|hdr|html "
+                    "(repeatable; FILE - is standard output)");
+  };
+  CLI::App* run_cmd = app.add_subcommand("run", "run a test plan");
+  add_agent_options(run_cmd);
   run_cmd->add_option(
       "--metrics-listen", run.metrics_listen,
       "serve live, merged Prometheus metrics on GET /metrics at HOST:PORT "
@@ -161,10 +225,57 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
                       "a secret that allows POST /stop from the dashboard's "
                       "own page (Authorization: Bearer TOKEN): the run stops "
                       "as on SIGINT (exit 4, every output written)");
-  run_cmd->add_option("--out", outs,
-                      "write the result: FORMAT=FILE, FORMAT "
-                      "json|md|junit|csv|summary|hdr|html "
-                      "(repeatable; FILE - is standard output)");
+
+  CapacityOptions capacity;
+  std::string target_rps, growth, growth_from, buffer = "20%";
+  CLI::App* capacity_cmd = app.add_subcommand(
+      "capacity",
+      "search the highest rate of the plan's capacity: scenario that meets "
+      "its fail thresholds (growth, bisection, a final trial), and project "
+      "the instances it needs");
+  add_agent_options(capacity_cmd);
+  capacity_cmd->add_option("--width", capacity.width,
+                           "stop when (upper - lower) / upper is this close "
+                           "(default: the plan's capacity.width, else 5%)");
+  capacity_cmd->add_option(
+      "--exceed-ratio", capacity.exceed_ratio,
+      "the share of a step's judged seconds that may be bad while it passes "
+      "(default: the plan's capacity.exceed_ratio, else 10%)");
+  capacity_cmd->add_flag("--per-instance", capacity.per_instance,
+                         "project per instance: the answer divided by "
+                         "--instances");
+  capacity_cmd
+      ->add_option("--instances", capacity.projection.instances,
+                   "instances of the service the search ran against")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  auto add_projection = [&](CLI::App* cmd) {
+    cmd->add_option("--target-rps", target_rps,
+                    "instances needed for this load, e.g. 300/s (or 300)");
+    cmd->add_option("--growth", growth,
+                    "yearly growth scenarios, e.g. 20%,50%,100% (with --from "
+                    "and --years)");
+    cmd->add_option("--years", capacity.projection.years,
+                    "years of growth to project (rows 0 = today .. N)")
+        ->check(CLI::Range(1, 50))
+        ->capture_default_str();
+    cmd->add_option("--from", growth_from,
+                    "today's load that --growth grows from, e.g. 100/s");
+    cmd->add_option("--buffer", buffer,
+                    "headroom added to every instance count, rounded up")
+        ->capture_default_str();
+  };
+  add_projection(capacity_cmd);
+  std::string per_instance_rate;
+  CLI::App* project_cmd = app.add_subcommand(
+      "project",
+      "instances needed for a target or growth, from a known per-instance "
+      "rate: ceil(rps / per instance) + ceil(that x buffer)");
+  project_cmd
+      ->add_option("--per-instance", per_instance_rate,
+                   "what one instance takes, e.g. 50/s")
+      ->required();
+  add_projection(project_cmd);
 
   std::string validate_file;
   CLI::App* validate_cmd =
@@ -247,6 +358,32 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
   }
   run.command_line = CommandLine(argc, argv);
   if (validate_cmd->parsed()) return Validate(validate_file);
+  if (capacity_cmd->parsed() || project_cmd->parsed()) {
+    capacity::ProjectionAsk& ask = capacity.projection;
+    absl::Status s =
+        ParseProjectionFlags(target_rps, growth, growth_from, buffer, &ask);
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+      return kExitInvalid;
+    }
+    if (project_cmd->parsed()) {
+      absl::StatusOr<double> per =
+          ParseRateFlag("--per-instance", per_instance_rate);
+      if (!per.ok()) {
+        std::fprintf(stderr, "%s\n",
+                     std::string(per.status().message()).c_str());
+        return kExitInvalid;
+      }
+      if (ask.target_rps <= 0 && ask.growth.empty()) {
+        std::fprintf(stderr,
+                     "project: give --target-rps or --growth with --from\n");
+        return kExitInvalid;
+      }
+      ask.instances = 1;
+      std::printf("%s", FormatProjection(capacity::Project(*per, ask)).c_str());
+      return kExitPassed;
+    }
+  }
   if (report_cmd->parsed())
     return ReportCommand(report_file, report_format, report_out,
                          report_baseline);
@@ -316,6 +453,10 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
   run.metrics_hold = absl::Seconds(metrics_hold_s);
   run.max_clock_skew = absl::Milliseconds(max_clock_skew_ms);
   run.signals = signals;
+  if (capacity_cmd->parsed()) {
+    capacity.run = run;
+    return Capacity(capacity);
+  }
   return Run(run);
 }
 

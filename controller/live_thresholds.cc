@@ -79,6 +79,15 @@ Cell LiveThresholds::WindowCell(const v1::Threshold& t,
   return cell;
 }
 
+v1::ThresholdResult LiveThresholds::JudgeInterval(size_t i,
+                                                  const IntervalView& view,
+                                                  bool* has_data) const {
+  const v1::Threshold& t = plan_.thresholds(static_cast<int>(i));
+  State state;
+  state.window.push_back(SliceOf(t, view));
+  return Judge(t, WindowCell(t, state), interval_s_, has_data);
+}
+
 std::vector<LiveThresholds::Change> LiveThresholds::OnInterval(
     const IntervalView& view, const std::vector<std::vector<Cell>>& cells) {
   std::vector<Change> changes;

@@ -41,6 +41,12 @@ class LiveThresholds {
   std::vector<Change> OnInterval(const IntervalView& view,
                                  const std::vector<std::vector<Cell>>& cells);
 
+  // Judges threshold `i` on the one interval `view` (its stats kept) alone,
+  // as a window of one interval: a capacity step's second. `has_data`:
+  // whether there was anything to judge.
+  v1::ThresholdResult JudgeInterval(size_t i, const IntervalView& view,
+                                    bool* has_data) const;
+
   // The first `abort: true` threshold that failed, if one did.
   std::optional<size_t> aborted_by() const { return aborted_by_; }
   // "p(95) latency < 500ms failed at 12s (actual 612ms)" for the abort.

@@ -221,6 +221,7 @@ int Controller::Prepare() {
         prepare->mutable_share()->add_weights(a.weight);
     }
     prepare->set_run_id(run_id_);
+    prepare->set_more_runs(steps_);
     *prepare->mutable_plan() = plan_;
     prepare->mutable_share()->set_index(i);
     prepare->mutable_share()->set_count(agents_.size());
@@ -253,8 +254,12 @@ int Controller::Prepare() {
         event->message->ready().run_id() != run_id_)
       continue;
     if (!event->message->ready().error().empty()) {
-      std::fprintf(stderr, "agent %s cannot run its share: %s\n",
-                   agent->id.c_str(), event->message->ready().error().c_str());
+      ready_error_ = event->message->ready().error();
+      // A capacity step an agent refused is judged by the search.
+      if (!steps_) {
+        std::fprintf(stderr, "agent %s cannot run its share: %s\n",
+                     agent->id.c_str(), ready_error_.c_str());
+      }
       return kExitInternal;
     }
     if (agent->state == AgentState::kRegistered) {
@@ -294,10 +299,11 @@ void Controller::SettleEngines() {
                         EngineTitle(e.engine()), " (", e.why(), ")");
       }
     }
-    if (out.engine.empty()) continue;
+    if (out.engine.empty() || engines_shown_) continue;
     Print(absl::StrCat("  scenario ", plan_.scenarios(s).name(), ": ",
                        EngineTitle(out.engine), " (", out.why, ")\n"));
   }
+  engines_shown_ = steps_;  // a capacity search shows them once
 }
 
 int Controller::CheckClocks() {
@@ -403,13 +409,17 @@ void Controller::EmitIntervals(bool force_all) {
     }
     v1::IntervalResult r = IntervalResultOf(plan_, *view, options_.interval);
     JudgeGenerator(&r);
-    Print(FormatLiveLine(
-        r, static_cast<double>(view->latency.ValueAtPercentile(95)) / 1000.0,
-        agents_.size()));
+    if (interval_hook_) interval_hook_(*view, r);
+    if (!steps_) {
+      Print(FormatLiveLine(
+          r, static_cast<double>(view->latency.ValueAtPercentile(95)) / 1000.0,
+          agents_.size()));
+    }
     if (dashboard_ != nullptr) dashboard_->PublishInterval(r);
     intervals_.push_back(std::move(r));
     for (const LiveThresholds::Change& c :
          live_->OnInterval(*view, aggregator_->cells())) {
+      if (steps_) continue;  // the search judges steps its own way
       Print(absl::StrCat(
           "  threshold ",
           !c.failing                      ? "passing again"
@@ -418,7 +428,7 @@ void Controller::EmitIntervals(bool force_all) {
           " at ", absl::StrFormat("%g", c.t_s), "s: ", c.result.expression(),
           " (actual ", c.result.actual_text(), ")\n"));
     }
-    if (live_->aborted_by() && !aborted_ && !force_all) {
+    if (live_->aborted_by() && !aborted_ && !force_all && !steps_) {
       aborted_ = true;
       abort_reason_ = live_->AbortReason();
       Print(absl::StrCat("\n", abort_reason_, ": stopping agents\n"));
@@ -520,7 +530,7 @@ void Controller::Drive() {
   EmitIntervals(true);
 }
 
-int Controller::Execute() {
+int Controller::Gather() {
   if (int code = Serve(); code != kExitPassed) return code;
   if (!options_.metrics_listen.empty()) {
     auto server = MetricsServer::Start(options_.metrics_listen);
@@ -574,7 +584,10 @@ int Controller::Execute() {
     Print(
         absl::StrCat("waiting for ", expected, " agents on ", address_, "\n"));
   }
-  if (int code = Register(expected, local); code != kExitPassed) return code;
+  return Register(expected, local);
+}
+
+int Controller::Launch() {
   if (int code = Prepare(); code != kExitPassed) return code;
   if (int code = RunSetup(); code != kExitPassed) return code;
 
@@ -589,22 +602,56 @@ int Controller::Execute() {
     hub_.Send(a.session, std::move(msg));
     a.state = AgentState::kRunning;
   }
-  aggregator_ = std::make_unique<Aggregator>(plan_, agents_.size(),
-                                             NeedsIntervalStats(plan_));
+  aggregator_ = std::make_unique<Aggregator>(
+      plan_, agents_.size(), steps_ || NeedsIntervalStats(plan_));
   live_ = std::make_unique<LiveThresholds>(plan_, options_.interval);
   phase_ = "running";
   PublishMetrics();
-  Print(absl::StrCat("run ", run_id_, ": plan ",
-                     plan_.name().empty() ? "(unnamed)" : plan_.name(), ", ",
-                     agents_.size(), " agents, starting in ",
-                     absl::FormatDuration(kStartLead), "\n"));
+  if (!steps_) {
+    Print(absl::StrCat("run ", run_id_, ": plan ",
+                       plan_.name().empty() ? "(unnamed)" : plan_.name(), ", ",
+                       agents_.size(), " agents, starting in ",
+                       absl::FormatDuration(kStartLead), "\n"));
+  }
   SettleEngines();
+  return kExitPassed;
+}
+
+int Controller::Execute() {
+  if (int code = Gather(); code != kExitPassed) return code;
+  if (int code = Launch(); code != kExitPassed) return code;
   Drive();
   if (Killed()) {
     std::fprintf(stderr, "second signal: exiting at once, without a report\n");
     return kExitAborted;
   }
   return Finish();
+}
+
+bool Controller::AllAgentsUsable() const {
+  for (const Agent& a : agents_) {
+    if (a.state == AgentState::kLost || a.state == AgentState::kStopped)
+      return false;
+  }
+  return true;
+}
+
+int Controller::RunStep(const v1::TestPlan& plan) {
+  if (!AllAgentsUsable()) return kExitAgentsLost;
+  steps_ = true;
+  plan_ = plan;
+  run_id_ = NewRunId();
+  for (Agent& a : agents_) a.state = AgentState::kRegistered;
+  intervals_.clear();
+  aborted_ = aborted_for_loss_ = stopping_ = false;
+  abort_reason_.clear();
+  ready_error_.clear();
+  setup_result_.Clear();
+  setup_values_.clear();
+  if (int code = Launch(); code != kExitPassed) return code;
+  Drive();
+  if (Killed()) return kExitAborted;
+  return kExitPassed;
 }
 
 }  // namespace run_internal

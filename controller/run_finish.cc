@@ -150,6 +150,7 @@ int Controller::Finish() {
   facts.live = live_.get();
   facts.setup = &setup_result_;
   v1::RunResult result = BuildResult(facts);
+  if (amend_result_) amend_result_(&result);
   phase_ = "done";
   PublishMetrics();
   if (aggregator_->late_intervals() > 0) {

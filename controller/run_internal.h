@@ -5,6 +5,7 @@
 #define STAMPEDE_CONTROLLER_RUN_INTERNAL_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -90,7 +91,42 @@ class Controller {
 
   int Execute();
 
+  // A capacity search (controller/capacity_run.cc) gathers the agents once,
+  // then runs each step as a run of its own on the same sessions.
+  //
+  // Serves the control plane, spawns local agents and registers them.
+  int Gather();
+  // Runs `plan` on the gathered agents (Prepare, Start, Drive), quietly: no
+  // live lines. kExitPassed once it ended; else why it could not run (an
+  // agent that refused it: ready_error()).
+  int RunStep(const v1::TestPlan& plan);
+  // Called with every merged interval of a step, its stats kept.
+  using IntervalHook =
+      std::function<void(const IntervalView&, const v1::IntervalResult&)>;
+  void SetIntervalHook(IntervalHook hook) { interval_hook_ = std::move(hook); }
+  // Applied to the result before it is printed and written (Finish).
+  void SetResultAmend(std::function<void(v1::RunResult*)> amend) {
+    amend_result_ = std::move(amend);
+  }
+  // The last run's end: the result (amended), the outputs, the exit code.
+  int Finish();
+  const std::string& ready_error() const { return ready_error_; }
+  bool aborted() const { return aborted_; }
+  bool aborted_for_loss() const { return aborted_for_loss_; }
+  const std::string& abort_reason() const { return abort_reason_; }
+  bool Interrupted() const {
+    return options_.signals != nullptr && options_.signals->load() > 0;
+  }
+  bool Killed() const {
+    return options_.signals != nullptr && options_.signals->load() > 1;
+  }
+  // Whether every agent is still usable for another step.
+  bool AllAgentsUsable() const;
+  size_t agent_count() const { return agents_.size(); }
+
  private:
+  // Prepare, the setup, Start: the run goes.
+  int Launch();
   int Serve();
   int Register(int expected, bool local);
   int Prepare();
@@ -110,19 +146,12 @@ class Controller {
   // setup has written its report: exit 8).
   int RunSetup();
   void Drive();
-  bool Interrupted() const {
-    return options_.signals != nullptr && options_.signals->load() > 0;
-  }
-  bool Killed() const {
-    return options_.signals != nullptr && options_.signals->load() > 1;
-  }
   void StopAll(const std::string& reason);
   // A running agent is gone: its stream ended, or it went silent. Ends its
   // stream and applies the plan's loss policy.
   void Lose(Agent& agent, const std::string& why,
             AgentState state = AgentState::kLost);
   void EmitIntervals(bool force_all);
-  int Finish();
   Agent* BySession(uint64_t session);
   size_t IndexOf(uint64_t session) const;
   // Renders the merged state for /metrics, when it is served.
@@ -131,7 +160,7 @@ class Controller {
   void HoldMetrics();
 
   const RunOptions& options_;
-  const v1::TestPlan& plan_;
+  v1::TestPlan plan_;  // a capacity search's: the step's
   const v1::TestPlan* plan_as_run_ = nullptr;
   const std::map<std::string, common::DataTable>* data_;
   Hub hub_;
@@ -158,6 +187,13 @@ class Controller {
   std::unique_ptr<MetricsServer> metrics_;
   std::unique_ptr<DashboardServer> dashboard_;
   std::string phase_ = "registering";
+  // A capacity search: agents keep their sessions between steps, which run
+  // quietly and keep their intervals' stats for the step's judge.
+  bool steps_ = false;
+  bool engines_shown_ = false;
+  std::string ready_error_;
+  IntervalHook interval_hook_;
+  std::function<void(v1::RunResult*)> amend_result_;
 };
 
 }  // namespace stampede::controller::run_internal

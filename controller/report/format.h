@@ -86,6 +86,17 @@ std::string FormatHdrLog(const v1::RunResult& result);
 // spaces, as the console summary prints its tables.
 std::string TextTable(const std::vector<std::vector<std::string>>& rows);
 
+// A capacity search (RunResult.capacity): the step table, the knee, the
+// answer and the projection; "" without one. In format_capacity.cc.
+std::string FormatCapacityText(const v1::RunResult& result);
+std::string FormatCapacityMarkdown(const v1::RunResult& result);
+// The HTML report's Capacity section (its curve drawn by report.js), and the
+// steps for that chart as the page's data: ,"capacity":{...}.
+std::string FormatCapacityHtml(const v1::RunResult& result);
+std::string CapacityDataJson(const v1::RunResult& result);
+// The projection's rows, each with its arithmetic, as a text table.
+std::string FormatProjection(const v1::CapacityProjection& projection);
+
 // An engine as Ready and the result name it ("h2") for people: "native
 // HTTP/1.1", "native HTTP/2", "native WebSocket", "libcurl".
 std::string EngineTitle(const std::string& engine);

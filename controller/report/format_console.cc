@@ -322,6 +322,7 @@ std::string FormatSummary(const v1::RunResult& r) {
         "\n\n  WARNING: the control plane left loopback unencrypted "
         "(--insecure)";
   }
+  out += FormatCapacityText(r);
   absl::StrAppend(
       &out, "\n\n  result: ", r.status(), " (exit ", r.exit_code(), ")",
       r.message().empty() ? "" : absl::StrCat(": ", r.message()), "\n");

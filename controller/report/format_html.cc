@@ -331,7 +331,7 @@ std::string DataJson(const v1::RunResult& r, const v1::RunResult* baseline) {
                                  ",\"requests\":[", requests, "]");
   if (baseline != nullptr)
     absl::StrAppend(&out, ",\"baseline\":", BaselineJson(*baseline));
-  return out + "}";
+  return out + CapacityDataJson(r) + "}";
 }
 
 std::string Table(const std::vector<std::string>& header,
@@ -408,6 +408,7 @@ std::string FormatHtml(const v1::RunResult& r, const v1::RunResult* baseline) {
       Html(r.status()), "</span> exit ", r.exit_code(),
       r.message().empty() ? "" : absl::StrCat(": ", Html(r.message())),
       "</p>\n");
+  out += FormatCapacityHtml(r);
 
   // Test Configuration, as the teams' template has it.
   std::string host_text;

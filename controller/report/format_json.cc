@@ -388,6 +388,21 @@ std::string FormatJson(const v1::RunResult& r) {
       w.Raw("plan", plan);
     }
   }
+  if (r.has_capacity()) {
+    // stampede capacity: the steps, the answer (capacity.max_rate, per
+    // second) and the projection, with every field, in the proto's names.
+    std::string capacity;
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.preserve_proto_field_names = true;
+    options.always_print_primitive_fields = true;
+    if (google::protobuf::util::MessageToJsonString(r.capacity(), &capacity,
+                                                    options)
+            .ok()) {
+      while (!capacity.empty() && capacity.back() == '\n') capacity.pop_back();
+      w.Raw("capacity", capacity);
+    }
+  }
   w.End();
   return w.Take();
 }

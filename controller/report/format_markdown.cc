@@ -102,6 +102,11 @@ std::string FormatMarkdown(const v1::RunResult& r) {
   absl::StrAppend(
       &out, "**Result: ", r.status(), "** (exit ", r.exit_code(), ")",
       r.message().empty() ? "" : absl::StrCat(": ", r.message()), "\n\n");
+  if (r.has_capacity()) {
+    // The search first; the rest of the report is its final trial's.
+    out += FormatCapacityMarkdown(r).substr(1);
+    out += "\nThe sections below are the final trial's.\n\n";
+  }
   out += "## Test Configuration\n\n";
   absl::StrAppend(&out, "| | |\n| --- | --- |\n", "| Test Type | ",
                   r.test_type().empty() ? "-" : MdEscape(r.test_type()), " |\n",

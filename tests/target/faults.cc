@@ -1,5 +1,7 @@
 #include "tests/target/faults.h"
 
+#include <algorithm>
+
 #include "tests/target/http.h"
 
 namespace stampede::target {
@@ -42,6 +44,27 @@ void Faults::Clear() {
     version_.fetch_add(1, std::memory_order_release);
   }
   FreezeUntil(absl::ZeroDuration());
+}
+
+absl::Duration Faults::ServeSerially(absl::Duration now,
+                                     absl::Duration service) {
+  const int64_t now_ns = absl::ToInt64Nanoseconds(now);
+  const int64_t service_ns = absl::ToInt64Nanoseconds(service);
+  int64_t busy = serial_busy_until_ns_.load(std::memory_order_relaxed);
+  int64_t done = 0;
+  do {
+    done = std::max(busy, now_ns) + service_ns;
+  } while (!serial_busy_until_ns_.compare_exchange_weak(
+      busy, done, std::memory_order_relaxed));
+  const int64_t wait = done - service_ns - now_ns;
+  if (wait > 0) {
+    serial_queued_.fetch_add(1, std::memory_order_relaxed);
+    int64_t max = serial_max_wait_ns_.load(std::memory_order_relaxed);
+    while (wait > max && !serial_max_wait_ns_.compare_exchange_weak(
+                             max, wait, std::memory_order_relaxed)) {
+    }
+  }
+  return absl::Nanoseconds(done);
 }
 
 void Faults::FreezeUntil(absl::Duration deadline) {

@@ -52,6 +52,25 @@ class Faults {
     return freeze_epoch_.load(std::memory_order_acquire);
   }
 
+  // /capacity/N: one server for the whole process, serving requests in the
+  // order they came for `service` each (1/N s). Returns when this one is
+  // done (on MonotonicNow()'s clock): its wait in the queue plus its
+  // service. What waited longer than its service is counted in
+  // serial_queued().
+  absl::Duration ServeSerially(absl::Duration now, absl::Duration service);
+  // Requests of /capacity/N that found the server busy, and the longest any
+  // waited for it (ns): the server's own view of its queue.
+  uint64_t serial_queued() const {
+    return serial_queued_.load(std::memory_order_relaxed);
+  }
+  int64_t serial_max_wait_ns() const {
+    return serial_max_wait_ns_.load(std::memory_order_relaxed);
+  }
+  void ResetSerialStats() {
+    serial_queued_.store(0, std::memory_order_relaxed);
+    serial_max_wait_ns_.store(0, std::memory_order_relaxed);
+  }
+
   // Asks every loop to close the WebSockets open now with `code`.
   void CloseWebSockets(uint16_t code);
   // (epoch << 16) | code: the epoch changes with every CloseWebSockets.
@@ -66,6 +85,9 @@ class Faults {
   std::atomic<int64_t> frozen_until_ns_{0};
   std::atomic<uint64_t> freeze_epoch_{0};
   std::atomic<uint64_t> ws_close_{0};
+  std::atomic<int64_t> serial_busy_until_ns_{0};
+  std::atomic<uint64_t> serial_queued_{0};
+  std::atomic<int64_t> serial_max_wait_ns_{0};
 };
 
 // Picks an exact share of a sequence of events, spread evenly: event i

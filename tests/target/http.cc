@@ -376,6 +376,9 @@ Pending RouteRequest(const RequestHead& req, absl::string_view* path_out,
   } else if (absl::ConsumePrefix(&rest, "/delay/")) {
     bool ok = ParseBoundedDecimal(rest, kMaxDelayMs, &n);
     p.route = ok ? Route::kDelay : Route::kBadParameter;
+  } else if (absl::ConsumePrefix(&rest, "/capacity/")) {
+    bool ok = ParseBoundedDecimal(rest, kMaxCapacity, &n) && n > 0;
+    p.route = ok ? Route::kCapacity : Route::kBadParameter;
   } else if (absl::ConsumePrefix(&rest, "/status/")) {
     bool ok = ParseBoundedDecimal(rest, 599, &n) && n >= 200;
     p.route = ok ? Route::kStatus : Route::kBadParameter;

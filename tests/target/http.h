@@ -20,6 +20,8 @@ inline constexpr uint64_t kMaxWsMessage = 1024 * 1024;
 // Shares (of requests to fault) are kept exactly, in units of 1e-8: 100% is
 // kShareOne. A PERCENT therefore takes at most six decimals.
 inline constexpr uint64_t kShareOne = 100000000;
+// The most /capacity/N serves per second (service time 1 µs).
+inline constexpr uint64_t kMaxCapacity = 1000000;
 // The longest /redirect/N chain.
 inline constexpr uint64_t kMaxRedirects = 1000;
 // Cookies one /cookies/set may set.
@@ -48,6 +50,7 @@ enum class Route : uint8_t {
   kUnauthorized,  // /auth/basic/USER/PASS without those credentials
   kFaulted,       // a /fault/status share: answer arg (a status) instead
   kRedirect,      // /redirect/N (arg: N)
+  kCapacity,      // /capacity/N: one serial server of N requests/s (arg: N)
   // The routes below read more of the request than Pending holds (see
   // NeedsRequestCopy): the event loop copies it out of the head for them only.
   kApi,          // under /api/: the stateful routes (state.h)

@@ -71,6 +71,12 @@ void EventLoop::Dispatch(Conn& conn) {
       Wait(conn, MonotonicNow() + absl::Milliseconds(p.arg), TimerKind::kDelay,
            false);
       return;
+    case Route::kCapacity:
+      Wait(conn,
+           faults_->ServeSerially(MonotonicNow(),
+                                  absl::Nanoseconds(1'000'000'000 / p.arg)),
+           TimerKind::kDelay, false);
+      return;
     case Route::kStatus:
     case Route::kFaulted: {
       int status = static_cast<int>(p.arg);
@@ -167,11 +173,21 @@ void EventLoop::DispatchControl(Conn& conn) {
       for (const auto& peer : *peers_) peer->stats().AddTo(&snapshot);
       state_->AddTo(&snapshot);
       body = snapshot.ToJson();
+      // /capacity/N's queue, as the server saw it.
+      if (size_t end = body.rfind('}'); end != std::string::npos) {
+        body.insert(
+            end, absl::StrFormat(
+                     ",\"capacity_queued\":%d,"
+                     "\"capacity_max_wait_ms\":%.3f",
+                     faults_->serial_queued(),
+                     static_cast<double>(faults_->serial_max_wait_ns()) / 1e6));
+      }
       break;
     }
     case Route::kStatsReset:
       for (const auto& peer : *peers_) peer->stats().Reset();
       state_->ResetCounts();
+      faults_->ResetSerialStats();
       body = "{\"reset\":true}";
       break;
     case Route::kFreeze:

@@ -244,6 +244,27 @@
   if (wanted && +wanted[1] < data.requests.length) select.value = wanted[1];
   draw();
 
+  // A capacity search: latency against the throughput achieved, a point a
+  // measured step, in the order of their throughput.
+  const capacityEl = document.getElementById("chart-capacity");
+  if (data.capacity && capacityEl) {
+    const c = data.capacity;
+    const idx = c.achieved.map((_, i) => i)
+      .filter(i => c.achieved[i] > 0)
+      .sort((a, b) => c.achieved[a] - c.achieved[b]);
+    const col = a => idx.map(i => a[i]);
+    const dot = (label, stroke, width) => ({ label, stroke, width, points: { show: true, size: 7 } });
+    new uPlot({
+      title: "Latency against throughput, a point a step (ms)",
+      width, height: 280,
+      scales: { x: { time: false } },
+      axes: [{ label: "achieved requests/s" }, { size: 60 }],
+      series: [{ label: "achieved/s" }, dot("p50", colors[2], 1),
+        dot("p95", colors[0], 2), dot("p99", colors[3], 1)],
+    }, [col(c.achieved), col(c.p50), col(c.p95), col(c.p99)], capacityEl);
+    document.body.dataset.capacityPoints = String(idx.length);
+  }
+
   // For tests and for people: what the charts were drawn from.
   function mark() {
     const all = runHist.total ? percentile(runHist, 95) : 0;
