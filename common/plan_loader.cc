@@ -553,8 +553,9 @@ size_t Utf8Length(uint32_t c) {
 
 // One unit of a scalar as written at raw[at...]: how many bytes it spans
 // there and how many the value has for it once YAML has decoded it (quote
-// '"' or '\'', or 0 for plain and literal block text) and ${VAR} is
-// expanded. 0 raw bytes: the closing quote, where the value ends.
+// '"' or '\'', or 0 for plain and literal block text) and ${VAR} (or
+// ${VAR:-default}) is expanded. 0 raw bytes: the closing quote, where the value
+// ends.
 std::pair<size_t, size_t> NextUnit(std::string_view raw, size_t at,
                                    char quote) {
   const char c = raw[at];
@@ -591,9 +592,14 @@ std::pair<size_t, size_t> NextUnit(std::string_view raw, size_t at,
   if (raw.compare(at, 2, "${") == 0) {
     const size_t close = raw.find('}', at + 2);
     if (close != std::string_view::npos) {
+      const std::string_view body = raw.substr(at + 2, close - at - 2);
+      const size_t dash = body.find(":-");
       const char* value =
-          std::getenv(std::string(raw.substr(at + 2, close - at - 2)).c_str());
-      return {close + 1 - at, value == nullptr ? 0 : std::strlen(value)};
+          std::getenv(std::string(body.substr(0, dash)).c_str());
+      const size_t length = value == nullptr ? 0 : std::strlen(value);
+      if (dash != std::string_view::npos && length == 0)
+        return {close + 1 - at, body.size() - dash - 2};  // the default
+      return {close + 1 - at, length};
     }
   }
   return {1, 1};

@@ -57,7 +57,8 @@ struct LoadedPlan {
 
 // Parses `text` as the content of `file` (the name is used in messages only).
 // ${VAR} in string values is replaced by the environment variable VAR (an unset
-// variable is an error); $${ stands for a literal ${. On failure returns the
+// variable is an error), ${VAR:-default} by VAR or, when VAR is unset or empty,
+// the literal default; $${ stands for a literal ${. On failure returns the
 // issues; never a partial plan.
 absl::StatusOr<LoadedPlan> ParsePlan(std::string_view file,
                                      std::string_view text,
