@@ -46,6 +46,21 @@ std::string CommandLine(int argc, char** argv) {
   return out;
 }
 
+// One plan, any test type: the flags of common::LoadOverrides, for `run`
+// and `validate`.
+void AddLoadOverrides(CLI::App* cmd, common::LoadOverrides* overrides) {
+  cmd->add_option("--type", overrides->type,
+                  "the test type instead of the plan's (smoke, load, stress, "
+                  "spike, soak, breakpoint give stages to scenarios without)");
+  cmd->add_option("--vus", overrides->vus,
+                  "scale each closed-model load's VU stages to this peak");
+  cmd->add_option("--rate", overrides->rate,
+                  "scale each open-model load's rate stages to this peak, "
+                  "e.g. 200/s");
+  cmd->add_option("--duration", overrides->duration,
+                  "scale each load's stages to last this long, e.g. 90s, 2m");
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
@@ -165,12 +180,14 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
                       "write the result: FORMAT=FILE, FORMAT "
                       "json|md|junit|csv|summary|hdr|html "
                       "(repeatable; FILE - is standard output)");
+  AddLoadOverrides(run_cmd, &run.overrides);
 
   std::string validate_file;
   CLI::App* validate_cmd =
       app.add_subcommand("validate", "check a plan; exit 0 or 2");
   validate_cmd->add_option("plan", validate_file, "plan file (YAML or JSON)")
       ->required();
+  AddLoadOverrides(validate_cmd, &run.overrides);  // one subcommand parses
 
   std::string report_file, report_format = "summary", report_out,
                            report_baseline;
@@ -246,7 +263,7 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
     return kExitInvalid;
   }
   run.command_line = CommandLine(argc, argv);
-  if (validate_cmd->parsed()) return Validate(validate_file);
+  if (validate_cmd->parsed()) return Validate(validate_file, run.overrides);
   if (report_cmd->parsed())
     return ReportCommand(report_file, report_format, report_out,
                          report_baseline);
