@@ -27,6 +27,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/test_types.h"
 #include "common/text.h"
 #include "common/units.h"
 #include "common/yaml_documents.h"
@@ -553,8 +554,9 @@ size_t Utf8Length(uint32_t c) {
 
 // One unit of a scalar as written at raw[at...]: how many bytes it spans
 // there and how many the value has for it once YAML has decoded it (quote
-// '"' or '\'', or 0 for plain and literal block text) and ${VAR} is
-// expanded. 0 raw bytes: the closing quote, where the value ends.
+// '"' or '\'', or 0 for plain and literal block text) and ${VAR} (or
+// ${VAR:-default}) is expanded. 0 raw bytes: the closing quote, where the value
+// ends.
 std::pair<size_t, size_t> NextUnit(std::string_view raw, size_t at,
                                    char quote) {
   const char c = raw[at];
@@ -591,9 +593,14 @@ std::pair<size_t, size_t> NextUnit(std::string_view raw, size_t at,
   if (raw.compare(at, 2, "${") == 0) {
     const size_t close = raw.find('}', at + 2);
     if (close != std::string_view::npos) {
+      const std::string_view body = raw.substr(at + 2, close - at - 2);
+      const size_t dash = body.find(":-");
       const char* value =
-          std::getenv(std::string(raw.substr(at + 2, close - at - 2)).c_str());
-      return {close + 1 - at, value == nullptr ? 0 : std::strlen(value)};
+          std::getenv(std::string(body.substr(0, dash)).c_str());
+      const size_t length = value == nullptr ? 0 : std::strlen(value);
+      if (dash != std::string_view::npos && length == 0)
+        return {close + 1 - at, body.size() - dash - 2};  // the default
+      return {close + 1 - at, length};
     }
   }
   return {1, 1};
@@ -682,11 +689,35 @@ PlanIssue LoadedPlan::IssueInValue(std::string_view path, size_t offset,
 
 namespace {
 
+// The test type's stages and the command line's overrides, put in before
+// validation so that every later pass sees the plan as it will run. A
+// model the type cannot fill is an issue there (and in `unparsed`, so the
+// validator does not also call its stages missing).
+void ApplyTestType(const LoadOverrides& overrides, LoadedPlan* loaded,
+                   std::vector<PlanIssue>* found,
+                   std::vector<std::string>* unparsed) {
+  if (!overrides.type.empty()) loaded->plan.set_type(overrides.type);
+  const std::vector<TestTypeIssue> typed = ExpandTestType(&loaded->plan);
+  for (const TestTypeIssue& issue : typed) {
+    found->push_back(loaded->IssueAt(issue.path, issue.message));
+    if (unparsed != nullptr) unparsed->push_back(issue.path);
+  }
+  if (!typed.empty() || overrides.empty()) return;
+  if (absl::Status s = ApplyOverrides(overrides, &loaded->plan); !s.ok()) {
+    PlanIssue issue;
+    issue.file = loaded->file;
+    issue.message = std::string(s.message());
+    found->push_back(std::move(issue));
+  }
+}
+
 // Parses `text` into `loaded`, as far as it goes: a field that cannot be
-// parsed is left unset and its issue added to `found`. Returns whether the
-// text was one YAML map (so that what was parsed is a plan worth checking).
+// parsed is left unset and its issue added to `found`; then expands its test
+// type and applies `overrides`. Returns whether the text was one YAML map (so
+// that what was parsed is a plan worth checking).
 bool ParseInto(std::string_view file, std::string_view text,
                std::vector<PlanIssue>* found, LoadedPlan* loaded,
+               const LoadOverrides& overrides = {},
                std::vector<std::string>* unparsed = nullptr) {
   loaded->file = std::string(file);
   loaded->text = std::string(text);
@@ -719,6 +750,7 @@ bool ParseInto(std::string_view file, std::string_view text,
     } else {
       walker.Locate("", docs[0].Mark());
       walker.ParseMessageValue(docs[0], &loaded->plan, "");
+      ApplyTestType(overrides, loaded, found, unparsed);
       return true;
     }
   } catch (const YAML::ParserException& e) {
@@ -787,11 +819,12 @@ absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& file,
 
 absl::StatusOr<LoadedPlan> ParseAndValidatePlan(
     std::string_view file, std::string_view text,
-    std::vector<PlanIssue>* issues) {
+    std::vector<PlanIssue>* issues, const LoadOverrides& overrides) {
   std::vector<PlanIssue> found;
   LoadedPlan loaded;
   std::vector<std::string> unparsed;
-  const bool is_map = ParseInto(file, text, &found, &loaded, &unparsed);
+  const bool is_map =
+      ParseInto(file, text, &found, &loaded, overrides, &unparsed);
   std::map<std::string, DataTable> tables;
   if (is_map) {
     // Every problem in one pass: the semantic checks run on what parsed,
@@ -815,10 +848,11 @@ absl::StatusOr<LoadedPlan> ParseAndValidatePlan(
 }
 
 absl::StatusOr<LoadedPlan> LoadAndValidatePlan(const std::string& file,
-                                               std::vector<PlanIssue>* issues) {
+                                               std::vector<PlanIssue>* issues,
+                                               const LoadOverrides& overrides) {
   absl::StatusOr<std::string> text = ReadPlanText(file, issues);
   if (!text.ok()) return text.status();
-  return ParseAndValidatePlan(file, *text, issues);
+  return ParseAndValidatePlan(file, *text, issues, overrides);
 }
 
 }  // namespace stampede::common

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/data_file.h"
+#include "common/test_types.h"
 #include "stampede/v1/plan.pb.h"
 
 namespace stampede::common {
@@ -57,8 +58,10 @@ struct LoadedPlan {
 
 // Parses `text` as the content of `file` (the name is used in messages only).
 // ${VAR} in string values is replaced by the environment variable VAR (an unset
-// variable is an error); $${ stands for a literal ${. On failure returns the
-// issues; never a partial plan.
+// variable is an error), ${VAR:-default} by VAR or, when VAR is unset or empty,
+// the literal default; $${ stands for a literal ${. A known test type's stages
+// are then given to the scenarios without their own (ExpandTestType). On
+// failure returns the issues; never a partial plan.
 absl::StatusOr<LoadedPlan> ParsePlan(std::string_view file,
                                      std::string_view text,
                                      std::vector<PlanIssue>* issues);
@@ -86,17 +89,19 @@ void NormalizePlan(stampede::v1::TestPlan* plan);
 void RedactPlan(const std::map<std::string, std::string>& env_values,
                 stampede::v1::TestPlan* plan);
 
-// Both passes at once, so one run reports every problem: parse, validate what
+// Both passes at once, so one run reports every problem: parse (expanding
+// the test type, with `overrides` applied: common/test_types.h), validate what
 // parsed (leaving out issues about fields that did not parse, fields that
 // contain them, and the field a mistyped key meant), then normalize. Returns
 // the plan only when no issue was found at all; data files are read relative
-// to `file`.
-absl::StatusOr<LoadedPlan> ParseAndValidatePlan(std::string_view file,
-                                                std::string_view text,
-                                                std::vector<PlanIssue>* issues);
+// to `file`. A bad override is an issue without a line.
+absl::StatusOr<LoadedPlan> ParseAndValidatePlan(
+    std::string_view file, std::string_view text,
+    std::vector<PlanIssue>* issues, const LoadOverrides& overrides = {});
 // The same for a file (one that cannot be read is one issue at line 0).
-absl::StatusOr<LoadedPlan> LoadAndValidatePlan(const std::string& file,
-                                               std::vector<PlanIssue>* issues);
+absl::StatusOr<LoadedPlan> LoadAndValidatePlan(
+    const std::string& file, std::vector<PlanIssue>* issues,
+    const LoadOverrides& overrides = {});
 
 }  // namespace stampede::common
 

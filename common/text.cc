@@ -45,7 +45,13 @@ bool ExpandEnv(absl::string_view in, std::string* out, std::string* error) {
                             " (write $${ for a literal ${)");
       return false;
     }
-    const absl::string_view name = in.substr(i + 2, close - i - 2);
+    const absl::string_view body = in.substr(i + 2, close - i - 2);
+    // ${VAR:-default}: the default when VAR is unset or empty, as in a shell.
+    const size_t dash = body.find(":-");
+    const bool has_default = dash != absl::string_view::npos;
+    const absl::string_view name = has_default ? body.substr(0, dash) : body;
+    const absl::string_view fallback =
+        has_default ? body.substr(dash + 2) : absl::string_view();
     bool valid = !name.empty() && !(name[0] >= '0' && name[0] <= '9');
     for (char c : name) {
       if (!(c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
@@ -53,12 +59,33 @@ bool ExpandEnv(absl::string_view in, std::string* out, std::string* error) {
         valid = false;
       }
     }
+    if (!valid && !has_default &&
+        name.find_first_of(":-") != absl::string_view::npos) {
+      *error = absl::StrCat("unsupported ", absl::StrCat("\"${", body, "}\""),
+                            "; a default is written ${VAR:-default}");
+      return false;
+    }
     if (!valid) {
       *error = absl::StrCat("invalid environment variable name ",
                             absl::StrCat("\"", name, "\""), " in ${...}");
       return false;
     }
+    if (fallback.find("${") != absl::string_view::npos) {
+      *error =
+          absl::StrCat("the default in ", absl::StrCat("\"${", body, "}\""),
+                       " holds ${: a default is literal text (no nesting)");
+      return false;
+    }
     const char* value = std::getenv(std::string(name).c_str());
+    if (has_default) {
+      if (value == nullptr || *value == '\0') {
+        out->append(fallback.data(), fallback.size());
+      } else {
+        out->append(value);
+      }
+      i = close + 1;
+      continue;
+    }
     if (value == nullptr) {
       *error = absl::StrCat("environment variable ", name, " is not set");
       return false;

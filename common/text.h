@@ -15,9 +15,11 @@ namespace stampede::common {
 // so that the common typo "reqeusts" is one edit away from "requests".
 int EditDistance(std::string_view a, std::string_view b);
 
-// Replaces ${VAR} by the environment variable VAR and $${ by a literal ${. On
-// failure (unterminated, invalid name, unset variable) returns false and says
-// why in `error`.
+// Replaces ${VAR} by the environment variable VAR, ${VAR:-default} by VAR or,
+// when VAR is unset or empty, by the literal text `default` (which may be
+// empty and holds no ${), and $${ by a literal ${. On failure (unterminated,
+// invalid name or form, unset variable) returns false and says why in
+// `error`.
 bool ExpandEnv(absl::string_view in, std::string* out, std::string* error);
 
 }  // namespace stampede::common

@@ -111,6 +111,21 @@ absl::Status ParseProjectionFlags(const std::string& target,
   return absl::OkStatus();
 }
 
+// One plan, any test type: the flags of common::LoadOverrides, for `run`
+// and `validate`.
+void AddLoadOverrides(CLI::App* cmd, common::LoadOverrides* overrides) {
+  cmd->add_option("--type", overrides->type,
+                  "the test type instead of the plan's (smoke, load, stress, "
+                  "spike, soak, breakpoint give stages to scenarios without)");
+  cmd->add_option("--vus", overrides->vus,
+                  "scale each closed-model load's VU stages to this peak");
+  cmd->add_option("--rate", overrides->rate,
+                  "scale each open-model load's rate stages to this peak, "
+                  "e.g. 200/s");
+  cmd->add_option("--duration", overrides->duration,
+                  "scale each load's stages to last this long, e.g. 90s, 2m");
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
@@ -276,12 +291,14 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
                    "what one instance takes, e.g. 50/s")
       ->required();
   add_projection(project_cmd);
+  AddLoadOverrides(run_cmd, &run.overrides);
 
   std::string validate_file;
   CLI::App* validate_cmd =
       app.add_subcommand("validate", "check a plan; exit 0 or 2");
   validate_cmd->add_option("plan", validate_file, "plan file (YAML or JSON)")
       ->required();
+  AddLoadOverrides(validate_cmd, &run.overrides);  // one subcommand parses
 
   std::string report_file, report_format = "summary", report_out,
                            report_baseline;
@@ -357,7 +374,7 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
     return kExitInvalid;
   }
   run.command_line = CommandLine(argc, argv);
-  if (validate_cmd->parsed()) return Validate(validate_file);
+  if (validate_cmd->parsed()) return Validate(validate_file, run.overrides);
   if (capacity_cmd->parsed() || project_cmd->parsed()) {
     capacity::ProjectionAsk& ask = capacity.projection;
     absl::Status s =

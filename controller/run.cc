@@ -658,8 +658,8 @@ int Controller::RunStep(const v1::TestPlan& plan) {
 
 int Run(const RunOptions& options) {
   std::vector<common::PlanIssue> issues;
-  absl::StatusOr<common::LoadedPlan> loaded =
-      common::LoadAndValidatePlan(options.plan_file, &issues);
+  absl::StatusOr<common::LoadedPlan> loaded = common::LoadAndValidatePlan(
+      options.plan_file, &issues, options.overrides);
   if (!loaded.ok()) {
     for (const common::PlanIssue& issue : issues) {
       std::fprintf(stderr, "%s\n", issue.ToString().c_str());
@@ -673,10 +673,11 @@ int Run(const RunOptions& options) {
   return controller.Execute();
 }
 
-int Validate(const std::string& plan_file) {
+int Validate(const std::string& plan_file,
+             const common::LoadOverrides& overrides) {
   std::vector<common::PlanIssue> issues;
   absl::StatusOr<common::LoadedPlan> loaded =
-      common::LoadAndValidatePlan(plan_file, &issues);
+      common::LoadAndValidatePlan(plan_file, &issues, overrides);
   if (!loaded.ok()) {
     for (const common::PlanIssue& issue : issues) {
       std::fprintf(stderr, "%s\n", issue.ToString().c_str());

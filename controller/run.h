@@ -12,6 +12,7 @@
 
 #include "absl/time/time.h"
 #include "common/control_tls.h"
+#include "common/test_types.h"
 
 namespace stampede::controller {
 
@@ -51,15 +52,18 @@ struct RunOptions {
   std::string dashboard_token;
   // The command as typed (argv joined with spaces), for the result.
   std::string command_line;
+  // --type, --vus, --rate, --duration: applied to the plan as it is loaded.
+  common::LoadOverrides overrides;
   // Incremented by the signal handler; 1: stop and drain, 2: exit at once.
   const std::atomic<int>* signals = nullptr;
 };
 
 int Run(const RunOptions& options);
 
-// `stampede validate`: 0 when the plan is valid, else prints every issue and
-// returns 2.
-int Validate(const std::string& plan_file);
+// `stampede validate`: 0 when the plan (with `overrides` applied) is valid,
+// else prints every issue and returns 2.
+int Validate(const std::string& plan_file,
+             const common::LoadOverrides& overrides = {});
 
 }  // namespace stampede::controller
 

@@ -288,6 +288,109 @@ TEST(PlanLoaderTest, UnsetOrMalformedVariableIsAnError) {
                                "literal ${)"}));
 }
 
+// ${VAR:-default}: VAR when set and not empty, else the default as written
+// (which may be empty); the form as written is kept for RedactPlan.
+TEST(PlanLoaderTest, ExpandsDefaultsWhenUnsetOrEmpty) {
+  setenv("STAMPEDE_TEST_HOST", "api.internal", 1);
+  setenv("STAMPEDE_TEST_EMPTY", "", 1);
+  unsetenv("STAMPEDE_TEST_SURELY_UNSET");
+  const std::string text = R"(
+name: "${STAMPEDE_TEST_SURELY_UNSET:-nightly}"
+type: ${STAMPEDE_TEST_EMPTY:-smoke}
+defaults:
+  base_url: "http://${STAMPEDE_TEST_HOST:-localhost}:8080"
+  headers:
+    X-Empty-Default: "[${STAMPEDE_TEST_SURELY_UNSET:-}]"
+    X-Odd-Default: "${STAMPEDE_TEST_SURELY_UNSET:-a:-b -c}"
+    X-Literal: "$${STAMPEDE_TEST_HOST:-x}"
+scenarios:
+  - name: browse
+    load: { arrival_rate: { stages: [ { to: "${STAMPEDE_TEST_SURELY_UNSET:-40/s}", over: 5s } ] } }
+    requests: [ { path: / } ]
+)";
+  std::vector<PlanIssue> issues;
+  absl::StatusOr<LoadedPlan> loaded = ParsePlan("env.yaml", text, &issues);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE(issues.empty());
+  EXPECT_EQ(loaded->plan.name(), "nightly");     // unset: the default
+  EXPECT_EQ(loaded->plan.type(), "smoke");       // empty: the default
+  EXPECT_EQ(loaded->plan.defaults().base_url(),  // set: its value
+            "http://api.internal:8080");
+  const auto& headers = loaded->plan.defaults().headers();
+  EXPECT_EQ(headers.at("X-Empty-Default"), "[]");
+  EXPECT_EQ(headers.at("X-Odd-Default"), "a:-b -c");  // taken literally
+  EXPECT_EQ(headers.at("X-Literal"), "${STAMPEDE_TEST_HOST:-x}");
+  EXPECT_DOUBLE_EQ(loaded->plan.scenarios(0)
+                       .load()
+                       .arrival_rate()
+                       .stages(0)
+                       .to()
+                       .per_second(),
+                   40);
+  EXPECT_EQ(loaded->env_values.at("http://api.internal:8080"),
+            "http://${STAMPEDE_TEST_HOST:-localhost}:8080");
+  EXPECT_EQ(loaded->env_values.at("nightly"),
+            "${STAMPEDE_TEST_SURELY_UNSET:-nightly}");
+
+  // Set, the variable wins over its default.
+  setenv("STAMPEDE_TEST_EMPTY", "load", 1);
+  loaded = ParsePlan("env.yaml", text, nullptr);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->plan.type(), "load");
+  unsetenv("STAMPEDE_TEST_EMPTY");
+  loaded = ParsePlan("env.yaml", text, nullptr);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->plan.type(), "smoke");
+}
+
+TEST(PlanLoaderTest, MalformedDefaultsAreErrorsAtTheirValue) {
+  unsetenv("STAMPEDE_TEST_SURELY_UNSET");
+  std::vector<PlanIssue> issues;
+  absl::StatusOr<LoadedPlan> loaded =
+      ParsePlan("env.yaml",
+                "name: ${STAMPEDE_TEST_SURELY_UNSET:-a${B}}\n"
+                "type: \"${STAMPEDE_TEST_SURELY_UNSET-smoke}\"\n"
+                "defaults:\n"
+                "  base_url: x${STAMPEDE_TEST_SURELY_UNSET:smoke}\n"
+                "  headers: { A: \"${:-x}\", B: \"${X:-y\" }\n",
+                &issues);
+  EXPECT_FALSE(loaded.ok());
+  EXPECT_EQ(
+      Lines(issues),
+      (std::vector<std::string>{
+          "env.yaml:1:7: name: the default in "
+          "\"${STAMPEDE_TEST_SURELY_UNSET:-a${B}\" holds ${: a default is "
+          "literal text (no nesting)",
+          "env.yaml:2:7: type: unsupported "
+          "\"${STAMPEDE_TEST_SURELY_UNSET-smoke}\"; a default is written "
+          "${VAR:-default}",
+          "env.yaml:4:13: defaults.base_url: unsupported "
+          "\"${STAMPEDE_TEST_SURELY_UNSET:smoke}\"; a default is written "
+          "${VAR:-default}",
+          "env.yaml:5:17: defaults.headers.A: invalid environment variable "
+          "name \"\" in ${...}",
+          "env.yaml:5:30: defaults.headers.B: unterminated ${ in \"${X:-y\" "
+          "(write $${ for a literal ${)"}));
+}
+
+// A default's length, not the variable's, moves the column of what follows.
+TEST(PlanLoaderTest, IssueAfterADefaultIsAtItsColumn) {
+  unsetenv("STAMPEDE_TEST_SURELY_UNSET");
+  const std::string text =
+      "defaults: { base_url: \"http://api.test\" }\n"
+      "scenarios:\n"
+      "  - name: s\n"
+      "    load: { vus: { stages: [ { to: 1, over: 1s } ] } }\n"
+      "    flow:\n"
+      "      - name: a\n"
+      "        path: \"${STAMPEDE_TEST_SURELY_UNSET:-/v1}/x/{{nope}}\"\n";
+  std::vector<PlanIssue> issues;
+  EXPECT_FALSE(ParseAndValidatePlan("f.yaml", text, &issues).ok());
+  ASSERT_FALSE(issues.empty());
+  EXPECT_EQ(issues[0].line, 7);
+  EXPECT_EQ(issues[0].col, 53) << issues[0].ToString();
+}
+
 TEST(PlanLoaderTest, CollectsAllParseErrors) {
   const std::string text =
       "nmae: x\n"
