@@ -57,11 +57,17 @@ void CheckCapacity(const LoadedPlan& loaded, std::vector<PlanIssue>* issues) {
   duration("step", c.has_step(), c.step(), absl::Seconds(2));
   duration("warmup", c.has_warmup(), c.warmup(), absl::ZeroDuration());
   duration("final", c.has_final(), c.final(), absl::Seconds(2));
-  bool fail_threshold =
-      plan.thresholds_size() == 0 &&
-      (!plan.has_default_thresholds() || plan.default_thresholds());
-  for (const v1::Threshold& t : plan.thresholds())
+  // The implicit error_rate < 1% (plan_validate.cc) is a fail threshold too.
+  bool own_error_rate = false;
+  bool fail_threshold = false;
+  for (const v1::Threshold& t : plan.thresholds()) {
     fail_threshold = fail_threshold || t.severity() != "warn";
+    own_error_rate =
+        own_error_rate || (t.metric() == "error_rate" && t.error().empty());
+  }
+  if (!own_error_rate &&
+      (!plan.has_default_thresholds() || plan.default_thresholds()))
+    fail_threshold = true;
   if (!fail_threshold) {
     add("scenario",
         "a capacity search judges steps by the plan's fail-severity "

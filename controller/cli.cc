@@ -397,7 +397,9 @@ int RunCli(int argc, char** argv, const std::atomic<int>* signals) {
         return kExitInvalid;
       }
       ask.instances = 1;
-      std::printf("%s", FormatProjection(capacity::Project(*per, ask)).c_str());
+      v1::CapacityProjection projection = capacity::Project(*per, ask);
+      projection.set_from(absl::StrCat("--per-instance ", per_instance_rate));
+      std::printf("%s", FormatProjection(projection).c_str());
       return kExitPassed;
     }
   }
