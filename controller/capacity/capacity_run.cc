@@ -69,6 +69,10 @@ struct Trial {
   std::vector<Second> seconds;
   common::Histogram latency;
   int64_t requests = 0;
+  // The step's last interval also holds what completed after its end (the
+  // drain of requests in flight): left out of the achieved rate.
+  int64_t drained_requests = 0;
+  int drained_seconds = 0;
   int64_t errors = 0;
   int64_t skipped = 0;
   double in_flight_sum = 0;
@@ -84,6 +88,8 @@ struct Trial {
     seconds.insert(seconds.end(), other.seconds.begin(), other.seconds.end());
     latency.Merge(other.latency);
     requests += other.requests;
+    drained_requests += other.drained_requests;
+    drained_seconds += other.drained_seconds;
     errors += other.errors;
     skipped += other.skipped;
     in_flight_sum += other.in_flight_sum;
@@ -104,6 +110,9 @@ int RunTrial(Controller& controller, const v1::TestPlan& plan,
   const LiveThresholds judge(*step_plan, interval);
   const uint64_t warm = static_cast<uint64_t>(
       std::llround(absl::FDivDuration(cs.warmup, interval)));
+  // The controller folds the drain into the step's last interval, end - 1.
+  const uint64_t end = static_cast<uint64_t>(
+      std::ceil(absl::FDivDuration(cs.warmup + judged, interval)));
   const size_t agents = controller.agent_count();
   const v1::TestPlan& sp = *step_plan;
   controller.SetIntervalHook(
@@ -148,6 +157,10 @@ int RunTrial(Controller& controller, const v1::TestPlan& plan,
         trial->seconds.push_back(second);
         trial->latency.Merge(view.latency);
         trial->requests += view.requests;
+        if (view.index + 1 >= end) {
+          trial->drained_requests += view.requests;
+          ++trial->drained_seconds;
+        }
         trial->errors += view.errors;
         trial->skipped += view.sends_skipped;
         trial->in_flight_sum += static_cast<double>(view.in_flight);
@@ -189,7 +202,13 @@ v1::CapacityStep StepRow(int number, const std::string& phase, double rate,
   row.set_generator_limited_seconds(limited);
   const double secs = static_cast<double>(t.seconds.size());
   row.set_requests(t.requests);
-  row.set_achieved(secs > 0 ? static_cast<double>(t.requests) / secs : 0);
+  // Completions per second, the drain-holding last interval left out
+  // (unless it is all there is).
+  const double steady = secs - t.drained_seconds;
+  row.set_achieved(
+      steady > 0 ? static_cast<double>(t.requests - t.drained_requests) / steady
+      : secs > 0 ? static_cast<double>(t.requests) / secs
+                 : 0);
   row.set_error_rate(t.requests > 0 ? static_cast<double>(t.errors) /
                                           static_cast<double>(t.requests)
                                     : 0);
